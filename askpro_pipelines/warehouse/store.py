@@ -1,0 +1,173 @@
+"""The one place that writes warehouse tables.
+
+Every sync replaces one tenant's slice of a table atomically: readers see the old slice or the
+new one, never a mix. Only rows whose content changed are rewritten (compared by a content
+hash per natural key), so a second sync with nothing changed writes nothing.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from askpro_pipelines.warehouse.tables import CONTRACTS, TableContract, metadata
+
+WAREHOUSE_URL_ENV = "ASKPRO_WAREHOUSE_URL"
+DATA_DIR_ENV = "ASKPRO_DATA_DIR"
+DEFAULT_DATA_DIR = ".askpro"
+_CHUNK = 500
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where local state lives when nothing else is configured (ASKPRO_DATA_DIR, else ./.askpro)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).resolve()
+
+
+def resolve_warehouse_url(url: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """Explicit URL, else ASKPRO_WAREHOUSE_URL, else a SQLite file in the local data dir."""
+    env = os.environ if environ is None else environ
+    chosen = url or env.get(WAREHOUSE_URL_ENV)
+    if chosen:
+        return chosen
+    data_dir = default_data_dir(env)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / 'warehouse.db'}"
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, safe for logs and metadata."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    """What one slice replacement did, by natural key."""
+
+    table: str
+    tenant: str
+    rows: int
+    inserted: int
+    updated: int
+    deleted: int
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.inserted or self.updated or self.deleted)
+
+
+def _row_hash(row: Mapping[str, Any], columns: list[str]) -> str:
+    payload = json.dumps([row.get(c) for c in columns], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs (WAL and a busy timeout on SQLite)."""
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Warehouse:
+    """Tables on one database; the slice writer and the readers the assets and checks use."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> "Warehouse":
+        return cls(create_engine(url))
+
+    def create_tables(self) -> None:
+        """Create any missing tables (idempotent; existing tables are left alone)."""
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def replace_slice(self, table: str, tenant: str, records: Iterable[Mapping[str, Any]]) -> WriteStats:
+        """Make `tenant`'s rows of `table` equal `records`, in one transaction, touching only changed keys."""
+        contract = CONTRACTS[table]
+        columns = contract.content_columns
+        key_cols = contract.key[1:]
+        now = dt.datetime.now(dt.UTC)
+
+        new_groups: dict[tuple, list[dict]] = defaultdict(list)
+        count = 0
+        for record in records:
+            row = {c: record.get(c) for c in columns}
+            row["tenant"] = tenant
+            row["row_hash"] = _row_hash(row, columns)
+            row["synced_at"] = now
+            new_groups[tuple(row[k] for k in key_cols)].append(row)
+            count += 1
+
+        t = contract.table
+        with self.engine.begin() as conn:
+            old_groups: dict[tuple, list[str]] = defaultdict(list)
+            query = sa.select(*[t.c[k] for k in key_cols], t.c.row_hash).where(t.c.tenant == tenant)
+            for found in conn.execute(query):
+                old_groups[tuple(found[:-1])].append(found[-1])
+
+            inserted = [k for k in new_groups if k not in old_groups]
+            deleted = [k for k in old_groups if k not in new_groups]
+            updated = [
+                k
+                for k, rows in new_groups.items()
+                if k in old_groups and sorted(r["row_hash"] for r in rows) != sorted(old_groups[k])
+            ]
+            stale = deleted + updated
+            if stale and len(stale) == len(old_groups):
+                conn.execute(t.delete().where(t.c.tenant == tenant))
+            else:
+                self._delete_keys(conn, contract, tenant, stale)
+            fresh = [row for k in inserted + updated for row in new_groups[k]]
+            for start in range(0, len(fresh), _CHUNK):
+                conn.execute(t.insert(), fresh[start : start + _CHUNK])
+
+        return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted))
+
+    @staticmethod
+    def _delete_keys(conn, contract: TableContract, tenant: str, keys: list[tuple]) -> None:
+        t = contract.table
+        key_cols = [t.c[k] for k in contract.key[1:]]
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            if len(key_cols) == 1:
+                match = key_cols[0].in_([k[0] for k in chunk])
+            else:
+                match = sa.tuple_(*key_cols).in_(chunk)
+            conn.execute(t.delete().where(t.c.tenant == tenant, match))
+
+    def read_slice(self, table: str, tenant: str, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """One tenant's rows of a table as dicts (for downstream assets and checks)."""
+        t = CONTRACTS[table].table
+        selected = [t.c[c] for c in columns] if columns else [t]
+        query = sa.select(*selected).where(t.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def count(self, table: str, tenant: str | None = None) -> int:
+        """Row count of a table, for one tenant or all."""
+        t = CONTRACTS[table].table
+        query = sa.select(sa.func.count()).select_from(t)
+        if tenant is not None:
+            query = query.where(t.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()

@@ -1,0 +1,142 @@
+"""The warehouse table contract: names, columns and keys the app team reads.
+
+Columns may be added freely; the names and keys below are a promise (see README, "Tables").
+Ids are text so that integer and UUID ids both fit. Natural keys are indexed but not unique:
+a duplicate from the API lands, and the `duplicate keys` asset check names it, instead of the
+whole tenant's sync failing on a constraint.
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Bookkeeping columns every table carries; they are not part of the row's content hash.
+BOOKKEEPING_COLUMNS = ("row_hash", "synced_at")
+
+
+def _bookkeeping() -> list[sa.Column]:
+    return [
+        sa.Column("row_hash", sa.String(40), nullable=False, comment="sha1 of the row's content; unchanged rows are not rewritten"),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, comment="when this row was last inserted or changed (UTC)"),
+    ]
+
+
+calcom_event_types = sa.Table(
+    "calcom_event_types",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("event_type_id", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("slug", sa.Text, nullable=False),
+    sa.Column("length_minutes", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("hidden", sa.Boolean, nullable=False),
+    sa.Column("team_id", sa.String(64)),
+    sa.Column("owner_staff_id", sa.String(64)),
+    sa.Column("schedule_id", sa.String(64)),
+    sa.Column("scheduling_type", sa.String(32), comment="roundRobin | collective | managed | null"),
+    sa.Column("price", sa.Integer),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("minimum_booking_notice", sa.Integer),
+    sa.Column("before_event_buffer", sa.Integer),
+    sa.Column("after_event_buffer", sa.Integer),
+    sa.Column("slot_interval", sa.Integer),
+    sa.Column("locations", sa.JSON),
+    sa.Column("hosts", sa.JSON, comment="[{staff_id, role, mandatory, priority, name, username}]"),
+    sa.Column("api_version", sa.String(4), nullable=False),
+    *_bookkeeping(),
+    sa.Index("ix_calcom_event_types_key", "tenant", "event_type_id"),
+)
+
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("username", sa.Text),
+    sa.Column("time_zone", sa.String(64)),
+    sa.Column("default_schedule_id", sa.String(64)),
+    sa.Column("week_start", sa.String(16)),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("role", sa.String(16)),
+    sa.Column("source", sa.String(16), nullable=False, comment="user: listed by the API; host: only known as an event-type host"),
+    *_bookkeeping(),
+    sa.Index("ix_staff_key", "tenant", "staff_id"),
+)
+
+staff_event_types = sa.Table(
+    "staff_event_types",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("event_type_id", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(8), nullable=False, comment="owner | host | user"),
+    sa.Column("mandatory", sa.Boolean),
+    sa.Column("priority", sa.String(16)),
+    *_bookkeeping(),
+    sa.Index("ix_staff_event_types_key", "tenant", "staff_id", "event_type_id"),
+)
+
+working_hours = sa.Table(
+    "working_hours",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("schedule_id", sa.String(64), nullable=False),
+    sa.Column("schedule_name", sa.Text),
+    sa.Column("is_default_schedule", sa.Boolean),
+    sa.Column("weekday", sa.SmallInteger, nullable=False, comment="ISO weekday: 1 = Monday ... 7 = Sunday"),
+    sa.Column("start_time", sa.String(5), nullable=False, comment="local wall-clock HH:MM in time_zone"),
+    sa.Column("end_time", sa.String(5), nullable=False, comment="local wall-clock HH:MM in time_zone"),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    *_bookkeeping(),
+    sa.Index("ix_working_hours_key", "tenant", "staff_id", "schedule_id", "weekday", "start_time"),
+)
+
+working_hour_overrides = sa.Table(
+    "working_hour_overrides",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("schedule_id", sa.String(64), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("start_time", sa.String(5), nullable=False),
+    sa.Column("end_time", sa.String(5), nullable=False),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    sa.Column("is_day_off", sa.Boolean, nullable=False, comment="00:00-00:00: not available that day"),
+    *_bookkeeping(),
+    sa.Index("ix_working_hour_overrides_key", "tenant", "staff_id", "schedule_id", "date", "start_time"),
+)
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """A table and its natural key (tenant first)."""
+
+    table: sa.Table
+    key: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def content_columns(self) -> list[str]:
+        """Columns the writer fills from records: everything except tenant and bookkeeping."""
+        return [c.name for c in self.table.columns if c.name != "tenant" and c.name not in BOOKKEEPING_COLUMNS]
+
+
+CONTRACTS: dict[str, TableContract] = {
+    c.name: c
+    for c in (
+        TableContract(calcom_event_types, ("tenant", "event_type_id")),
+        TableContract(staff, ("tenant", "staff_id")),
+        TableContract(staff_event_types, ("tenant", "staff_id", "event_type_id")),
+        TableContract(working_hours, ("tenant", "staff_id", "schedule_id", "weekday", "start_time")),
+        TableContract(working_hour_overrides, ("tenant", "staff_id", "schedule_id", "date", "start_time")),
+    )
+}

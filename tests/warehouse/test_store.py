@@ -1,0 +1,83 @@
+"""The slice writer on SQLite and PostgreSQL: diffs, atomic replace, tenant isolation."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from askpro_pipelines.warehouse import Warehouse, resolve_warehouse_url
+
+
+def _staff(staff_id, name="Anna", source="user"):
+    return {"staff_id": staff_id, "name": name, "email": f"{staff_id}@x.example", "source": source}
+
+
+@pytest.fixture
+def warehouse(warehouse_url):
+    wh = Warehouse.from_url(warehouse_url)
+    wh.create_tables()
+    yield wh
+    wh.dispose()
+
+
+def test_counts_inserts_updates_deletes_and_skips_unchanged(warehouse):
+    first = warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2")])
+    assert (first.rows, first.inserted, first.updated, first.deleted) == (2, 2, 0, 0)
+
+    again = warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2")])
+    assert again.unchanged and again.rows == 2
+
+    changed = warehouse.replace_slice("staff", "t1", [_staff("1", "Änne"), _staff("3")])
+    assert (changed.inserted, changed.updated, changed.deleted) == (1, 1, 1)
+    rows = {r["staff_id"]: r["name"] for r in warehouse.read_slice("staff", "t1", ["staff_id", "name"])}
+    assert rows == {"1": "Änne", "3": "Anna"}
+
+
+def test_unchanged_rows_keep_their_synced_at(warehouse):
+    warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2")])
+    before = {r["staff_id"]: r["synced_at"] for r in warehouse.read_slice("staff", "t1", ["staff_id", "synced_at"])}
+    warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2", "Bernd")])
+    after = {r["staff_id"]: r["synced_at"] for r in warehouse.read_slice("staff", "t1", ["staff_id", "synced_at"])}
+    assert after["1"] == before["1"]
+    assert after["2"] >= before["2"]
+
+
+def test_tenants_are_isolated(warehouse):
+    warehouse.replace_slice("staff", "t1", [_staff("1")])
+    warehouse.replace_slice("staff", "t2", [_staff("1"), _staff("2")])
+    warehouse.replace_slice("staff", "t1", [])
+    assert warehouse.count("staff", "t1") == 0
+    assert warehouse.count("staff", "t2") == 2
+
+
+def test_composite_keys_and_dates(warehouse):
+    base = {"staff_id": "7", "schedule_id": "s1", "start_time": "08:00", "end_time": "12:00", "time_zone": "Europe/Berlin", "is_day_off": False}
+    rows = [{**base, "date": dt.date(2026, 12, 24)}, {**base, "date": dt.date(2026, 12, 31)}]
+    assert warehouse.replace_slice("working_hour_overrides", "t", rows).inserted == 2
+    rows[1] = {**rows[1], "end_time": "10:00"}
+    stats = warehouse.replace_slice("working_hour_overrides", "t", rows[1:])
+    assert (stats.inserted, stats.updated, stats.deleted) == (0, 1, 1)
+    (row,) = warehouse.read_slice("working_hour_overrides", "t")
+    assert row["date"] == dt.date(2026, 12, 31) and row["end_time"] == "10:00"
+
+
+def test_duplicate_keys_land_so_the_check_can_name_them(warehouse):
+    stats = warehouse.replace_slice("staff", "t", [_staff("1"), _staff("1", "Zweite")])
+    assert stats.rows == 2 and warehouse.count("staff", "t") == 2
+    assert warehouse.replace_slice("staff", "t", [_staff("1"), _staff("1", "Zweite")]).unchanged
+
+
+def test_failure_mid_write_leaves_the_previous_slice(warehouse):
+    warehouse.replace_slice("staff", "t", [_staff(str(i)) for i in range(1200)])
+    broken = [_staff(str(i), name="neu") for i in range(1200)]
+    broken[900]["source"] = None  # NOT NULL violation in the third insert chunk
+    with pytest.raises(sa.exc.IntegrityError):
+        warehouse.replace_slice("staff", "t", broken)
+    names = {r["name"] for r in warehouse.read_slice("staff", "t", ["name"])}
+    assert names == {"Anna"} and warehouse.count("staff", "t") == 1200
+
+
+def test_default_url_is_sqlite_under_the_data_dir(tmp_path):
+    url = resolve_warehouse_url(environ={"ASKPRO_DATA_DIR": str(tmp_path)})
+    assert url == f"sqlite:///{tmp_path / 'warehouse.db'}"
+    assert resolve_warehouse_url(environ={"ASKPRO_WAREHOUSE_URL": "postgresql://u@h/db"}) == "postgresql://u@h/db"
