@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh machine:
+#   make sync   set up .venv if needed, then run the main job (a full sync)
+#   make test   set up .venv if needed, then run the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install sync test dev validate
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+sync: $(STAMP)
+	$(BIN)/askpro sync $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+validate: $(STAMP)
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+dev: $(STAMP)
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.askpro/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -1,0 +1,139 @@
+"""Cal.com dimension tables, one partition per tenant.
+
+Each asset asks the Cal.com resource for typed records, hands them to the warehouse, and
+returns what happened. The link table is derived from the warehouse copy of the event types,
+so its lineage is real data flow, not decoration.
+"""
+
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
+
+from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.partitions import tenant_partitions
+from askpro_pipelines.resources.calcom import CalcomResource
+from askpro_pipelines.resources.tenants import TenantsResource
+from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.rows import event_type_rows, staff_event_type_rows, staff_rows, working_hour_rows
+
+GROUP = "calcom"
+KINDS = {"calcom", "sql"}
+POOL = "calcom_api"
+
+
+@asset(
+    partitions_def=tenant_partitions,
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    description="Cal.com event types (personal and team) of each tenant, one row per event type.",
+)
+def calcom_event_types(
+    context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
+) -> MaterializeResult:
+    tenant = tenants.get(context.partition_key)
+    client = calcom.client_for(tenant)
+    stats = warehouse.warehouse.replace_slice(
+        "calcom_event_types", tenant.slug, event_type_rows(client.event_types(), client.api_version)
+    )
+    return MaterializeResult(
+        metadata=table_metadata(stats, warehouse.display_url, extra={"api_version": client.api_version, **client.stats.as_metadata("calcom")})
+    )
+
+
+@asset(
+    partitions_def=tenant_partitions,
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    deps=[calcom_event_types],
+    description="Staff: the account's users, plus hosts known only from event types.",
+)
+def staff(
+    context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
+) -> MaterializeResult:
+    tenant = tenants.get(context.partition_key)
+    client = calcom.client_for(tenant)
+    hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
+    stats = warehouse.warehouse.replace_slice("staff", tenant.slug, staff_rows(client.staff(), hosts))
+    return MaterializeResult(
+        metadata=table_metadata(
+            stats,
+            warehouse.display_url,
+            lineage={"staff_id": [("calcom_event_types", "hosts")]},
+            extra=client.stats.as_metadata("calcom"),
+        )
+    )
+
+
+@asset(
+    partitions_def=tenant_partitions,
+    group_name=GROUP,
+    kinds={"sql"},
+    deps=[calcom_event_types, staff],
+    description="Which staff member works which event type (owner, host or user), derived from event types.",
+)
+def staff_event_types(
+    context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> MaterializeResult:
+    tenant = tenants.get(context.partition_key)
+    event_types = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
+    stats = warehouse.warehouse.replace_slice("staff_event_types", tenant.slug, staff_event_type_rows(event_types))
+    return MaterializeResult(
+        metadata=table_metadata(
+            stats,
+            warehouse.display_url,
+            lineage={
+                "staff_id": [("calcom_event_types", "hosts"), ("staff", "staff_id")],
+                "event_type_id": [("calcom_event_types", "event_type_id")],
+                "role": [("calcom_event_types", "hosts")],
+                "mandatory": [("calcom_event_types", "hosts")],
+                "priority": [("calcom_event_types", "hosts")],
+            },
+        )
+    )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "working_hours",
+            deps=[staff],
+            description="Weekly working hours: one row per staff × schedule × ISO weekday interval, local time.",
+            kinds=KINDS,
+        ),
+        AssetSpec(
+            "working_hour_overrides",
+            deps=[staff],
+            description="Date overrides of working hours (holidays, short days); 00:00-00:00 is a day off.",
+            kinds=KINDS,
+        ),
+    ],
+    partitions_def=tenant_partitions,
+    group_name=GROUP,
+    pool=POOL,
+    can_subset=True,
+)
+def calcom_schedules(
+    context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
+):
+    """Both tables come from one schedules listing, so one fetch feeds both."""
+    tenant = tenants.get(context.partition_key)
+    client = calcom.client_for(tenant)
+    defaults = {
+        row["staff_id"]: row["default_schedule_id"]
+        for row in warehouse.warehouse.read_slice("staff", tenant.slug, ["staff_id", "default_schedule_id"])
+        if row["default_schedule_id"]
+    }
+    hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults))
+    request_metadata = client.stats.as_metadata("calcom")
+    lineage = {"staff_id": [("staff", "staff_id")]}
+    for table, rows in (("working_hours", hours), ("working_hour_overrides", overrides)):
+        if table not in {key.to_user_string() for key in context.selected_asset_keys}:
+            continue
+        stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows)
+        yield MaterializeResult(
+            asset_key=table,
+            metadata=table_metadata(stats, warehouse.display_url, lineage=lineage, extra=request_metadata),
+        )
+
+
+calcom_assets = [calcom_event_types, staff, staff_event_types, calcom_schedules]

@@ -1,0 +1,199 @@
+"""Asset checks on the Cal.com tables, per tenant partition.
+
+The rules are plain functions over rows (easy to test on their own); the check definitions read
+one tenant's slice from the warehouse and report the offending rows by key.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetChecksDefinition,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from askpro_pipelines.partitions import tenant_partitions
+from askpro_pipelines.resources.tenants import TenantsResource
+from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.tables import CONTRACTS
+
+MAX_LISTED = 50
+
+
+# ---- rules ----------------------------------------------------------------------------------
+
+
+def event_types_without_hosts(event_types: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Event types nobody can be booked for: no owner, host or user."""
+    return [
+        {"event_type_id": et["event_type_id"], "title": et.get("title")}
+        for et in event_types
+        if not et.get("hosts")
+    ]
+
+
+def dangling_links(
+    links: Iterable[Mapping[str, Any]], staff_ids: set[str], event_type_ids: set[str]
+) -> list[dict[str, Any]]:
+    """Staff ↔ event type links whose staff member or event type is not in the warehouse."""
+    problems = []
+    for link in links:
+        missing = [
+            name
+            for name, ok in (("staff", link["staff_id"] in staff_ids), ("event type", link["event_type_id"] in event_type_ids))
+            if not ok
+        ]
+        if missing:
+            problems.append(
+                {"staff_id": link["staff_id"], "event_type_id": link["event_type_id"], "missing": " and ".join(missing)}
+            )
+    return problems
+
+
+def invalid_working_hours(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Intervals that end at or before they start, and intervals that overlap on the same day."""
+    problems: list[dict[str, Any]] = []
+    by_day: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["end_time"] <= row["start_time"]:
+            problems.append({**_interval_key(row), "problem": f"ends {row['end_time']} at or before start {row['start_time']}"})
+        else:
+            by_day[(row["staff_id"], row["schedule_id"], row["weekday"])].append(row)
+    for intervals in by_day.values():
+        intervals.sort(key=lambda r: (r["start_time"], r["end_time"]))
+        for earlier, later in zip(intervals, intervals[1:]):
+            if later["start_time"] < earlier["end_time"]:
+                problems.append(
+                    {
+                        **_interval_key(later),
+                        "problem": f"overlaps {earlier['start_time']}-{earlier['end_time']}",
+                    }
+                )
+    return problems
+
+
+def _interval_key(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "staff_id": row["staff_id"],
+        "schedule_id": row["schedule_id"],
+        "weekday": row["weekday"],
+        "interval": f"{row['start_time']}-{row['end_time']}",
+    }
+
+
+def duplicate_keys(rows: Iterable[Mapping[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
+    """Natural keys that occur more than once, with how often."""
+    counts: dict[tuple, int] = defaultdict(int)
+    for row in rows:
+        counts[tuple(row[k] for k in key)] += 1
+    return [{**dict(zip(key, k)), "count": n} for k, n in counts.items() if n > 1]
+
+
+# ---- reporting ------------------------------------------------------------------------------
+
+
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    shown = rows[:MAX_LISTED]
+    columns = list(shown[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in shown]
+    if len(rows) > MAX_LISTED:
+        lines.append(f"\n… and {len(rows) - MAX_LISTED} more")
+    return "\n".join(lines)
+
+
+def check_result(tenant: str, what: str, problems: list[dict[str, Any]], checked: int) -> AssetCheckResult:
+    """Pass, or fail naming the tenant and every offending row (first 50 in the table)."""
+    metadata: dict[str, Any] = {"tenant": tenant, "rows_checked": MetadataValue.int(checked), "failures": MetadataValue.int(len(problems))}
+    if not problems:
+        return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}")
+    metadata["offending_rows"] = MetadataValue.md(_markdown(problems))
+    listed = ", ".join(str({k: v for k, v in p.items() if k != "problem"}) for p in problems[:5])
+    return AssetCheckResult(
+        passed=False,
+        severity=AssetCheckSeverity.ERROR,
+        metadata=metadata,
+        description=f"tenant {tenant}: {len(problems)} {what}: {listed}{' …' if len(problems) > 5 else ''}",
+    )
+
+
+# ---- definitions ----------------------------------------------------------------------------
+
+
+@asset_check(
+    asset="calcom_event_types",
+    partitions_def=tenant_partitions,
+    description="Every event type has at least one owner, host or user who can be booked.",
+)
+def event_types_have_hosts(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> AssetCheckResult:
+    tenant = tenants.get(context.partition_key).slug
+    rows = warehouse.warehouse.read_slice("calcom_event_types", tenant, ["event_type_id", "title", "hosts"])
+    return check_result(tenant, "event types without a host", event_types_without_hosts(rows), len(rows))
+
+
+@asset_check(
+    asset="staff_event_types",
+    partitions_def=tenant_partitions,
+    additional_deps=["staff", "calcom_event_types"],
+    description="Every staff ↔ event type link points at a synced staff member and event type.",
+)
+def staff_event_types_resolve(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> AssetCheckResult:
+    tenant = tenants.get(context.partition_key).slug
+    wh = warehouse.warehouse
+    links = wh.read_slice("staff_event_types", tenant, ["staff_id", "event_type_id"])
+    staff_ids = {r["staff_id"] for r in wh.read_slice("staff", tenant, ["staff_id"])}
+    event_type_ids = {r["event_type_id"] for r in wh.read_slice("calcom_event_types", tenant, ["event_type_id"])}
+    return check_result(tenant, "dangling links", dangling_links(links, staff_ids, event_type_ids), len(links))
+
+
+@asset_check(
+    asset="working_hours",
+    partitions_def=tenant_partitions,
+    description="Working-hour intervals end after they start and do not overlap within a day.",
+)
+def working_hours_are_valid(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> AssetCheckResult:
+    tenant = tenants.get(context.partition_key).slug
+    rows = warehouse.warehouse.read_slice(
+        "working_hours", tenant, ["staff_id", "schedule_id", "weekday", "start_time", "end_time"]
+    )
+    return check_result(tenant, "invalid working-hour intervals", invalid_working_hours(rows), len(rows))
+
+
+def build_unique_key_check(table: str) -> AssetChecksDefinition:
+    """A `<table>_unique_keys` check: the natural key occurs once per tenant."""
+    key = CONTRACTS[table].key[1:]
+
+    @asset_check(
+        asset=AssetKey(table),
+        name=f"{table}_unique_keys",
+        partitions_def=tenant_partitions,
+        description=f"No duplicate ({', '.join(key)}) within a tenant.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+    ) -> AssetCheckResult:
+        tenant = tenants.get(context.partition_key).slug
+        rows = warehouse.warehouse.read_slice(table, tenant, key)
+        return check_result(tenant, "duplicate keys", duplicate_keys(rows, key), len(rows))
+
+    return _check
+
+
+calcom_checks = [
+    event_types_have_hosts,
+    staff_event_types_resolve,
+    working_hours_are_valid,
+    *[build_unique_key_check(table) for table in CONTRACTS],
+]

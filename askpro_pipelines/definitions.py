@@ -1,0 +1,37 @@
+"""The one place that builds the code location's Definitions."""
+
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+
+from askpro_pipelines.assets.calcom import calcom_assets
+from askpro_pipelines.checks import calcom_checks
+from askpro_pipelines.resources.calcom import CalcomResource
+from askpro_pipelines.resources.tenants import TenantsResource
+from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.sensors.tenants import tenant_partitions_sensor
+
+calcom_sync_job = define_asset_job(
+    "calcom_sync",
+    selection=AssetSelection.groups("calcom"),
+    description="Sync one tenant's Cal.com event types, staff, links and working hours (one tenant per run).",
+)
+
+sync_all_job = define_asset_job(
+    "sync_all",
+    selection=AssetSelection.all(),
+    description="Full sync of one tenant: every table. `askpro sync` runs this once per tenant.",
+)
+
+defs = Definitions(
+    assets=[*calcom_assets],
+    asset_checks=[*calcom_checks],
+    jobs=[calcom_sync_job, sync_all_job],
+    sensors=[tenant_partitions_sensor],
+    resources={
+        "calcom": CalcomResource(),
+        "warehouse": WarehouseResource(),
+        "tenants": TenantsResource(),
+    },
+    # One process per run: steps of a tenant run share the HTTP pool and never contend for a
+    # SQLite file; parallelism comes from running tenants as separate runs.
+    executor=in_process_executor,
+)

@@ -1,0 +1,258 @@
+"""Cal.com as a Dagster resource: v2 by default, v1 for legacy accounts, one record shape for both.
+
+The resource owns the run's shared httpx client and one circuit breaker per tenant; the
+per-tenant `CalcomClient` knows the endpoints, envelopes and pagination of each API version
+and hands back validated models, never raw dicts.
+"""
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
+
+from askpro_pipelines.models.calcom import (
+    EventType,
+    Schedule,
+    Staff,
+    event_type_from_v1,
+    event_type_from_v2,
+    schedule_from_v1,
+    schedule_from_v2,
+    staff_from_v1_user,
+    staff_from_v2_membership,
+    staff_from_v2_user,
+)
+from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.resources.http import (
+    CircuitBreaker,
+    PayloadError,
+    RequestStats,
+    ResilientClient,
+    RetrySettings,
+    install_log_redaction,
+)
+from askpro_pipelines.tenants import Tenant
+
+API = "calcom"
+
+# Cal.com v2 picks the response shape per controller from this header (reference §3.1).
+V2_VERSIONS = {
+    "event_types": "2024-06-14",
+    "schedules": "2024-06-11",
+    "bookings": "2024-08-13",
+}
+V2_PAGE_SIZE = 250  # SkipTakePagination maximum
+V1_PAGE_SIZE = 100
+MAX_REPORTED_RECORD_ERRORS = 10
+
+
+class CalcomClient:
+    """One tenant's Cal.com account over one API version."""
+
+    def __init__(self, tenant: Tenant, http: ResilientClient, page_size: int | None = None):
+        self.tenant = tenant
+        self.http = http
+        self.api_version = tenant.calcom.api_version
+        self.page_size = page_size or (V2_PAGE_SIZE if self.api_version == "v2" else V1_PAGE_SIZE)
+        self._me: dict[str, Any] | None = None
+
+    @property
+    def stats(self) -> RequestStats:
+        return self.http.stats
+
+    # ---- public: typed records ------------------------------------------------------------
+
+    def event_types(self) -> Iterator[EventType]:
+        """Personal and team event types of the account."""
+        if self.api_version == "v1":
+            raw = self._v1_list("/v1/event-types", "event_types", entity="event_types")
+            for team in self._v1_list("/v1/teams", "teams", entity="teams"):
+                raw += self._v1_list(f"/v1/teams/{team['id']}/event-types", "event_types", entity="event_types")
+            return self._parse("event_types", raw, event_type_from_v1)
+        headers = {"cal-api-version": V2_VERSIONS["event_types"]}
+        raw = list(self._v2_data("/v2/event-types", entity="event_types", headers=headers))
+        for team in self._v2_data("/v2/teams", entity="teams"):
+            raw += self._v2_data(f"/v2/teams/{team['id']}/event-types", entity="event_types", headers=headers)
+        return self._parse("event_types", raw, event_type_from_v2)
+
+    def staff(self) -> Iterator[Staff]:
+        """Users of the account: the organization's users, else the account owner and team members."""
+        if self.api_version == "v1":
+            return self._parse("staff", self._v1_pages("/v1/users", "users", entity="staff"), staff_from_v1_user)
+        org_id = self._organization_id()
+        if org_id is not None:
+            pages = self._v2_pages(f"/v2/organizations/{org_id}/users", entity="staff")
+            return self._parse("staff", pages, staff_from_v2_user)
+        return self._team_staff()
+
+    def schedules(self, default_schedule_ids: Mapping[str, str] | None = None) -> Iterator[Schedule]:
+        """Working-hour schedules of every user the key can see.
+
+        v1 schedules do not say which is the default; `default_schedule_ids` (staff id → schedule id,
+        from the staff table) fills that in.
+        """
+        default_tz = self.tenant.timezone
+        if self.api_version == "v1":
+            raw = self._v1_list("/v1/schedules", "schedules", entity="schedules")
+            return self._parse(
+                "schedules",
+                raw,
+                lambda r: schedule_from_v1(r, default_time_zone=default_tz, default_schedule_ids=default_schedule_ids),
+            )
+        headers = {"cal-api-version": V2_VERSIONS["schedules"]}
+        org_id = self._organization_id()
+        if org_id is not None:
+            raw = self._v2_pages(f"/v2/organizations/{org_id}/schedules", entity="schedules", headers=headers)
+        else:
+            raw = self._v2_data("/v2/schedules", entity="schedules", headers=headers)
+        return self._parse("schedules", raw, lambda r: schedule_from_v2(r, default_time_zone=default_tz))
+
+    # ---- v2 plumbing ----------------------------------------------------------------------
+
+    def _team_staff(self) -> Iterator[Staff]:
+        seen: set[str] = set()
+        me = staff_from_v2_user(self._me_raw())
+        seen.add(me.staff_id)
+        yield me
+        for team in self._v2_data("/v2/teams", entity="teams"):
+            members = self._v2_pages(f"/v2/teams/{team['id']}/memberships", entity="staff")
+            for member in self._parse("staff", members, staff_from_v2_membership):
+                if member.staff_id not in seen:
+                    seen.add(member.staff_id)
+                    yield member
+
+    def _me_raw(self) -> dict[str, Any]:
+        if self._me is None:
+            data = self._v2_envelope(self.http.get_json("/v2/me", entity="staff"), "/v2/me", "staff")
+            if not isinstance(data, Mapping):
+                raise self._payload_error("staff", "/v2/me: 'data' is not an object")
+            self._me = dict(data)
+        return self._me
+
+    def _organization_id(self) -> Any:
+        return self._me_raw().get("organizationId")
+
+    def _v2_envelope(self, body: Any, path: str, entity: str) -> Any:
+        if not isinstance(body, Mapping) or body.get("status") != "success" or "data" not in body:
+            raise self._payload_error(entity, f"{path}: expected the v2 envelope {{status: success, data}}")
+        return body["data"]
+
+    def _v2_data(self, path: str, *, entity: str, headers: Mapping[str, str] | None = None, params=None) -> list:
+        data = self._v2_envelope(self.http.get_json(path, entity=entity, headers=headers, params=params), path, entity)
+        if not isinstance(data, list):
+            raise self._payload_error(entity, f"{path}: 'data' is not a list")
+        return data
+
+    def _v2_pages(self, path: str, *, entity: str, headers: Mapping[str, str] | None = None) -> Iterator[Any]:
+        """SkipTakePagination: no pagination block, so page until a short page comes back."""
+        skip = 0
+        while True:
+            page = self._v2_data(path, entity=entity, headers=headers, params={"take": self.page_size, "skip": skip})
+            yield from page
+            if len(page) < self.page_size:
+                return
+            skip += len(page)
+
+    # ---- v1 plumbing ----------------------------------------------------------------------
+
+    def _v1_list(self, path: str, key: str, *, entity: str, params=None) -> list:
+        body = self.http.get_json(path, entity=entity, params=params)
+        if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
+            raise self._payload_error(entity, f"{path}: expected a {key!r} list in the v1 response")
+        return body[key]
+
+    def _v1_pages(self, path: str, key: str, *, entity: str) -> Iterator[Any]:
+        """take/page pagination: no cursor, so page until a short page comes back."""
+        page = 1
+        while True:
+            items = self._v1_list(path, key, entity=entity, params={"take": self.page_size, "page": page})
+            yield from items
+            if len(items) < self.page_size:
+                return
+            page += 1
+
+    # ---- records --------------------------------------------------------------------------
+
+    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
+        """Validate every record; after the stream, fail once naming every malformed record.
+
+        Failing (rather than skipping) keeps the previous warehouse slice intact: nothing is lost.
+        """
+        problems: list[RecordError] = []
+        for item in raw:
+            if not isinstance(item, Mapping):
+                problems.append(RecordError(entity, None, f"expected an object, got {type(item).__name__}"))
+                continue
+            try:
+                yield parser(item)
+            except RecordError as exc:
+                problems.append(exc)
+        if problems:
+            shown = "; ".join(str(p) for p in problems[:MAX_REPORTED_RECORD_ERRORS])
+            more = len(problems) - MAX_REPORTED_RECORD_ERRORS
+            suffix = f"; and {more} more" if more > 0 else ""
+            raise PayloadError(
+                f"{len(problems)} malformed record(s): {shown}{suffix}",
+                tenant=self.tenant.slug,
+                api=API,
+                entity=entity,
+                record_id=problems[0].record_id,
+            )
+
+    def _payload_error(self, entity: str, message: str) -> PayloadError:
+        return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity)
+
+
+class CalcomResource(ConfigurableResource):
+    """Cal.com access for every tenant: timeouts, retries with backoff, breaker, key redaction."""
+
+    timeout_s: float = Field(default=30.0, description="Per-request timeout in seconds.")
+    max_attempts: int = Field(default=5, description="Attempts per request (5xx, 429, timeouts are retried).")
+    backoff_base_s: float = Field(default=0.5, description="Base of the exponential backoff (full jitter).")
+    max_backoff_s: float = Field(default=30.0, description="Cap of one backoff delay.")
+    breaker_failure_threshold: int = Field(default=5, description="Consecutive failures that open a tenant's breaker.")
+    breaker_cooldown_s: float = Field(default=30.0, description="Seconds an open breaker waits before a probe.")
+    page_size: int | None = Field(default=None, description="Page size (v2 default 250, v1 default 100).")
+
+    _http: httpx.Client | None = PrivateAttr(default=None)
+    _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        install_log_redaction()
+        self._http = httpx.Client(timeout=self.timeout_s)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def client_for(self, tenant: Tenant) -> CalcomClient:
+        """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
+        if self._http is None:
+            install_log_redaction()
+            self._http = httpx.Client(timeout=self.timeout_s)
+        key = tenant.calcom_api_key()
+        if tenant.calcom.api_version == "v2":
+            headers, params = {"Authorization": f"Bearer {key}"}, {}
+        else:
+            headers, params = {}, {"apiKey": key}
+        breaker = self._breakers.setdefault(
+            tenant.slug, CircuitBreaker(self.breaker_failure_threshold, self.breaker_cooldown_s)
+        )
+        http = ResilientClient(
+            base_url=tenant.calcom.base_url,
+            tenant=tenant.slug,
+            api=API,
+            secrets=[key],
+            headers=headers,
+            params=params,
+            timeout=self.timeout_s,
+            retry=RetrySettings(
+                max_attempts=self.max_attempts, base_delay_s=self.backoff_base_s, max_delay_s=self.max_backoff_s
+            ),
+            breaker=breaker,
+            http=self._http,
+        )
+        return CalcomClient(tenant, http, page_size=self.page_size)

@@ -1,0 +1,31 @@
+"""Keep the tenant partitions in step with the tenants file.
+
+Adding a tenant to the file makes its partition appear in the UI within a tick; removing one
+removes the partition (its warehouse rows stay until someone deletes them on purpose).
+"""
+
+from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
+
+from askpro_pipelines.partitions import tenant_partitions
+from askpro_pipelines.resources.tenants import TenantsResource
+
+
+@sensor(
+    name="tenant_partitions_sensor",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Adds and removes tenant partitions so they match the tenants file.",
+)
+def tenant_partitions_sensor(context: SensorEvaluationContext, tenants: TenantsResource):
+    wanted = set(tenants.load().slugs)
+    existing = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    added, removed = sorted(wanted - existing), sorted(existing - wanted)
+    if not added and not removed:
+        return SkipReason(f"tenant partitions match the tenants file ({len(wanted)} tenants)")
+    requests = []
+    if added:
+        requests.append(tenant_partitions.build_add_request(added))
+    if removed:
+        requests.append(tenant_partitions.build_delete_request(removed))
+    context.log.info(f"tenant partitions: adding {added or 'none'}, removing {removed or 'none'}")
+    return SensorResult(dynamic_partitions_requests=requests)

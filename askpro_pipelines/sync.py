@@ -1,0 +1,203 @@
+"""A full sync through Dagster, one run per tenant, and the report the CLI prints.
+
+One run per tenant keeps failures apart: a tenant whose API is down shows red alone, and can
+be re-run alone, while the others land.
+"""
+
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from typing import TYPE_CHECKING
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance
+
+from askpro_pipelines.partitions import tenant_partitions
+from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TenantsConfig, TenantsFileError
+
+if TYPE_CHECKING:
+    from askpro_pipelines.simulator.server import Simulator
+
+SYNC_JOB = "sync_all"
+
+
+@dataclass
+class TableResult:
+    """What one table of one tenant did in the run."""
+
+    table: str
+    rows: int
+    inserted: int
+    updated: int
+    deleted: int
+
+
+@dataclass
+class TenantResult:
+    """One tenant's run: tables written, checks, and the failure if any."""
+
+    tenant: str
+    run_id: str | None
+    success: bool
+    seconds: float
+    tables: list[TableResult] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    checks_run: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    """The whole sync: one result per tenant."""
+
+    tenants: list[TenantResult]
+    simulator_url: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return all(t.success and not t.failed_checks for t in self.tenants)
+
+
+def _int(metadata, key: str) -> int:
+    value = metadata.get(key)
+    return int(getattr(value, "value", value) or 0)
+
+
+def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
+    tables = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        md = materialization.metadata
+        tables.append(
+            TableResult(
+                table=materialization.asset_key.to_user_string(),
+                rows=_int(md, "dagster/row_count"),
+                inserted=_int(md, "inserted"),
+                updated=_int(md, "updated"),
+                deleted=_int(md, "deleted"),
+            )
+        )
+    evaluations = result.get_asset_check_evaluations()
+    failed_checks = [e.check_name for e in evaluations if not e.passed]
+    errors = []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            cause = error
+            while cause.cause is not None and cause.cls_name in {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}:
+                cause = cause.cause
+            first_line = (cause.message or "").strip().splitlines()[0] if cause.message else cause.cls_name
+            errors.append(f"{event.step_key}: {first_line}")
+    return TenantResult(
+        tenant=slug,
+        run_id=result.run_id,
+        success=result.success,
+        seconds=seconds,
+        tables=tables,
+        failed_checks=failed_checks,
+        checks_run=len(evaluations),
+        errors=errors,
+    )
+
+
+def get_instance() -> DagsterInstance:
+    """The DAGSTER_HOME instance (runs show in the UI) or, without one, an ephemeral instance."""
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    return DagsterInstance.ephemeral()
+
+
+def run_sync(
+    config: TenantsConfig,
+    tenant_slugs: Sequence[str] | None = None,
+    select: Sequence[str] | None = None,
+    instance: DagsterInstance | None = None,
+    run_config: dict | None = None,
+    log_level: str = "WARNING",
+) -> SyncReport:
+    """Materialize the selection for each chosen tenant, one run each, and collect the results."""
+    from askpro_pipelines.definitions import defs
+
+    slugs = list(tenant_slugs) if tenant_slugs else config.slugs
+    for slug in slugs:
+        config.get(slug)  # unknown tenants fail before any run starts
+    job = defs.resolve_job_def(SYNC_JOB)
+    asset_selection = None
+    if select:
+        known = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+        unknown = sorted(set(select) - known)
+        if unknown:
+            raise TenantsFileError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        asset_selection = [AssetKey(name) for name in select]
+
+    run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    instance = instance or get_instance()
+    existing = set(instance.get_dynamic_partitions(tenant_partitions.name))
+    missing = [s for s in slugs if s not in existing]
+    if missing:
+        instance.add_dynamic_partitions(tenant_partitions.name, missing)
+
+    results = []
+    for slug in slugs:
+        started = time.perf_counter()
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=slug,
+            asset_selection=asset_selection,
+            run_config=run_config,
+            tags={"askpro/tenant": slug, "askpro/trigger": "cli"},
+            raise_on_error=False,
+        )
+        results.append(_tenant_result(slug, result, time.perf_counter() - started))
+    return SyncReport(tenants=results, simulator_url=os.environ.get(SIMULATOR_URL_ENV))
+
+
+@contextmanager
+def simulator_for(
+    config: TenantsConfig, seed: int = 42, port: int = 0, spec_overrides: Mapping[str, Mapping] | None = None
+) -> Iterator["Simulator"]:
+    """Serve the tenants from the bundled simulator and point them at it for the duration.
+
+    Sets each tenant's key variables to the simulator's keys and ASKPRO_SIMULATOR_URL, and
+    restores the environment afterwards. Yields the running simulator (tests add faults to it).
+    `spec_overrides` sets simulator fields per tenant slug (size, uuid host ids, ...).
+    """
+    from askpro_pipelines.simulator.server import Simulator
+    from askpro_pipelines.simulator.world import SimTenantSpec, SimulatorConfig
+
+    specs, env = [], {}
+    for tenant in config.tenants:
+        calcom_key = f"cal_test_sim_{tenant.slug.replace('-', '_')}"
+        retell_key = f"key_sim_{tenant.slug.replace('-', '_')}"
+        env[tenant.calcom.api_key_env] = calcom_key
+        if tenant.retell:
+            env[tenant.retell.api_key_env] = retell_key
+        event_type_ids = sorted({int(b.calcom_event_type_id) for b in tenant.branches if str(b.calcom_event_type_id).isdigit()})
+        phones = [n for b in tenant.branches for n in b.phone_numbers]
+        specs.append(
+            SimTenantSpec(
+                slug=tenant.slug,
+                calcom_key=calcom_key,
+                retell_key=retell_key,
+                event_type_ids=event_type_ids,
+                phone_numbers=phones,
+                time_zone=tenant.timezone,
+                **dict((spec_overrides or {}).get(tenant.slug, {})),
+            )
+        )
+    simulator = Simulator(SimulatorConfig(seed=seed, tenants=specs), port=port)
+    url = simulator.start()
+    env[SIMULATOR_URL_ENV] = url
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield simulator
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        simulator.stop()
