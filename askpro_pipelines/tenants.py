@@ -173,19 +173,10 @@ class TenantsConfig(_Strict):
     @model_validator(mode="after")
     def _unique(self) -> "TenantsConfig":
         slugs: set[str] = set()
-        numbers: dict[str, str] = {}
         for tenant in self.tenants:
             if tenant.slug in slugs:
                 raise ValueError(f"tenant {tenant.slug!r}: field slug: appears twice in the file")
             slugs.add(tenant.slug)
-            for branch in tenant.branches:
-                for number in branch.phone_numbers:
-                    owner = numbers.setdefault(number, f"{tenant.slug}/{branch.id}")
-                    if owner != f"{tenant.slug}/{branch.id}":
-                        raise ValueError(
-                            f"tenant {tenant.slug!r}: field branches.{branch.id}.phone_numbers: "
-                            f"{number} is already assigned to {owner}"
-                        )
         return self
 
     @property

@@ -69,17 +69,6 @@ def test_duplicate_slugs_fail():
         parse_tenants("tenants:\n" + body + body)
 
 
-def test_number_on_two_branches_fails():
-    doubled = GOOD.replace(
-        '        phone_numbers: ["+4930123456701"]\n',
-        '        phone_numbers: ["+4930123456701"]\n'
-        "      - id: west\n        name: West\n        calcom_event_type_id: 1002\n"
-        '        phone_numbers: ["+4930123456701"]\n',
-    )
-    with pytest.raises(TenantsFileError, match=r"already assigned to praxis-am-stadtpark/mitte"):
-        parse_tenants(doubled)
-
-
 def test_missing_key_names_tenant_and_variable_but_no_value():
     config = parse_tenants(GOOD)
     with pytest.raises(TenantsFileError) as raised:
