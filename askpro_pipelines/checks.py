@@ -87,6 +87,36 @@ def _interval_key(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def assignment_problems(rows: Iterable[Mapping[str, Any]], problem: str) -> list[dict[str, Any]]:
+    """phone_assignments rows with one kind of broken chain link."""
+    tests = {
+        "no agent": lambda r: r["agent_id"] is None,
+        "agent version not published": lambda r: r["agent_id"] is not None and r["agent_version_published"] is not True,
+        "no branch": lambda r: r["branch_id"] is None,
+        "event type missing in Cal.com": lambda r: r["branch_id"] is not None and r["event_type_title"] is None,
+    }
+    failing = tests[problem]
+    return [
+        {
+            "phone_number": r["phone_number"],
+            "agent": f"{r['agent_id']} v{r['agent_version']}" if r["agent_id"] else "-",
+            "branch_id": r["branch_id"],
+            "event_type_id": r["event_type_id"],
+        }
+        for r in rows
+        if failing(r)
+    ]
+
+
+def numbers_on_several_branches(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Numbers that ring at more than one branch (any tenant): a caller's booking would be ambiguous."""
+    places: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r["branch_id"] is not None:
+            places[r["phone_number"]].add(f"{r['tenant']}/{r['branch_id']}")
+    return [{"phone_number": n, "branches": ", ".join(sorted(p))} for n, p in sorted(places.items()) if len(p) > 1]
+
+
 def duplicate_keys(rows: Iterable[Mapping[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
     """Natural keys that occur more than once, with how often."""
     counts: dict[tuple, int] = defaultdict(int)
@@ -171,6 +201,48 @@ def working_hours_are_valid(
     return check_result(tenant, "invalid working-hour intervals", invalid_working_hours(rows), len(rows))
 
 
+ASSIGNMENT_CHECKS = {
+    "phone_numbers_have_agent": ("no agent", "Every number is bound to a Retell agent."),
+    "agent_versions_are_published": (
+        "agent version not published",
+        "The agent version a number reaches is published (a draft answering calls is a mistake).",
+    ),
+    "phone_numbers_mapped_to_branch": ("no branch", "Every Retell number belongs to a branch in the tenants file."),
+    "branch_event_types_exist": ("event type missing in Cal.com", "Each branch's event type exists in Cal.com."),
+}
+ASSIGNMENT_COLUMNS = ["phone_number", "agent_id", "agent_version", "agent_version_published", "branch_id", "event_type_id", "event_type_title"]
+
+
+def build_assignment_check(name: str) -> AssetChecksDefinition:
+    """One broken-link check on phone_assignments."""
+    problem, description = ASSIGNMENT_CHECKS[name]
+
+    @asset_check(asset="phone_assignments", name=name, partitions_def=tenant_partitions, description=description)
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+    ) -> AssetCheckResult:
+        tenant = tenants.get(context.partition_key).slug
+        rows = warehouse.warehouse.read_slice("phone_assignments", tenant, ASSIGNMENT_COLUMNS)
+        return check_result(tenant, f"numbers with {problem}", assignment_problems(rows, problem), len(rows))
+
+    return _check
+
+
+@asset_check(
+    asset="phone_assignments",
+    partitions_def=tenant_partitions,
+    description="No number is mapped to two branches (in this tenant or across tenants).",
+)
+def phone_numbers_on_one_branch(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> AssetCheckResult:
+    tenant = tenants.get(context.partition_key).slug
+    wh = warehouse.warehouse
+    own = {r["phone_number"] for r in wh.read_slice("phone_assignments", tenant, ["phone_number"])}
+    rows = [r for r in wh.read_all("phone_assignments", ["tenant", "phone_number", "branch_id"]) if r["phone_number"] in own]
+    return check_result(tenant, "numbers on several branches", numbers_on_several_branches(rows), len(own))
+
+
 def build_unique_key_check(table: str) -> AssetChecksDefinition:
     """A `<table>_unique_keys` check: the natural key occurs once per tenant."""
     key = CONTRACTS[table].key[1:]
@@ -191,9 +263,13 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     return _check
 
 
+askpro_checks = [*[build_assignment_check(name) for name in ASSIGNMENT_CHECKS], phone_numbers_on_one_branch]
+
 calcom_checks = [
     event_types_have_hosts,
     staff_event_types_resolve,
     working_hours_are_valid,
     *[build_unique_key_check(table) for table in CONTRACTS],
 ]
+
+all_checks = [*calcom_checks, *askpro_checks]

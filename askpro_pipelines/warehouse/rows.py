@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from askpro_pipelines.models.calcom import EventType, EventTypeHost, Schedule, Staff, staff_from_host
+from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
 
 
 def event_type_rows(event_types: Iterable[EventType], api_version: str) -> Iterator[dict[str, Any]]:
@@ -75,3 +76,75 @@ def working_hour_rows(schedules: Iterable[Schedule]) -> tuple[list[dict[str, Any
                 }
             )
     return hours, overrides
+
+
+def agent_version_rows(versions: Iterable[AgentVersion]) -> Iterator[dict[str, Any]]:
+    """Every version of every agent; a changed prompt shows as a different prompt_hash."""
+    for v in versions:
+        yield {
+            "agent_id": v.agent_id,
+            "version": v.version,
+            "agent_name": v.agent_name,
+            "version_title": v.version_title,
+            "is_published": v.is_published,
+            "llm_id": v.llm_id,
+            "llm_version": v.llm_version,
+            "prompt_hash": v.prompt_hash,
+            "last_modified": v.last_modified,
+        }
+
+
+def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per agent at its highest version, with its latest published version and tags."""
+    by_agent: dict[str, list[AgentVersion]] = {}
+    for v in versions:
+        by_agent.setdefault(v.agent_id, []).append(v)
+    rows = []
+    for agent_id, agent_versions in sorted(by_agent.items()):
+        latest = max(agent_versions, key=lambda v: v.version)
+        published = [v.version for v in agent_versions if v.is_published]
+        rows.append(
+            {
+                "agent_id": agent_id,
+                "version": latest.version,
+                "agent_name": latest.agent_name,
+                "is_published": latest.is_published,
+                "latest_published_version": max(published) if published else None,
+                "voice_id": latest.voice_id,
+                "language": latest.language,
+                "webhook_url": latest.webhook_url,
+                "response_engine_type": latest.response_engine_type,
+                "llm_id": latest.llm_id,
+                "llm_version": latest.llm_version,
+                "prompt": latest.prompt,
+                "prompt_hash": latest.prompt_hash,
+                "tags": dict(tags.get(agent_id, {})),
+                "last_modified": latest.last_modified,
+            }
+        )
+    return rows
+
+
+def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]]:
+    """One row per number; the highest-weight bindings in columns, all bindings as JSON."""
+    for n in numbers:
+        def bindings(direction: str) -> list[dict[str, Any]]:
+            return [
+                {"agent_id": b.agent_id, "agent_version": b.agent_version, "weight": b.weight}
+                for b in n.bindings
+                if b.direction == direction
+            ]
+
+        yield {
+            "phone_number": n.phone_number,
+            "phone_number_pretty": n.phone_number_pretty,
+            "nickname": n.nickname,
+            "phone_number_type": n.phone_number_type,
+            "inbound_agent_id": n.inbound_agent_id,
+            "inbound_agent_version": n.inbound_agent_version,
+            "outbound_agent_id": n.outbound_agent_id,
+            "outbound_agent_version": n.outbound_agent_version,
+            "inbound_agents": bindings("inbound"),
+            "outbound_agents": bindings("outbound"),
+            "last_modified": n.last_modified,
+        }

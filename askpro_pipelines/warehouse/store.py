@@ -163,6 +163,12 @@ class Warehouse:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    def read_all(self, table: str, columns: Iterable[str]) -> list[dict[str, Any]]:
+        """Every tenant's rows of a table (for checks that look across tenants)."""
+        t = CONTRACTS[table].table
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(sa.select(*[t.c[c] for c in columns]))]
+
     def count(self, table: str, tenant: str | None = None) -> int:
         """Row count of a table, for one tenant or all."""
         t = CONTRACTS[table].table

@@ -113,6 +113,85 @@ working_hour_overrides = sa.Table(
 )
 
 
+retell_agents = sa.Table(
+    "retell_agents",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, comment="the agent's latest version"),
+    sa.Column("agent_name", sa.Text),
+    sa.Column("is_published", sa.Boolean),
+    sa.Column("latest_published_version", sa.Integer),
+    sa.Column("voice_id", sa.Text),
+    sa.Column("language", sa.String(64)),
+    sa.Column("webhook_url", sa.Text),
+    sa.Column("response_engine_type", sa.String(32)),
+    sa.Column("llm_id", sa.String(64)),
+    sa.Column("llm_version", sa.Integer),
+    sa.Column("prompt", sa.Text, comment="general prompt + state prompts, secrets redacted"),
+    sa.Column("prompt_hash", sa.String(64), comment="sha256 of the redacted prompt"),
+    sa.Column("tags", sa.JSON, comment="{tag: version} from the current list-agents"),
+    sa.Column("last_modified", sa.DateTime(timezone=True)),
+    *_bookkeeping(),
+    sa.Index("ix_retell_agents_key", "tenant", "agent_id"),
+)
+
+retell_agent_versions = sa.Table(
+    "retell_agent_versions",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("agent_name", sa.Text),
+    sa.Column("version_title", sa.Text),
+    sa.Column("is_published", sa.Boolean),
+    sa.Column("llm_id", sa.String(64)),
+    sa.Column("llm_version", sa.Integer),
+    sa.Column("prompt_hash", sa.String(64), comment="a changed prompt shows as a new hash"),
+    sa.Column("last_modified", sa.DateTime(timezone=True)),
+    *_bookkeeping(),
+    sa.Index("ix_retell_agent_versions_key", "tenant", "agent_id", "version"),
+)
+
+retell_phone_numbers = sa.Table(
+    "retell_phone_numbers",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("phone_number", sa.String(20), nullable=False, comment="E.164"),
+    sa.Column("phone_number_pretty", sa.Text),
+    sa.Column("nickname", sa.Text),
+    sa.Column("phone_number_type", sa.String(32)),
+    sa.Column("inbound_agent_id", sa.String(64), comment="highest-weight inbound agent"),
+    sa.Column("inbound_agent_version", sa.String(32), comment="a version number or a tag such as prod / latest_published"),
+    sa.Column("outbound_agent_id", sa.String(64)),
+    sa.Column("outbound_agent_version", sa.String(32)),
+    sa.Column("inbound_agents", sa.JSON, comment="[{agent_id, agent_version, weight}]"),
+    sa.Column("outbound_agents", sa.JSON),
+    sa.Column("last_modified", sa.DateTime(timezone=True)),
+    *_bookkeeping(),
+    sa.Index("ix_retell_phone_numbers_key", "tenant", "phone_number"),
+)
+
+phone_assignments = sa.Table(
+    "phone_assignments",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("phone_number", sa.String(20), nullable=False),
+    sa.Column("agent_id", sa.String(64)),
+    sa.Column("agent_version", sa.String(32), comment="as bound on the number: a version or a tag"),
+    sa.Column("agent_version_resolved", sa.Integer, comment="the version a call reaches now"),
+    sa.Column("agent_version_published", sa.Boolean),
+    sa.Column("agent_name", sa.Text),
+    sa.Column("branch_id", sa.String(64)),
+    sa.Column("branch_name", sa.Text),
+    sa.Column("event_type_id", sa.String(64)),
+    sa.Column("event_type_title", sa.Text, comment="null when the event type is not in Cal.com"),
+    sa.Column("hosting_staff_count", sa.Integer),
+    *_bookkeeping(),
+    sa.Index("ix_phone_assignments_key", "tenant", "phone_number"),
+)
+
+
 @dataclass(frozen=True)
 class TableContract:
     """A table and its natural key (tenant first)."""
@@ -138,5 +217,9 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract(staff_event_types, ("tenant", "staff_id", "event_type_id")),
         TableContract(working_hours, ("tenant", "staff_id", "schedule_id", "weekday", "start_time")),
         TableContract(working_hour_overrides, ("tenant", "staff_id", "schedule_id", "date", "start_time")),
+        TableContract(retell_agents, ("tenant", "agent_id")),
+        TableContract(retell_agent_versions, ("tenant", "agent_id", "version")),
+        TableContract(retell_phone_numbers, ("tenant", "phone_number")),
+        TableContract(phone_assignments, ("tenant", "phone_number", "branch_id")),
     )
 }

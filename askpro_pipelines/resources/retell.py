@@ -1,0 +1,239 @@
+"""Retell AI as a Dagster resource: current endpoints first, legacy ones when an account only has those.
+
+Retell's list endpoints changed shape in 2026 (bare arrays became `{items, has_more,
+pagination_key}`, agent list items became summaries). The client tries the current path, falls
+back to the legacy path on 404/405, and remembers which generation answered so the next call
+goes straight there. Prompts come from the agent's LLM and are redacted before they leave here.
+"""
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
+
+from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.retell import (
+    AGENTS,
+    LLMS,
+    PHONE_NUMBERS,
+    AgentVersion,
+    Llm,
+    PhoneNumber,
+    agent_summary_from_raw,
+    agent_version_from_raw,
+    llm_from_raw,
+    phone_number_from_raw,
+    unwrap_list,
+    with_prompt,
+)
+from askpro_pipelines.resources.http import (
+    ApiError,
+    CircuitBreaker,
+    PayloadError,
+    RequestStats,
+    ResilientClient,
+    RetrySettings,
+    install_log_redaction,
+)
+from askpro_pipelines.tenants import Tenant
+
+API = "retell"
+CURRENT, LEGACY = "current", "legacy"
+LEGACY_AGENT_PAGE = 1000  # legacy GET /list-agents maximum
+_GONE = {404, 405}
+
+
+class RetellClient:
+    """One tenant's Retell account."""
+
+    def __init__(self, tenant: Tenant, http: ResilientClient, page_size: int = 100):
+        self.tenant = tenant
+        self.http = http
+        self.page_size = page_size
+        self.generation: dict[str, str] = {}
+        self._llms: dict[tuple[str, int | None], Llm | None] = {}
+        self.agent_tags: dict[str, dict[str, int | None]] = {}  # from current list-agents summaries
+
+    @property
+    def stats(self) -> RequestStats:
+        return self.http.stats
+
+    def metadata(self) -> dict[str, Any]:
+        """Request figures plus which endpoint generation each listing used."""
+        return {
+            **self.http.stats.as_metadata(API),
+            **{f"retell/endpoints/{name}": generation for name, generation in sorted(self.generation.items())},
+        }
+
+    # ---- agents -----------------------------------------------------------------------------
+
+    def agent_versions(self) -> list[AgentVersion]:
+        """Every version of every agent, each with its LLM's (redacted) prompt and prompt hash."""
+        versions = self._current_agent_versions() if self._use(AGENTS) == CURRENT else None
+        if versions is None:
+            versions = self._legacy_agent_versions()
+        unique = {(v.agent_id, v.version): v for v in versions}
+        return [with_prompt(v, self._llm_for(v)) for _, v in sorted(unique.items())]
+
+    def _current_agent_versions(self) -> list[AgentVersion] | None:
+        """POST /v2/list-agents gives summaries; each agent's versions come from get-agent-versions."""
+        versions: list[AgentVersion] = []
+        key: str | None = None
+        while True:
+            params = {"limit": self.page_size, "pagination_key": key, "sort_order": "ascending"}
+            body = self._current_or_none(
+                lambda: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}), first=key is None
+            )
+            if body is None:
+                return None
+            items, has_more, key = self._unwrap(body, AGENTS)
+            for summary in self._parse(AGENTS, items, agent_summary_from_raw):
+                self.agent_tags[summary.agent_id] = {tag.tag: tag.version for tag in summary.tags}
+                raw_versions = self.http.get_json(
+                    f"/get-agent-versions/{summary.agent_id}", entity=AGENTS, record_id=summary.agent_id
+                )
+                if not isinstance(raw_versions, list):
+                    raise self._payload_error(AGENTS, "get-agent-versions did not return a list", summary.agent_id)
+                versions += self._parse(AGENTS, raw_versions, agent_version_from_raw)
+            if not has_more:
+                self.generation[AGENTS] = CURRENT
+                return versions
+
+    def _legacy_agent_versions(self) -> list[AgentVersion]:
+        """GET /list-agents lists every version of every agent as full objects (agent_id repeats)."""
+        versions: list[AgentVersion] = []
+        params: dict[str, Any] = {"limit": LEGACY_AGENT_PAGE}
+        while True:
+            body = self.http.get_json("/list-agents", entity=AGENTS, params=params)
+            items, _, _ = self._unwrap(body, AGENTS)
+            page = list(self._parse(AGENTS, items, agent_version_from_raw))
+            versions += page
+            if len(items) < LEGACY_AGENT_PAGE or not page:
+                break
+            params = {"limit": LEGACY_AGENT_PAGE, "pagination_key": page[-1].agent_id, "pagination_key_version": page[-1].version}
+        self.generation[AGENTS] = LEGACY
+        return versions
+
+    def _llm_for(self, agent: AgentVersion) -> Llm | None:
+        if not agent.llm_id:
+            return None
+        cache_key = (agent.llm_id, agent.llm_version)
+        if cache_key not in self._llms:
+            params = {"version": agent.llm_version} if agent.llm_version is not None else None
+            raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
+            (llm,) = self._parse(LLMS, [raw], llm_from_raw)
+            self._llms[cache_key] = llm
+        return self._llms[cache_key]
+
+    # ---- phone numbers ----------------------------------------------------------------------
+
+    def phone_numbers(self) -> list[PhoneNumber]:
+        """Every phone number with its agent bindings (legacy single or weighted, as one shape)."""
+        if self._use(PHONE_NUMBERS) == CURRENT:
+            numbers: list[PhoneNumber] = []
+            key: str | None = None
+            while True:
+                params = {"limit": self.page_size, "pagination_key": key}
+                body = self._current_or_none(
+                    lambda: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),
+                    first=key is None,
+                )
+                if body is None:
+                    break
+                items, has_more, key = self._unwrap(body, PHONE_NUMBERS)
+                numbers += self._parse(PHONE_NUMBERS, items, phone_number_from_raw)
+                if not has_more:
+                    self.generation[PHONE_NUMBERS] = CURRENT
+                    return numbers
+        body = self.http.get_json("/list-phone-numbers", entity=PHONE_NUMBERS)
+        items, _, _ = self._unwrap(body, PHONE_NUMBERS)
+        self.generation[PHONE_NUMBERS] = LEGACY
+        return list(self._parse(PHONE_NUMBERS, items, phone_number_from_raw))
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _current_or_none(self, call: Callable[[], Any], *, first: bool) -> Any:
+        """The current endpoint's answer, or None when an account without it answers 404/405 on page one."""
+        try:
+            return call()
+        except ApiError as exc:
+            if first and exc.status in _GONE:
+                return None
+            raise
+
+    def _use(self, listing: str) -> str:
+        return self.generation.get(listing, CURRENT)
+
+    def _unwrap(self, body: Any, entity: str) -> tuple[list, bool, str | None]:
+        try:
+            return unwrap_list(body, entity=entity)
+        except RecordError as exc:
+            raise self._payload_error(entity, exc.message, exc.record_id) from None
+
+    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
+        """Validate every record; fail once at the end naming each malformed one (nothing is lost)."""
+        problems: list[RecordError] = []
+        for item in raw:
+            if not isinstance(item, Mapping):
+                problems.append(RecordError(entity, None, f"expected an object, got {type(item).__name__}"))
+                continue
+            try:
+                yield parser(item)
+            except RecordError as exc:
+                problems.append(exc)
+        if problems:
+            shown = "; ".join(str(p) for p in problems[:10])
+            raise self._payload_error(entity, f"{len(problems)} malformed record(s): {shown}", problems[0].record_id)
+
+    def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
+        return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)
+
+
+class RetellResource(ConfigurableResource):
+    """Retell access for every tenant, with the same resilience as the Cal.com resource."""
+
+    timeout_s: float = Field(default=60.0, description="Per-request timeout (Retell's SDK uses 60 s).")
+    max_attempts: int = Field(default=5, description="Attempts per request (5xx, 408, 429, timeouts are retried).")
+    backoff_base_s: float = Field(default=0.5, description="Base of the exponential backoff (full jitter).")
+    max_backoff_s: float = Field(default=30.0, description="Cap of one backoff delay.")
+    breaker_failure_threshold: int = Field(default=5, description="Consecutive failures that open a tenant's breaker.")
+    breaker_cooldown_s: float = Field(default=30.0, description="Seconds an open breaker waits before a probe.")
+    page_size: int = Field(default=100, description="Items per page of the current list endpoints (max 1000).")
+
+    _http: httpx.Client | None = PrivateAttr(default=None)
+    _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        install_log_redaction()
+        self._http = httpx.Client(timeout=self.timeout_s)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def client_for(self, tenant: Tenant) -> RetellClient:
+        """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
+        if self._http is None:
+            install_log_redaction()
+            self._http = httpx.Client(timeout=self.timeout_s)
+        key = tenant.retell_api_key()
+        breaker = self._breakers.setdefault(
+            tenant.slug, CircuitBreaker(self.breaker_failure_threshold, self.breaker_cooldown_s)
+        )
+        http = ResilientClient(
+            base_url=tenant.retell.base_url,
+            tenant=tenant.slug,
+            api=API,
+            secrets=[key],
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=self.timeout_s,
+            retry=RetrySettings(
+                max_attempts=self.max_attempts, base_delay_s=self.backoff_base_s, max_delay_s=self.max_backoff_s
+            ),
+            breaker=breaker,
+            http=self._http,
+        )
+        return RetellClient(tenant, http, page_size=self.page_size)
