@@ -4,6 +4,7 @@ One run per tenant keeps failures apart: a tenant whose API is down shows red al
 be re-run alone, while the others land.
 """
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -165,29 +166,18 @@ def simulator_for(
     `spec_overrides` sets simulator fields per tenant slug (size, uuid host ids, ...).
     """
     from askpro_pipelines.simulator.server import Simulator
-    from askpro_pipelines.simulator.world import SimTenantSpec, SimulatorConfig
+    from askpro_pipelines.simulator.world import config_from_tenants
 
-    specs, env = [], {}
-    for tenant in config.tenants:
-        calcom_key = f"cal_test_sim_{tenant.slug.replace('-', '_')}"
-        retell_key = f"key_sim_{tenant.slug.replace('-', '_')}"
-        env[tenant.calcom.api_key_env] = calcom_key
+    sim_config = config_from_tenants(config.tenants, seed=seed)
+    sim_config.tenants = [
+        dataclasses.replace(spec, **dict((spec_overrides or {}).get(spec.slug, {}))) for spec in sim_config.tenants
+    ]
+    env = {}
+    for tenant, spec in zip(config.tenants, sim_config.tenants):
+        env[tenant.calcom.api_key_env] = spec.calcom_key
         if tenant.retell:
-            env[tenant.retell.api_key_env] = retell_key
-        event_type_ids = sorted({int(b.calcom_event_type_id) for b in tenant.branches if str(b.calcom_event_type_id).isdigit()})
-        phones = [n for b in tenant.branches for n in b.phone_numbers]
-        specs.append(
-            SimTenantSpec(
-                slug=tenant.slug,
-                calcom_key=calcom_key,
-                retell_key=retell_key,
-                event_type_ids=event_type_ids,
-                phone_numbers=phones,
-                time_zone=tenant.timezone,
-                **dict((spec_overrides or {}).get(tenant.slug, {})),
-            )
-        )
-    simulator = Simulator(SimulatorConfig(seed=seed, tenants=specs), port=port)
+            env[tenant.retell.api_key_env] = spec.retell_key
+    simulator = Simulator(sim_config, port=port)
     url = simulator.start()
     env[SIMULATOR_URL_ENV] = url
     saved = {name: os.environ.get(name) for name in env}

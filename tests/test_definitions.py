@@ -8,6 +8,7 @@ from pathlib import Path
 from dagster import AssetKey, DefaultSensorStatus, Definitions
 
 from askpro_pipelines.definitions import defs
+from askpro_pipelines.warehouse.tables import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,12 +26,23 @@ def test_calcom_group_and_lineage():
         "staff_event_types": "calcom",
         "working_hours": "calcom",
         "working_hour_overrides": "calcom",
+        "retell_agents": "retell",
+        "retell_agent_versions": "retell",
+        "retell_phone_numbers": "retell",
+        "phone_assignments": "askpro",
     }
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert parents["staff"] == {"calcom_event_types"}
     assert parents["staff_event_types"] == {"calcom_event_types", "staff"}
     assert parents["working_hours"] == {"staff"}
     assert parents["working_hour_overrides"] == {"staff"}
+    assert parents["phone_assignments"] == {
+        "retell_phone_numbers",
+        "retell_agent_versions",
+        "retell_agents",
+        "calcom_event_types",
+        "staff_event_types",
+    }
 
 
 def test_every_table_has_checks_and_every_asset_is_partitioned_by_tenant():
@@ -39,7 +51,7 @@ def test_every_table_has_checks_and_every_asset_is_partitioned_by_tenant():
         node = graph.get(key)
         assert node.partitions_def is not None and node.partitions_def.name == "tenants"
     checked = {check.asset_key for check in graph.asset_check_keys}
-    assert checked == {AssetKey(t) for t in ("calcom_event_types", "staff", "staff_event_types", "working_hours", "working_hour_overrides")}
+    assert checked == {AssetKey(t) for t in CONTRACTS}
 
 
 def test_sensors_default_to_running():

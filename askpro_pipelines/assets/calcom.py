@@ -31,6 +31,7 @@ def calcom_event_types(
 ) -> MaterializeResult:
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
+    client.verify_account()
     stats = warehouse.warehouse.replace_slice(
         "calcom_event_types", tenant.slug, event_type_rows(client.event_types(), client.api_version)
     )

@@ -26,6 +26,7 @@ from askpro_pipelines.models.calcom import (
 )
 from askpro_pipelines.models.errors import RecordError
 from askpro_pipelines.resources.http import (
+    ApiError,
     CircuitBreaker,
     PayloadError,
     RequestStats,
@@ -108,6 +109,35 @@ class CalcomClient:
         else:
             raw = self._v2_data("/v2/schedules", entity="schedules", headers=headers)
         return self._parse("schedules", raw, lambda r: schedule_from_v2(r, default_time_zone=default_tz))
+
+    def verify_account(self) -> None:
+        """Fail fast when the key belongs to another account, before its data lands as this tenant's.
+
+        Reads each branch's event type by id: another account's key gets 401/403 there. A 404 is
+        left to the `branch_event_types_exist` check.
+        """
+        headers = {"cal-api-version": V2_VERSIONS["event_types"]} if self.api_version == "v2" else None
+        for branch in self.tenant.branches:
+            event_type_id = str(branch.calcom_event_type_id)
+            path = f"/{self.api_version}/event-types/{event_type_id}"
+            try:
+                self.http.get_json(path, entity="event_types", headers=headers, record_id=event_type_id)
+            except ApiError as exc:
+                if exc.status == 404:
+                    continue
+                if exc.status in (401, 403):
+                    raise ApiError(
+                        f"the key in {self.tenant.calcom.api_key_env} may not read branch {branch.id!r}'s event type: "
+                        "is it another tenant's key?",
+                        tenant=self.tenant.slug,
+                        api=API,
+                        entity="event_types",
+                        record_id=event_type_id,
+                        status=exc.status,
+                        method="GET",
+                        path=path,
+                    ) from None
+                raise
 
     # ---- v2 plumbing ----------------------------------------------------------------------
 
