@@ -32,7 +32,8 @@ from askpro_pipelines.models.calcom import (
 )
 from askpro_pipelines.models.errors import RecordError
 
-EXAMPLES = Path("/work/shared/api/examples")
+# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 # JavaScript getDay() order, written out independently of the code under test.
 JS_DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 UUID_HOST = "7f3c1f0e-2b8a-4c55-9d0e-5a1b2c3d4e5f"

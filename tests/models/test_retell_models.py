@@ -30,7 +30,8 @@ from askpro_pipelines.models.retell import (
     with_prompt,
 )
 
-EXAMPLES = Path("/work/shared/api/examples")
+# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 AGENT_ID = "agent_7c1f0e2d9a4b5c6d7e8f901a2b"
 OUTBOUND_AGENT_ID = "agent_0d4e8a1b2c3f5a6b7c8d9e0f1a"
 LLM_ID = "llm_3f9a2c7e1b8d4a6f0c5e9d2b7a14"

@@ -21,7 +21,8 @@ from askpro_pipelines.simulator import (
     demo_config,
 )
 
-EXAMPLES = Path("/work/shared/api/examples")
+# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 
 STADTPARK = SimTenantSpec(
     slug="praxis-am-stadtpark",
