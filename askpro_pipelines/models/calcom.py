@@ -15,12 +15,12 @@ import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
-from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
 
 EVENT_TYPES = "event_types"
 STAFF = "staff"
@@ -33,7 +33,6 @@ _ISO_BY_NAME = {name.lower(): iso for iso, name in enumerate(WEEKDAY_NAMES, star
 _TIME = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
 _DATE_PREFIX = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ].*)?")
 _HHMM = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
-_MAX_REPORTED_FIELDS = 5
 
 
 # ---- normalised records ---------------------------------------------------------------------
@@ -364,37 +363,6 @@ class _V1Schedule(_Raw):
 
 # ---- validation plumbing --------------------------------------------------------------------
 
-_RawModel = TypeVar("_RawModel", bound=_Raw)
-
-
-def _record_id(raw: Any, key: str) -> str | None:
-    """The record's id for error messages, or None when it is itself missing or malformed."""
-    value = raw.get(key) if isinstance(raw, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    return str(value).strip() or None
-
-
-def _describe(exc: ValidationError) -> str:
-    """Field paths and messages only: pydantic's own str() would echo the input values."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    parts = []
-    for error in errors[:_MAX_REPORTED_FIELDS]:
-        path = ".".join(str(part) for part in error["loc"])
-        parts.append(f"{path}: {error['msg']}" if path else error["msg"])
-    if len(errors) > _MAX_REPORTED_FIELDS:
-        parts.append(f"and {len(errors) - _MAX_REPORTED_FIELDS} more")
-    return "; ".join(parts)
-
-
-def _validate(model: type[_RawModel], raw: Any, entity: str, record_id: str | None) -> _RawModel:
-    if not isinstance(raw, Mapping):
-        raise RecordError(entity, None, f"expected an object, got {type(raw).__name__}")
-    try:
-        return model.model_validate(dict(raw))
-    except ValidationError as exc:
-        # `from None`: the chained ValidationError would print the payload in tracebacks.
-        raise RecordError(entity, record_id, _describe(exc)) from None
 
 
 def _check_shape(raw: Any, entity: str, record_id: str | None, expected: str, found: Iterable[str], hint: str) -> None:
@@ -459,12 +427,12 @@ def _event_type(raw: _RawEventType, *, length: int, owner: str | None, hosts: li
 
 def event_type_from_v2(raw: Mapping) -> EventType:
     """A v2 (cal-api-version 2024-06-14) event type, user-shaped (ownerId, users[]) or team-shaped (teamId, hosts[])."""
-    record_id = _record_id(raw, "id")
+    record_id = record_id_of(raw, "id")
     _check_shape(
         raw, EVENT_TYPES, record_id, "lengthInMinutes", ["length"],
         "looks like an old API shape: check the cal-api-version header (event types need 2024-06-14)",
     )
-    event_type = _validate(_V2EventType, raw, EVENT_TYPES, record_id)
+    event_type = validate_record(_V2EventType, raw, EVENT_TYPES, record_id)
     hosts: list[EventTypeHost] = []
     if event_type.ownerId is not None:
         hosts.append(EventTypeHost(staff_id=event_type.ownerId, role="owner"))
@@ -488,11 +456,11 @@ def event_type_from_v2(raw: Mapping) -> EventType:
 
 def event_type_from_v1(raw: Mapping) -> EventType:
     """A v1 event type, personal (userId, owner) or team (teamId, hosts[{userId, isFixed}], schedulingType upper)."""
-    record_id = _record_id(raw, "id")
+    record_id = record_id_of(raw, "id")
     _check_shape(
         raw, EVENT_TYPES, record_id, "length", ["lengthInMinutes"], "looks like a v2 payload given to the v1 parser"
     )
-    event_type = _validate(_V1EventType, raw, EVENT_TYPES, record_id)
+    event_type = validate_record(_V1EventType, raw, EVENT_TYPES, record_id)
     owner = event_type.owner
     owner_id = event_type.userId if event_type.userId is not None else (owner.id if owner else None)
     hosts: list[EventTypeHost] = []
@@ -528,19 +496,19 @@ def _staff_from_user(user: _V2User, role: str | None) -> Staff:
 
 def staff_from_v2_user(raw: Mapping) -> Staff:
     """A user from /v2/me or /v2/organizations/{id}/users; v2 users carry no role."""
-    user = _validate(_V2User, raw, STAFF, _record_id(raw, "id"))
+    user = validate_record(_V2User, raw, STAFF, record_id_of(raw, "id"))
     return _staff_from_user(user, role=None)
 
 
 def staff_from_v1_user(raw: Mapping) -> Staff:
     """A user from v1 /users; its role is the platform role USER/ADMIN."""
-    user = _validate(_V1User, raw, STAFF, _record_id(raw, "id"))
+    user = validate_record(_V1User, raw, STAFF, record_id_of(raw, "id"))
     return _staff_from_user(user, role=user.role)
 
 
 def staff_from_v2_membership(raw: Mapping) -> Staff:
     """A team member from v2 TeamMembershipOutput: the record id is the user's, the role the membership's."""
-    membership = _validate(_V2Membership, raw, STAFF, _record_id(raw, "userId"))
+    membership = validate_record(_V2Membership, raw, STAFF, record_id_of(raw, "userId"))
     user = membership.user or _V2MembershipUser()
     return Staff(
         staff_id=membership.userId,
@@ -594,12 +562,12 @@ def _overrides(rows: Iterable[tuple[datetime.date, str, str]]) -> list[DateOverr
 
 def schedule_from_v2(raw: Mapping, default_time_zone: str = "Europe/London") -> Schedule:
     """A v2 (cal-api-version 2024-06-11) schedule: named weekdays, "HH:MM" times, dated overrides."""
-    record_id = _record_id(raw, "id")
+    record_id = record_id_of(raw, "id")
     _check_shape(
         raw, SCHEDULES, record_id, "ownerId", ["workingHours", "dateOverrides"],
         "looks like an old API shape: check the cal-api-version header (schedules need 2024-06-11)",
     )
-    schedule = _validate(_V2Schedule, raw, SCHEDULES, record_id)
+    schedule = validate_record(_V2Schedule, raw, SCHEDULES, record_id)
     return Schedule(
         schedule_id=schedule.id,
         staff_id=schedule.ownerId,
@@ -622,8 +590,8 @@ def schedule_from_v1(
     v1 has no isDefault; pass `default_schedule_ids` (staff id -> the user's defaultScheduleId,
     from v1 /users) to compute it. Without it, or for a user not in it, it stays None.
     """
-    record_id = _record_id(raw, "id")
-    schedule = _validate(_V1Schedule, raw, SCHEDULES, record_id)
+    record_id = record_id_of(raw, "id")
+    schedule = validate_record(_V1Schedule, raw, SCHEDULES, record_id)
     rows = schedule.availability or []
     user_default = (default_schedule_ids or {}).get(schedule.userId)
     is_default = None if user_default is None else str(user_default) == schedule.id

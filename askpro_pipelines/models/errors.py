@@ -1,4 +1,11 @@
-"""Errors raised while turning raw API payloads into typed records."""
+"""Errors raised while turning raw API payloads into typed records, and the shared validation step."""
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+MAX_REPORTED_FIELDS = 5
 
 
 class RecordError(ValueError):
@@ -18,3 +25,37 @@ class RecordError(ValueError):
         record = self.record_id if self.record_id is not None else "?"
         return f"entity={self.entity} record={record}: {self.message}"
 
+
+
+def record_id_of(raw: Any, key: str) -> str | None:
+    """The record's id for error messages, or None when it is itself missing or malformed."""
+    value = raw.get(key) if isinstance(raw, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    return str(value).strip() or None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Field paths and messages only: pydantic's own str() would echo the input values."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    parts = []
+    for error in errors[:MAX_REPORTED_FIELDS]:
+        path = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{path}: {error['msg']}" if path else error["msg"])
+    if len(errors) > MAX_REPORTED_FIELDS:
+        parts.append(f"and {len(errors) - MAX_REPORTED_FIELDS} more")
+    return "; ".join(parts)
+
+
+RawModel = TypeVar("RawModel", bound=BaseModel)
+
+
+def validate_record(model: type[RawModel], raw: Any, entity: str, record_id: str | None) -> RawModel:
+    """Validate a raw payload against its raw-shape model; failures become a RecordError."""
+    if not isinstance(raw, Mapping):
+        raise RecordError(entity, None, f"expected an object, got {type(raw).__name__}")
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        # `from None`: the chained ValidationError would print the payload in tracebacks.
+        raise RecordError(entity, record_id, describe_validation_error(exc)) from None

@@ -19,12 +19,12 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, PlainValidator, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.errors import MAX_REPORTED_FIELDS, RecordError, record_id_of, validate_record
 from askpro_pipelines.models.redaction import redact_secrets
 
 AGENTS = "retell_agents"
@@ -37,7 +37,6 @@ CONVERSATION_FLOW = "conversation-flow"
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-_MAX_REPORTED_FIELDS = 5
 
 
 def hash_prompt(prompt: str | None) -> str | None:
@@ -392,35 +391,6 @@ class _RawPhoneNumber(_Raw):
 
 # ---- validation plumbing --------------------------------------------------------------------
 
-_RawModel = TypeVar("_RawModel", bound=_Raw)
-
-
-def _record_id(raw: Any, key: str) -> str | None:
-    """The record's id for error messages, or None when it is itself missing or malformed."""
-    value = raw.get(key) if isinstance(raw, Mapping) else None
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _describe(exc: ValidationError) -> str:
-    """Field paths and messages only: pydantic's own str() would echo the input values."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    parts = []
-    for error in errors[:_MAX_REPORTED_FIELDS]:
-        path = ".".join(str(part) for part in error["loc"])
-        parts.append(f"{path}: {error['msg']}" if path else error["msg"])
-    if len(errors) > _MAX_REPORTED_FIELDS:
-        parts.append(f"and {len(errors) - _MAX_REPORTED_FIELDS} more")
-    return "; ".join(parts)
-
-
-def _validate(model: type[_RawModel], raw: Any, entity: str, record_id: str | None) -> _RawModel:
-    if not isinstance(raw, Mapping):
-        raise RecordError(entity, None, f"expected an object, got {type(raw).__name__}")
-    try:
-        return model.model_validate(dict(raw))
-    except ValidationError as exc:
-        # `from None`: the chained ValidationError would print the payload in tracebacks.
-        raise RecordError(entity, record_id, _describe(exc)) from None
 
 
 # ---- list responses -------------------------------------------------------------------------
@@ -436,7 +406,7 @@ def unwrap_list(body: Any, *, entity: str) -> tuple[list, bool, str | None]:
         return list(body), False, None
     if not isinstance(body, Mapping) or "items" not in body:
         if isinstance(body, Mapping):
-            keys = ", ".join(repr(key)[:40] for key in list(body)[:_MAX_REPORTED_FIELDS]) or "none"
+            keys = ", ".join(repr(key)[:40] for key in list(body)[:MAX_REPORTED_FIELDS]) or "none"
             found = f"an object with keys {keys}"
         else:
             found = type(body).__name__
@@ -462,8 +432,8 @@ def unwrap_list(body: Any, *, entity: str) -> tuple[list, bool, str | None]:
 
 def agent_version_from_raw(raw: Mapping) -> AgentVersion:
     """An AgentResponse (get-agent, get-agent-versions item, legacy list-agents item) as one version row."""
-    record_id = _record_id(raw, "agent_id")
-    agent = _validate(_RawAgent, raw, AGENTS, record_id)
+    record_id = record_id_of(raw, "agent_id")
+    agent = validate_record(_RawAgent, raw, AGENTS, record_id)
     engine = agent.response_engine
     engine_type = engine.type if engine else None
     if engine_type == RETELL_LLM and engine.llm_id is None:
@@ -496,7 +466,7 @@ def agent_version_from_raw(raw: Mapping) -> AgentVersion:
 
 def agent_summary_from_raw(raw: Mapping) -> AgentSummary:
     """An item of the current POST /v2/list-agents; it carries no config, only identity and tags."""
-    summary = _validate(_RawAgentSummary, raw, AGENTS, _record_id(raw, "agent_id"))
+    summary = validate_record(_RawAgentSummary, raw, AGENTS, record_id_of(raw, "agent_id"))
     tags = [
         AgentTag(tag=name, version=tag.version, dynamic_variables=dict(tag.dynamic_variables or {}))
         for name, tag in sorted((summary.tags or {}).items())
@@ -541,7 +511,7 @@ def _cal_event_type_ids(tools: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def llm_from_raw(raw: Mapping) -> Llm:
     """A Retell LLM (GET /get-retell-llm): prompts joined for hashing, tools kept, secrets masked."""
-    llm = _validate(_RawLlm, raw, LLMS, _record_id(raw, "llm_id"))
+    llm = validate_record(_RawLlm, raw, LLMS, record_id_of(raw, "llm_id"))
     states = llm.states or []
     tools = list(llm.general_tools or [])
     tools += [{**tool, "state_name": state.name} for state in states for tool in state.tools or []]
@@ -605,7 +575,7 @@ def _bindings(
 
 def phone_number_from_raw(raw: Mapping) -> PhoneNumber:
     """A phone number from list-phone-numbers (either generation) or get-phone-number."""
-    number = _validate(_RawPhoneNumber, raw, PHONE_NUMBERS, _record_id(raw, "phone_number"))
+    number = validate_record(_RawPhoneNumber, raw, PHONE_NUMBERS, record_id_of(raw, "phone_number"))
     bindings = _bindings("inbound", number.inbound_agents, number.inbound_agent_id, number.inbound_agent_version)
     bindings += _bindings("outbound", number.outbound_agents, number.outbound_agent_id, number.outbound_agent_version)
     return PhoneNumber(

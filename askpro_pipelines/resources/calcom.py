@@ -8,9 +8,7 @@ and hands back validated models, never raw dicts.
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import httpx
-from dagster import ConfigurableResource, InitResourceContext
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from askpro_pipelines.models.calcom import (
     EventType,
@@ -24,16 +22,8 @@ from askpro_pipelines.models.calcom import (
     staff_from_v2_membership,
     staff_from_v2_user,
 )
-from askpro_pipelines.models.errors import RecordError
-from askpro_pipelines.resources.http import (
-    ApiError,
-    CircuitBreaker,
-    PayloadError,
-    RequestStats,
-    ResilientClient,
-    RetrySettings,
-    install_log_redaction,
-)
+from askpro_pipelines.resources.api_base import ApiResource, parse_records
+from askpro_pipelines.resources.http import ApiError, PayloadError, RequestStats, ResilientClient
 from askpro_pipelines.tenants import Tenant
 
 API = "calcom"
@@ -46,7 +36,6 @@ V2_VERSIONS = {
 }
 V2_PAGE_SIZE = 250  # SkipTakePagination maximum
 V1_PAGE_SIZE = 100
-MAX_REPORTED_RECORD_ERRORS = 10
 
 
 class CalcomClient:
@@ -206,83 +195,25 @@ class CalcomClient:
     # ---- records --------------------------------------------------------------------------
 
     def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
-        """Validate every record; after the stream, fail once naming every malformed record.
-
-        Failing (rather than skipping) keeps the previous warehouse slice intact: nothing is lost.
-        """
-        problems: list[RecordError] = []
-        for item in raw:
-            if not isinstance(item, Mapping):
-                problems.append(RecordError(entity, None, f"expected an object, got {type(item).__name__}"))
-                continue
-            try:
-                yield parser(item)
-            except RecordError as exc:
-                problems.append(exc)
-        if problems:
-            shown = "; ".join(str(p) for p in problems[:MAX_REPORTED_RECORD_ERRORS])
-            more = len(problems) - MAX_REPORTED_RECORD_ERRORS
-            suffix = f"; and {more} more" if more > 0 else ""
-            raise PayloadError(
-                f"{len(problems)} malformed record(s): {shown}{suffix}",
-                tenant=self.tenant.slug,
-                api=API,
-                entity=entity,
-                record_id=problems[0].record_id,
-            )
+        return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)
 
     def _payload_error(self, entity: str, message: str) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity)
 
 
-class CalcomResource(ConfigurableResource):
+class CalcomResource(ApiResource):
     """Cal.com access for every tenant: timeouts, retries with backoff, breaker, key redaction."""
 
-    timeout_s: float = Field(default=30.0, description="Per-request timeout in seconds.")
-    max_attempts: int = Field(default=5, description="Attempts per request (5xx, 429, timeouts are retried).")
-    backoff_base_s: float = Field(default=0.5, description="Base of the exponential backoff (full jitter).")
-    max_backoff_s: float = Field(default=30.0, description="Cap of one backoff delay.")
-    breaker_failure_threshold: int = Field(default=5, description="Consecutive failures that open a tenant's breaker.")
-    breaker_cooldown_s: float = Field(default=30.0, description="Seconds an open breaker waits before a probe.")
     page_size: int | None = Field(default=None, description="Page size (v2 default 250, v1 default 100).")
-
-    _http: httpx.Client | None = PrivateAttr(default=None)
-    _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        install_log_redaction()
-        self._http = httpx.Client(timeout=self.timeout_s)
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def client_for(self, tenant: Tenant) -> CalcomClient:
         """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
-        if self._http is None:
-            install_log_redaction()
-            self._http = httpx.Client(timeout=self.timeout_s)
         key = tenant.calcom_api_key()
         if tenant.calcom.api_version == "v2":
             headers, params = {"Authorization": f"Bearer {key}"}, {}
         else:
             headers, params = {}, {"apiKey": key}
-        breaker = self._breakers.setdefault(
-            tenant.slug, CircuitBreaker(self.breaker_failure_threshold, self.breaker_cooldown_s)
-        )
-        http = ResilientClient(
-            base_url=tenant.calcom.base_url,
-            tenant=tenant.slug,
-            api=API,
-            secrets=[key],
-            headers=headers,
-            params=params,
-            timeout=self.timeout_s,
-            retry=RetrySettings(
-                max_attempts=self.max_attempts, base_delay_s=self.backoff_base_s, max_delay_s=self.max_backoff_s
-            ),
-            breaker=breaker,
-            http=self._http,
+        http = self.resilient_client(
+            tenant=tenant.slug, api=API, base_url=tenant.calcom.base_url, key=key, headers=headers, params=params
         )
         return CalcomClient(tenant, http, page_size=self.page_size)

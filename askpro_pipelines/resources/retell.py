@@ -9,9 +9,7 @@ goes straight there. Prompts come from the agent's LLM and are redacted before t
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import httpx
-from dagster import ConfigurableResource, InitResourceContext
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from askpro_pipelines.models.errors import RecordError
 from askpro_pipelines.models.retell import (
@@ -28,15 +26,8 @@ from askpro_pipelines.models.retell import (
     unwrap_list,
     with_prompt,
 )
-from askpro_pipelines.resources.http import (
-    ApiError,
-    CircuitBreaker,
-    PayloadError,
-    RequestStats,
-    ResilientClient,
-    RetrySettings,
-    install_log_redaction,
-)
+from askpro_pipelines.resources.api_base import ApiResource, parse_records
+from askpro_pipelines.resources.http import ApiError, PayloadError, RequestStats, ResilientClient
 from askpro_pipelines.tenants import Tenant
 
 API = "retell"
@@ -173,67 +164,26 @@ class RetellClient:
             raise self._payload_error(entity, exc.message, exc.record_id) from None
 
     def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
-        """Validate every record; fail once at the end naming each malformed one (nothing is lost)."""
-        problems: list[RecordError] = []
-        for item in raw:
-            if not isinstance(item, Mapping):
-                problems.append(RecordError(entity, None, f"expected an object, got {type(item).__name__}"))
-                continue
-            try:
-                yield parser(item)
-            except RecordError as exc:
-                problems.append(exc)
-        if problems:
-            shown = "; ".join(str(p) for p in problems[:10])
-            raise self._payload_error(entity, f"{len(problems)} malformed record(s): {shown}", problems[0].record_id)
+        return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)
 
     def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)
 
 
-class RetellResource(ConfigurableResource):
+class RetellResource(ApiResource):
     """Retell access for every tenant, with the same resilience as the Cal.com resource."""
 
     timeout_s: float = Field(default=60.0, description="Per-request timeout (Retell's SDK uses 60 s).")
-    max_attempts: int = Field(default=5, description="Attempts per request (5xx, 408, 429, timeouts are retried).")
-    backoff_base_s: float = Field(default=0.5, description="Base of the exponential backoff (full jitter).")
-    max_backoff_s: float = Field(default=30.0, description="Cap of one backoff delay.")
-    breaker_failure_threshold: int = Field(default=5, description="Consecutive failures that open a tenant's breaker.")
-    breaker_cooldown_s: float = Field(default=30.0, description="Seconds an open breaker waits before a probe.")
     page_size: int = Field(default=100, description="Items per page of the current list endpoints (max 1000).")
-
-    _http: httpx.Client | None = PrivateAttr(default=None)
-    _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        install_log_redaction()
-        self._http = httpx.Client(timeout=self.timeout_s)
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def client_for(self, tenant: Tenant) -> RetellClient:
         """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
-        if self._http is None:
-            install_log_redaction()
-            self._http = httpx.Client(timeout=self.timeout_s)
         key = tenant.retell_api_key()
-        breaker = self._breakers.setdefault(
-            tenant.slug, CircuitBreaker(self.breaker_failure_threshold, self.breaker_cooldown_s)
-        )
-        http = ResilientClient(
-            base_url=tenant.retell.base_url,
+        http = self.resilient_client(
             tenant=tenant.slug,
             api=API,
-            secrets=[key],
+            base_url=tenant.retell.base_url,
+            key=key,
             headers={"Authorization": f"Bearer {key}"},
-            timeout=self.timeout_s,
-            retry=RetrySettings(
-                max_attempts=self.max_attempts, base_delay_s=self.backoff_base_s, max_delay_s=self.max_backoff_s
-            ),
-            breaker=breaker,
-            http=self._http,
         )
         return RetellClient(tenant, http, page_size=self.page_size)

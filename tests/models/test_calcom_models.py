@@ -16,7 +16,6 @@ from askpro_pipelines.models.calcom import (
     DateOverride,
     EventType,
     EventTypeHost,
-    Schedule,
     Staff,
     event_type_from_v1,
     event_type_from_v2,

@@ -1,0 +1,104 @@
+"""What the Cal.com and Retell resources share: the run's connection pool, per-tenant breakers,
+the resilience settings ops can tune in the Launchpad, and record parsing that fails once."""
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
+
+from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.resources.http import (
+    CircuitBreaker,
+    PayloadError,
+    ResilientClient,
+    RetrySettings,
+    install_log_redaction,
+)
+
+MAX_REPORTED_RECORD_ERRORS = 10
+
+
+def parse_records(
+    raw: Any, parser: Callable[[Mapping], Any], *, tenant: str, api: str, entity: str
+) -> Iterator[Any]:
+    """Validate every record; after the stream, fail once naming every malformed record.
+
+    Failing (rather than skipping) keeps the previous warehouse slice intact: nothing is lost.
+    """
+    problems: list[RecordError] = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            problems.append(RecordError(entity, None, f"expected an object, got {type(item).__name__}"))
+            continue
+        try:
+            yield parser(item)
+        except RecordError as exc:
+            problems.append(exc)
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:MAX_REPORTED_RECORD_ERRORS])
+        more = len(problems) - MAX_REPORTED_RECORD_ERRORS
+        suffix = f"; and {more} more" if more > 0 else ""
+        raise PayloadError(
+            f"{len(problems)} malformed record(s): {shown}{suffix}",
+            tenant=tenant,
+            api=api,
+            entity=entity,
+            record_id=problems[0].record_id,
+        )
+
+
+class ApiResource(ConfigurableResource):
+    """Base of the API resources: one httpx pool per run, one circuit breaker per tenant."""
+
+    timeout_s: float = Field(default=30.0, description="Per-request timeout in seconds.")
+    max_attempts: int = Field(default=5, description="Attempts per request (5xx, 408, 429, timeouts are retried).")
+    backoff_base_s: float = Field(default=0.5, description="Base of the exponential backoff (full jitter).")
+    max_backoff_s: float = Field(default=30.0, description="Cap of one backoff delay.")
+    breaker_failure_threshold: int = Field(default=5, description="Consecutive failures that open a tenant's breaker.")
+    breaker_cooldown_s: float = Field(default=30.0, description="Seconds an open breaker waits before a probe.")
+
+    _http: httpx.Client | None = PrivateAttr(default=None)
+    _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        install_log_redaction()
+        self._http = httpx.Client(timeout=self.timeout_s)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def resilient_client(
+        self,
+        *,
+        tenant: str,
+        api: str,
+        base_url: str,
+        key: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> ResilientClient:
+        """A client for one tenant's account on the run's pool, behind that tenant's breaker."""
+        if self._http is None:  # used outside a Dagster run (scripts, benchmarks)
+            install_log_redaction()
+            self._http = httpx.Client(timeout=self.timeout_s)
+        breaker = self._breakers.setdefault(
+            tenant, CircuitBreaker(self.breaker_failure_threshold, self.breaker_cooldown_s)
+        )
+        return ResilientClient(
+            base_url=base_url,
+            tenant=tenant,
+            api=api,
+            secrets=[key],
+            headers=headers,
+            params=params,
+            timeout=self.timeout_s,
+            retry=RetrySettings(
+                max_attempts=self.max_attempts, base_delay_s=self.backoff_base_s, max_delay_s=self.max_backoff_s
+            ),
+            breaker=breaker,
+            http=self._http,
+        )
