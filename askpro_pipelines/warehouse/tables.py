@@ -192,6 +192,28 @@ phone_assignments = sa.Table(
 )
 
 
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(16), nullable=False, comment="calcom | retell"),
+    sa.Column("event_type", sa.String(64), nullable=False, comment="triggerEvent / event, e.g. BOOKING_CREATED, call_ended"),
+    sa.Column("dedup_key", sa.String(255), nullable=False, comment="the provider's id of this delivery; a repeat is stored once"),
+    sa.Column("entity_id", sa.String(128), comment="booking uid / call id the event is about"),
+    sa.Column("event_day", sa.Date, comment="the tenant-local day of the booking / call start: the partition to refresh"),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False, comment="raw body as received (UTF-8), secrets redacted"),
+    sa.Column("status", sa.String(16), nullable=False, comment="pending | queued | processed | dead"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("run_key", sa.String(255), comment="the sensor run request that carries this event"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("processed_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("provider", "tenant", "dedup_key", name="uq_webhook_events_delivery"),
+    sa.Index("ix_webhook_events_status", "provider", "status", "id"),
+)
+
+
 @dataclass(frozen=True)
 class TableContract:
     """A table and its natural key (tenant first)."""
