@@ -113,3 +113,14 @@ def test_assignment_checks_fail_on_purpose(sync, warehouse_env):
     assert "+4930999000003" in results["phone_numbers_mapped_to_branch"].description
     assert "424242" in results["branch_event_types_exist"].description
     assert "zweite-filiale" in results["phone_numbers_on_one_branch"].description
+
+
+def test_retell_rate_limit_with_retry_after_ms_then_success(sync, simulator):
+    simulator.add_fault(
+        Fault(kind="status", status=429, retry_after=0.2, retry_after_header="retry-after-ms", path_prefix="/retell/v2/list-phone-numbers")
+    )
+    report = sync(tenant_slugs=["praxis-v2"], select=["retell_phone_numbers"])
+    assert report.success, report.tenants[0].errors
+    metadata = _metadata(sync.instance, "retell_phone_numbers")
+    assert metadata["retell/rate_limited"] == 1 and metadata["retell/retries"] == 1
+    assert metadata["retell/endpoints/retell_phone_numbers"] == "current"
