@@ -18,7 +18,7 @@ from dagster import (
     asset_check,
 )
 
-from askpro_pipelines.partitions import tenant_partitions
+from askpro_pipelines.partitions import fact_partitions, tenant_day_partitions, tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.warehouse.tables import CONTRACTS
@@ -244,21 +244,33 @@ def phone_numbers_on_one_branch(
 
 
 def build_unique_key_check(table: str) -> AssetChecksDefinition:
-    """A `<table>_unique_keys` check: the natural key occurs once per tenant."""
-    key = CONTRACTS[table].key[1:]
+    """A `<table>_unique_keys` check: the natural key occurs once per tenant (and day, for facts)."""
+    contract = CONTRACTS[table]
+    key = contract.row_key
 
     @asset_check(
         asset=AssetKey(table),
         name=f"{table}_unique_keys",
-        partitions_def=tenant_partitions,
-        description=f"No duplicate ({', '.join(key)}) within a tenant.",
+        partitions_def=tenant_day_partitions if contract.by_day else tenant_partitions,
+        description=f"No duplicate ({', '.join(key)}) within a tenant{' and day' if contract.by_day else ''}.",
     )
     def _check(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
     ) -> AssetCheckResult:
-        tenant = tenants.get(context.partition_key).slug
-        rows = warehouse.warehouse.read_slice(table, tenant, key)
-        return check_result(tenant, "duplicate keys", duplicate_keys(rows, key), len(rows))
+        if contract.by_day:  # one key, or every day of a single-run range
+            pairs = fact_partitions(context.partition_keys)
+            rows, problems = 0, []
+            for slug, day in pairs:
+                day_rows = warehouse.warehouse.read_slice(table, tenants.get(slug).slug, key, day=day)
+                rows += len(day_rows)
+                problems += [{"day": str(day), **p} for p in duplicate_keys(day_rows, key)]
+            days = sorted({str(day) for _, day in pairs})
+            label = f"{pairs[0][0]} {days[0]}" + (f"…{days[-1]}" if len(days) > 1 else "")
+            return check_result(label, "duplicate keys", problems, rows)
+        else:
+            tenant = label = tenants.get(context.partition_key).slug
+            rows = warehouse.warehouse.read_slice(table, tenant, key)
+        return check_result(label, "duplicate keys", duplicate_keys(rows, key), len(rows))
 
     return _check
 

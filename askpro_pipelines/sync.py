@@ -5,23 +5,26 @@ be re-run alone, while the others land.
 """
 
 import dataclasses
+import datetime as dt
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from typing import TYPE_CHECKING
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from askpro_pipelines.partitions import tenant_partitions
-from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TenantsConfig, TenantsFileError
+from askpro_pipelines.partitions import day_partitions, tenant_day_key, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.tenants import SIMULATOR_URL_ENV, Tenant, TenantsConfig, TenantsFileError
 
 if TYPE_CHECKING:
     from askpro_pipelines.simulator.server import Simulator
 
-SYNC_JOB = "sync_all"
+DIMENSIONS_JOB = "sync_dimensions"
+FACTS_JOB = "sync_facts"
 
 
 @dataclass
@@ -68,12 +71,17 @@ def _int(metadata, key: str) -> int:
 
 def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
     tables = []
+    seen: set[str] = set()
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
+        name = materialization.asset_key.to_user_string()
+        if name in seen:  # a range run records one event per partition, each with the run's totals
+            continue
+        seen.add(name)
         md = materialization.metadata
         tables.append(
             TableResult(
-                table=materialization.asset_key.to_user_string(),
+                table=name,
                 rows=_int(md, "dagster/row_count"),
                 inserted=_int(md, "inserted"),
                 updated=_int(md, "updated"),
@@ -110,6 +118,24 @@ def get_instance() -> DagsterInstance:
     return DagsterInstance.ephemeral()
 
 
+def fact_days(tenant: Tenant, days: int, until: dt.date | None = None) -> list[dt.date]:
+    """The last `days` tenant-local days up to `until` (default: the tenant's today, capped at the last partition)."""
+    last_partition = dt.date.fromisoformat(day_partitions.get_last_partition_key())
+    end = until or min(dt.datetime.now(ZoneInfo(tenant.timezone)).date(), last_partition)
+    return [end - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def _execute(job, instance, run_config, tags, asset_selection, partition_key=None, range_tags=None):
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=partition_key,
+        asset_selection=asset_selection,
+        run_config=run_config,
+        tags={**tags, **(range_tags or {})},
+        raise_on_error=False,
+    )
+
+
 def run_sync(
     config: TenantsConfig,
     tenant_slugs: Sequence[str] | None = None,
@@ -117,21 +143,26 @@ def run_sync(
     instance: DagsterInstance | None = None,
     run_config: dict | None = None,
     log_level: str = "WARNING",
+    days: int = 1,
+    until: dt.date | None = None,
 ) -> SyncReport:
-    """Materialize the selection for each chosen tenant, one run each, and collect the results."""
+    """Materialize the selection for each chosen tenant: its dimensions in one run, then its facts
+    for the last `days` days (up to `until`) in one single-run range."""
     from askpro_pipelines.definitions import defs
 
     slugs = list(tenant_slugs) if tenant_slugs else config.slugs
     for slug in slugs:
         config.get(slug)  # unknown tenants fail before any run starts
-    job = defs.resolve_job_def(SYNC_JOB)
-    asset_selection = None
-    if select:
-        known = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-        unknown = sorted(set(select) - known)
-        if unknown:
-            raise TenantsFileError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        asset_selection = [AssetKey(name) for name in select]
+    graph = defs.resolve_asset_graph()
+    known = {key.to_user_string(): key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    chosen = list(known) if not select else list(select)
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise TenantsFileError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    by_job: dict[str, list[AssetKey]] = {DIMENSIONS_JOB: [], FACTS_JOB: []}
+    for name in chosen:
+        is_fact = graph.get(known[name]).partitions_def == tenant_day_partitions
+        by_job[FACTS_JOB if is_fact else DIMENSIONS_JOB].append(known[name])
 
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     instance = instance or get_instance()
@@ -142,17 +173,54 @@ def run_sync(
 
     results = []
     for slug in slugs:
+        tenant = config.get(slug)
+        tags = {"askpro/tenant": slug, "askpro/trigger": "cli"}
         started = time.perf_counter()
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=slug,
-            asset_selection=asset_selection,
-            run_config=run_config,
-            tags={"askpro/tenant": slug, "askpro/trigger": "cli"},
-            raise_on_error=False,
-        )
-        results.append(_tenant_result(slug, result, time.perf_counter() - started))
+        outcome: TenantResult | None = None
+        if by_job[DIMENSIONS_JOB]:
+            result = _execute(defs.resolve_job_def(DIMENSIONS_JOB), instance, run_config, tags, by_job[DIMENSIONS_JOB], slug)
+            outcome = _tenant_result(slug, result, 0.0)
+        if by_job[FACTS_JOB] and (outcome is None or outcome.success):
+            window = fact_days(tenant, days, until)
+            facts = _execute(
+                defs.resolve_job_def(FACTS_JOB),
+                instance,
+                run_config,
+                tags,
+                by_job[FACTS_JOB],
+                **range_arguments(slug, window[0], window[-1]),
+            )
+            outcome = _merge(outcome, _tenant_result(slug, facts, 0.0))
+        outcome.seconds = time.perf_counter() - started
+        results.append(outcome)
     return SyncReport(tenants=results, simulator_url=os.environ.get(SIMULATOR_URL_ENV))
+
+
+def range_arguments(slug: str, first: dt.date, last: dt.date) -> dict:
+    """execute_in_process arguments for one tenant's days first..last: a key, or a single-run range."""
+    if first == last:
+        return {"partition_key": tenant_day_key(slug, first)}
+    return {
+        "range_tags": {
+            "dagster/asset_partition_range_start": str(tenant_day_key(slug, first)),
+            "dagster/asset_partition_range_end": str(tenant_day_key(slug, last)),
+        }
+    }
+
+
+def _merge(first: TenantResult | None, second: TenantResult) -> TenantResult:
+    if first is None:
+        return second
+    return TenantResult(
+        tenant=first.tenant,
+        run_id=f"{first.run_id} {second.run_id}",
+        success=first.success and second.success,
+        seconds=0.0,
+        tables=first.tables + second.tables,
+        failed_checks=first.failed_checks + second.failed_checks,
+        checks_run=first.checks_run + second.checks_run,
+        errors=first.errors + second.errors,
+    )
 
 
 @contextmanager

@@ -1,10 +1,12 @@
 """The linked `askpro` tables: where Retell and Cal.com meet."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from askpro_pipelines.assets.calcom import calcom_event_types, staff_event_types
 from askpro_pipelines.assets.table_metadata import table_metadata
-from askpro_pipelines.partitions import tenant_partitions
+from askpro_pipelines.assets.facts import fact_metadata, tenant_days
+from askpro_pipelines.outcomes import LINK_WINDOW, outcome_rows
+from askpro_pipelines.partitions import day_window, tenant_day_partitions, tenant_partitions
 from askpro_pipelines.phone_chain import assignment_rows
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
@@ -46,4 +48,36 @@ def phone_assignments(
     )
 
 
-askpro_assets = [phone_assignments]
+BOOKING_COLUMNS = ["uid", "event_type_id", "status", "attendee_phone", "created_at"]
+CALL_COLUMNS = ["call_id", "direction", "from_number", "to_number", "start_utc", "end_utc", "booking_uid"]
+
+
+@asset(
+    partitions_def=tenant_day_partitions,
+    group_name=GROUP,
+    kinds={"sql"},
+    deps=["calcom_bookings", "retell_calls"],
+    backfill_policy=BackfillPolicy.single_run(),
+    description=(
+        "Per tenant, branch and day: inbound calls, calls that led to a booking, bookings created, "
+        "cancellations and the booking success rate. Linking rules: askpro_pipelines/outcomes.py and the README."
+    ),
+)
+def booking_outcomes(
+    context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    written = []
+    for tenant, day in tenant_days(context, tenants.get):
+        start, end = day_window(day, tenant.timezone)
+        calls = wh.read_slice("retell_calls", tenant.slug, CALL_COLUMNS, day=day)
+        created = wh.read_range("calcom_bookings", tenant.slug, "created_at", start, end, BOOKING_COLUMNS)
+        appointments = wh.read_slice("calcom_bookings", tenant.slug, BOOKING_COLUMNS, day=day)
+        linkable = wh.read_range("calcom_bookings", tenant.slug, "created_at", start, end + LINK_WINDOW, BOOKING_COLUMNS)
+        linkable += wh.read_in("calcom_bookings", tenant.slug, "uid", [c["booking_uid"] for c in calls if c["booking_uid"]], BOOKING_COLUMNS)
+        rows = outcome_rows(tenant, calls, created, appointments, linkable)
+        written.append(wh.replace_slice("booking_outcomes", tenant.slug, rows, day=day))
+    return MaterializeResult(metadata=fact_metadata("booking_outcomes", written, warehouse.display_url))
+
+
+askpro_assets = [phone_assignments, booking_outcomes]

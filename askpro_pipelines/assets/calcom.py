@@ -5,14 +5,22 @@ returns what happened. The link table is derived from the warehouse copy of the 
 so its lineage is real data flow, not decoration.
 """
 
-from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
+from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, asset, multi_asset
 
 from askpro_pipelines.assets.table_metadata import table_metadata
-from askpro_pipelines.partitions import tenant_partitions
-from askpro_pipelines.resources.calcom import CalcomResource
+from askpro_pipelines.assets.facts import fact_metadata, tenant_days
+from askpro_pipelines.assets.landing import webhook_events
+from askpro_pipelines.partitions import day_window, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.resources.calcom import CalcomClient, CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.warehouse.rows import event_type_rows, staff_event_type_rows, staff_rows, working_hour_rows
+from askpro_pipelines.warehouse.rows import (
+    booking_rows,
+    event_type_rows,
+    staff_event_type_rows,
+    staff_rows,
+    working_hour_rows,
+)
 
 GROUP = "calcom"
 KINDS = {"calcom", "sql"}
@@ -137,4 +145,30 @@ def calcom_schedules(
         )
 
 
-calcom_assets = [calcom_event_types, staff, staff_event_types, calcom_schedules]
+@asset(
+    partitions_def=tenant_day_partitions,
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    deps=[webhook_events, calcom_event_types],
+    backfill_policy=BackfillPolicy.single_run(),
+    description=(
+        "Cal.com bookings by appointment day (tenant-local), every status. A day range runs in one run, "
+        "one day at a time, each day replaced atomically."
+    ),
+)
+def calcom_bookings(
+    context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
+) -> MaterializeResult:
+    clients: dict[str, CalcomClient] = {}
+    written = []
+    for tenant, day in tenant_days(context, tenants.get):
+        client = clients.get(tenant.slug) or clients.setdefault(tenant.slug, calcom.client_for(tenant))
+        start, end = day_window(day, tenant.timezone)
+        rows = booking_rows(client.bookings(start, end))
+        written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day))
+    requests = {k: v for c in clients.values() for k, v in c.stats.as_metadata("calcom").items()}
+    return MaterializeResult(metadata=fact_metadata("calcom_bookings", written, warehouse.display_url, requests))
+
+
+calcom_assets = [calcom_event_types, staff, staff_event_types, calcom_schedules, calcom_bookings]

@@ -1,13 +1,15 @@
 """Retell dimension tables, one partition per tenant."""
 
-from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
+from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, asset, multi_asset
 
 from askpro_pipelines.assets.table_metadata import table_metadata
-from askpro_pipelines.partitions import tenant_partitions
-from askpro_pipelines.resources.retell import RetellResource
+from askpro_pipelines.assets.facts import fact_metadata, tenant_days
+from askpro_pipelines.assets.landing import webhook_events
+from askpro_pipelines.partitions import day_window, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.resources.retell import RetellClient, RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.warehouse.rows import agent_version_rows, latest_agent_rows, phone_number_rows
+from askpro_pipelines.warehouse.rows import agent_version_rows, call_rows, latest_agent_rows, phone_number_rows
 
 GROUP = "retell"
 KINDS = {"retell", "sql"}
@@ -68,4 +70,49 @@ def retell_phone_numbers(
     return MaterializeResult(metadata=table_metadata(stats, warehouse.display_url, extra=client.metadata()))
 
 
-retell_assets = [retell_agent_tables, retell_phone_numbers]
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "retell_calls",
+            deps=[webhook_events, "retell_agent_versions"],
+            description="Retell calls by start day (tenant-local): agent + version, numbers, status, cost, analysis.",
+            kinds=KINDS,
+        ),
+        AssetSpec(
+            "retell_call_transcripts",
+            deps=[webhook_events],
+            description="Call transcripts (secrets redacted), one row per call, kept apart from the call facts.",
+            kinds=KINDS,
+        ),
+    ],
+    partitions_def=tenant_day_partitions,
+    group_name=GROUP,
+    pool=POOL,
+    backfill_policy=BackfillPolicy.single_run(),
+    can_subset=True,
+)
+def retell_call_tables(
+    context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
+):
+    """One listing per day feeds both tables; a day range runs day by day in one run."""
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    clients: dict[str, RetellClient] = {}
+    written: dict[str, list] = {"retell_calls": [], "retell_call_transcripts": []}
+    for tenant, day in tenant_days(context, tenants.get):
+        client = clients.get(tenant.slug) or clients.setdefault(tenant.slug, retell.client_for(tenant))
+        start, end = day_window(day, tenant.timezone)
+        calls, transcripts = call_rows(
+            client.calls(start, end, with_transcripts="retell_call_transcripts" in selected)
+        )
+        for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
+            if table in selected:
+                written[table].append(warehouse.warehouse.replace_slice(table, tenant.slug, rows, day=day))
+    requests = {k: v for c in clients.values() for k, v in c.metadata().items()}
+    for table, stats in written.items():
+        if table in selected:
+            yield MaterializeResult(
+                asset_key=table, metadata=fact_metadata(table, stats, warehouse.display_url, requests)
+            )
+
+
+retell_assets = [retell_agent_tables, retell_phone_numbers, retell_call_tables]

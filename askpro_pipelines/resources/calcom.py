@@ -5,11 +5,13 @@ per-tenant `CalcomClient` knows the endpoints, envelopes and pagination of each 
 and hands back validated models, never raw dicts.
 """
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pydantic import Field
 
+from askpro_pipelines.models.bookings import Booking, booking_from_v1, booking_from_v2
 from askpro_pipelines.models.calcom import (
     EventType,
     Schedule,
@@ -34,8 +36,14 @@ V2_VERSIONS = {
     "schedules": "2024-06-11",
     "bookings": "2024-08-13",
 }
+BOOKINGS = "calcom_bookings"
 V2_PAGE_SIZE = 250  # SkipTakePagination maximum
 V1_PAGE_SIZE = 100
+
+
+def _iso(moment: dt.datetime) -> str:
+    """UTC ISO 8601 with milliseconds and Z, as Cal.com writes its own timestamps."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class CalcomClient:
@@ -98,6 +106,41 @@ class CalcomClient:
         else:
             raw = self._v2_data("/v2/schedules", entity="schedules", headers=headers)
         return self._parse("schedules", raw, lambda r: schedule_from_v2(r, default_time_zone=default_tz))
+
+    def bookings(self, start: dt.datetime, end: dt.datetime) -> Iterator[Booking]:
+        """Bookings whose appointment starts in [start, end) (UTC instants), every status.
+
+        The APIs filter on start ≥ and end ≤, so the query reaches one day past `end` (a booking
+        may end after midnight) and the start filter is applied here.
+        """
+        query_end = end + dt.timedelta(days=1)
+        if self.api_version == "v1":
+            params = {"dateFrom": _iso(start), "dateTo": _iso(query_end)}
+            raw = self._v1_pages("/v1/bookings", "bookings", entity=BOOKINGS, params=params)
+            parsed = self._parse(BOOKINGS, raw, booking_from_v1)
+        else:
+            headers = {"cal-api-version": V2_VERSIONS["bookings"]}
+            params = {"afterStart": _iso(start), "beforeEnd": _iso(query_end), "sortStart": "asc"}
+            raw = self._v2_booking_pages(params, headers)
+            parsed = self._parse(BOOKINGS, raw, booking_from_v2)
+        return (b for b in parsed if start <= b.start_utc < end)
+
+    def _v2_booking_pages(self, params: Mapping[str, str], headers: Mapping[str, str]) -> Iterator[Any]:
+        """GET /v2/bookings pages: follow `pagination.hasNextPage` (take ≤ 250)."""
+        skip, take = 0, min(self.page_size, V2_PAGE_SIZE)
+        while True:
+            body = self.http.get_json(
+                "/v2/bookings", entity=BOOKINGS, headers=headers, params={**params, "take": take, "skip": skip}
+            )
+            data = self._v2_envelope(body, "/v2/bookings", BOOKINGS)
+            if not isinstance(data, list):
+                raise self._payload_error(BOOKINGS, "/v2/bookings: 'data' is not a list")
+            yield from data
+            pagination = body.get("pagination") if isinstance(body, Mapping) else None
+            has_next = pagination.get("hasNextPage") if isinstance(pagination, Mapping) else len(data) == take
+            if not has_next or not data:
+                return
+            skip += len(data)
 
     def verify_account(self) -> None:
         """Fail fast when the key belongs to another account, before its data lands as this tenant's.
@@ -182,11 +225,11 @@ class CalcomClient:
             raise self._payload_error(entity, f"{path}: expected a {key!r} list in the v1 response")
         return body[key]
 
-    def _v1_pages(self, path: str, key: str, *, entity: str) -> Iterator[Any]:
+    def _v1_pages(self, path: str, key: str, *, entity: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:
         """take/page pagination: no cursor, so page until a short page comes back."""
         page = 1
         while True:
-            items = self._v1_list(path, key, entity=entity, params={"take": self.page_size, "page": page})
+            items = self._v1_list(path, key, entity=entity, params={**(params or {}), "take": self.page_size, "page": page})
             yield from items
             if len(items) < self.page_size:
                 return

@@ -6,11 +6,13 @@ back to the legacy path on 404/405, and remembers which generation answered so t
 goes straight there. Prompts come from the agent's LLM and are redacted before they leave here.
 """
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pydantic import Field
 
+from askpro_pipelines.models.calls import Call, call_from_raw, merge_call
 from askpro_pipelines.models.errors import RecordError
 from askpro_pipelines.models.retell import (
     AGENTS,
@@ -33,6 +35,13 @@ from askpro_pipelines.tenants import Tenant
 API = "retell"
 CURRENT, LEGACY = "current", "legacy"
 LEGACY_AGENT_PAGE = 1000  # legacy GET /list-agents maximum
+CALL_PAGE = 1000  # list-calls maximum, both generations
+CALLS = "retell_calls"
+
+
+def _ms(moment: dt.datetime) -> int:
+    """Epoch milliseconds, Retell's timestamp unit."""
+    return int(moment.timestamp() * 1000)
 _GONE = {404, 405}
 
 
@@ -142,6 +151,68 @@ class RetellClient:
         items, _, _ = self._unwrap(body, PHONE_NUMBERS)
         self.generation[PHONE_NUMBERS] = LEGACY
         return list(self._parse(PHONE_NUMBERS, items, phone_number_from_raw))
+
+    # ---- calls ------------------------------------------------------------------------------
+
+    def calls(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool = True) -> Iterator[Call]:
+        """Calls that started in [start, end) (UTC instants).
+
+        The current POST /v3/list-calls omits transcripts, so each call's transcript comes from
+        GET /v2/get-call when asked for; the legacy POST /v2/list-calls has them inline.
+        """
+        lo, hi = _ms(start), _ms(end) - 1
+        if self._use(CALLS) == CURRENT:
+            for call in self._current_calls(lo, hi):
+                if with_transcripts and call.transcript is None and call.call_status != "not_connected":
+                    raw = self.http.get_json(f"/v2/get-call/{call.call_id}", entity=CALLS, record_id=call.call_id)
+                    (detail,) = self._parse(CALLS, [raw], call_from_raw)
+                    call = merge_call(call, detail)
+                yield call
+            if self.generation[CALLS] == CURRENT:
+                return
+        yield from self._legacy_calls(lo, hi)
+
+    def _current_calls(self, lo: int, hi: int) -> Iterator[Call]:
+        key: str | None = None
+        while True:
+            body_json: dict[str, Any] = {
+                "filter_criteria": {"start_timestamp": {"op": "bt", "type": "range", "value": [lo, hi]}},
+                "sort_order": "ascending",
+                "limit": CALL_PAGE,
+            }
+            if key:
+                body_json["pagination_key"] = key
+            body = self._current_or_none(
+                lambda: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json), first=key is None
+            )
+            if body is None:
+                self.generation[CALLS] = LEGACY
+                return
+            self.generation[CALLS] = CURRENT
+            items, has_more, key = self._unwrap(body, CALLS)
+            yield from self._parse(CALLS, items, call_from_raw)
+            if not has_more:
+                return
+
+    def _legacy_calls(self, lo: int, hi: int) -> Iterator[Call]:
+        """POST /v2/list-calls: bare arrays, pagination_key = the last call_id of the previous page."""
+        self.generation[CALLS] = LEGACY
+        key: str | None = None
+        while True:
+            body_json: dict[str, Any] = {
+                "filter_criteria": {"start_timestamp": {"lower_threshold": lo, "upper_threshold": hi}},
+                "sort_order": "ascending",
+                "limit": CALL_PAGE,
+            }
+            if key:
+                body_json["pagination_key"] = key
+            body = self.http.post_json("/v2/list-calls", entity=CALLS, json=body_json)
+            items, _, _ = self._unwrap(body, CALLS)
+            page = list(self._parse(CALLS, items, call_from_raw))
+            yield from page
+            if len(items) < CALL_PAGE or not page:
+                return
+            key = page[-1].call_id
 
     # ---- plumbing ---------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ Pure functions: records in, dicts keyed by table column out. The assets stay a f
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from askpro_pipelines.models.bookings import Booking
+from askpro_pipelines.models.calls import Call
 from askpro_pipelines.models.calcom import EventType, EventTypeHost, Schedule, Staff, staff_from_host
 from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
 
@@ -148,3 +150,22 @@ def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]
             "outbound_agents": bindings("outbound"),
             "last_modified": n.last_modified,
         }
+
+
+def booking_rows(bookings: Iterable[Booking]) -> Iterator[dict[str, Any]]:
+    """One row per booking (the model's fields are the table's columns)."""
+    for booking in bookings:
+        yield booking.model_dump()
+
+
+CALL_COLUMNS_EXCLUDED = {"transcript"}
+
+
+def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Calls without their transcripts, and the transcripts in their own rows."""
+    rows, transcripts = [], []
+    for call in calls:
+        rows.append(call.model_dump(exclude=CALL_COLUMNS_EXCLUDED))
+        if call.transcript is not None:
+            transcripts.append({"call_id": call.call_id, "transcript": call.transcript})
+    return rows, transcripts

@@ -58,6 +58,7 @@ class WriteStats:
     inserted: int
     updated: int
     deleted: int
+    day: dt.date | None = None
 
     @property
     def unchanged(self) -> bool:
@@ -101,27 +102,37 @@ class Warehouse:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def replace_slice(self, table: str, tenant: str, records: Iterable[Mapping[str, Any]]) -> WriteStats:
-        """Make `tenant`'s rows of `table` equal `records`, in one transaction, touching only changed keys."""
+    def replace_slice(
+        self, table: str, tenant: str, records: Iterable[Mapping[str, Any]], *, day: dt.date | None = None
+    ) -> WriteStats:
+        """Make `tenant`'s rows of `table` (of `day`, for fact tables) equal `records`.
+
+        One transaction; only keys whose content changed are deleted and re-inserted.
+        """
         contract = CONTRACTS[table]
+        if contract.by_day != (day is not None):
+            raise ValueError(f"{table}: {'a day is required' if contract.by_day else 'takes no day'} for a slice")
         columns = contract.content_columns
-        key_cols = contract.key[1:]
+        key_cols = contract.row_key
         now = dt.datetime.now(dt.UTC)
+        t = contract.table
+        scope = [t.c.tenant == tenant] + ([t.c.day == day] if day is not None else [])
 
         new_groups: dict[tuple, list[dict]] = defaultdict(list)
         count = 0
         for record in records:
             row = {c: record.get(c) for c in columns}
             row["tenant"] = tenant
+            if day is not None:
+                row["day"] = day
             row["row_hash"] = _row_hash(row, columns)
             row["synced_at"] = now
             new_groups[tuple(row[k] for k in key_cols)].append(row)
             count += 1
 
-        t = contract.table
         with self.engine.begin() as conn:
             old_groups: dict[tuple, list[str]] = defaultdict(list)
-            query = sa.select(*[t.c[k] for k in key_cols], t.c.row_hash).where(t.c.tenant == tenant)
+            query = sa.select(*[t.c[k] for k in key_cols], t.c.row_hash).where(*scope)
             for found in conn.execute(query):
                 old_groups[tuple(found[:-1])].append(found[-1])
 
@@ -134,34 +145,61 @@ class Warehouse:
             ]
             stale = deleted + updated
             if stale and len(stale) == len(old_groups):
-                conn.execute(t.delete().where(t.c.tenant == tenant))
+                conn.execute(t.delete().where(*scope))
             else:
-                self._delete_keys(conn, contract, tenant, stale)
+                self._delete_keys(conn, contract, scope, stale)
             fresh = [row for k in inserted + updated for row in new_groups[k]]
             for start in range(0, len(fresh), _CHUNK):
                 conn.execute(t.insert(), fresh[start : start + _CHUNK])
 
-        return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted))
+        return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted), day)
 
     @staticmethod
-    def _delete_keys(conn, contract: TableContract, tenant: str, keys: list[tuple]) -> None:
+    def _delete_keys(conn, contract: TableContract, scope: list, keys: list[tuple]) -> None:
         t = contract.table
-        key_cols = [t.c[k] for k in contract.key[1:]]
+        key_cols = [t.c[k] for k in contract.row_key]
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             if len(key_cols) == 1:
                 match = key_cols[0].in_([k[0] for k in chunk])
             else:
                 match = sa.tuple_(*key_cols).in_(chunk)
-            conn.execute(t.delete().where(t.c.tenant == tenant, match))
+            conn.execute(t.delete().where(*scope, match))
 
-    def read_slice(self, table: str, tenant: str, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """One tenant's rows of a table as dicts (for downstream assets and checks)."""
+    def read_slice(
+        self, table: str, tenant: str, columns: Iterable[str] | None = None, *, day: dt.date | None = None
+    ) -> list[dict[str, Any]]:
+        """One tenant's rows of a table (of one day, for facts) as dicts, for downstream assets and checks."""
         t = CONTRACTS[table].table
         selected = [t.c[c] for c in columns] if columns else [t]
         query = sa.select(*selected).where(t.c.tenant == tenant)
+        if day is not None:
+            query = query.where(t.c.day == day)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def read_range(
+        self, table: str, tenant: str, column: str, lo: Any, hi: Any, columns: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """A tenant's rows with lo <= column < hi, across all days (e.g. bookings created in a window)."""
+        t = CONTRACTS[table].table
+        selected = [t.c[c] for c in columns] if columns else [t]
+        query = sa.select(*selected).where(t.c.tenant == tenant, t.c[column] >= lo, t.c[column] < hi)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def read_in(
+        self, table: str, tenant: str, column: str, values: Iterable[Any], columns: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """A tenant's rows whose `column` is one of `values` (chunked IN lists)."""
+        t = CONTRACTS[table].table
+        selected = [t.c[c] for c in columns] if columns else [t]
+        wanted, rows = list(dict.fromkeys(values)), []
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                query = sa.select(*selected).where(t.c.tenant == tenant, t.c[column].in_(wanted[start : start + _CHUNK]))
+                rows += [dict(row._mapping) for row in conn.execute(query)]
+        return rows
 
     def read_all(self, table: str, columns: Iterable[str]) -> list[dict[str, Any]]:
         """Every tenant's rows of a table (for checks that look across tenants)."""

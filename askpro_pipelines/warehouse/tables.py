@@ -192,6 +192,91 @@ phone_assignments = sa.Table(
 )
 
 
+calcom_bookings = sa.Table(
+    "calcom_bookings",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("day", sa.Date, nullable=False, comment="tenant-local date of the appointment start (the partition)"),
+    sa.Column("uid", sa.String(64), nullable=False),
+    sa.Column("booking_id", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False, comment="accepted | pending | cancelled | rejected | awaiting_host"),
+    sa.Column("start_utc", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end_utc", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("event_type_id", sa.String(64)),
+    sa.Column("title", sa.Text),
+    sa.Column("organizer_staff_id", sa.String(64)),
+    sa.Column("organizer_email", sa.Text),
+    sa.Column("attendees_count", sa.Integer, nullable=False),
+    sa.Column("attendee_phone", sa.String(32)),
+    sa.Column("rescheduled_from_uid", sa.String(64)),
+    sa.Column("rescheduled_to_uid", sa.String(64)),
+    sa.Column("rescheduled", sa.Boolean),
+    sa.Column("cancellation_reason", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), comment="null from API v1 (not exposed)"),
+    sa.Column("metadata", sa.JSON),
+    *_bookkeeping(),
+    sa.Index("ix_calcom_bookings_key", "tenant", "day", "uid"),
+    sa.Index("ix_calcom_bookings_uid", "tenant", "uid"),
+    sa.Index("ix_calcom_bookings_created", "tenant", "created_at"),
+)
+
+retell_calls = sa.Table(
+    "retell_calls",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("day", sa.Date, nullable=False, comment="tenant-local date of the call start (the partition)"),
+    sa.Column("call_id", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(64)),
+    sa.Column("agent_version", sa.Integer),
+    sa.Column("call_type", sa.String(16)),
+    sa.Column("direction", sa.String(16)),
+    sa.Column("from_number", sa.String(32)),
+    sa.Column("to_number", sa.String(32)),
+    sa.Column("call_status", sa.String(16)),
+    sa.Column("start_utc", sa.DateTime(timezone=True)),
+    sa.Column("end_utc", sa.DateTime(timezone=True)),
+    sa.Column("duration_ms", sa.BigInteger),
+    sa.Column("disconnection_reason", sa.String(64)),
+    sa.Column("cost_cents", sa.Float, comment="call_cost.combined_cost, in cents"),
+    sa.Column("call_successful", sa.Boolean),
+    sa.Column("user_sentiment", sa.String(16)),
+    sa.Column("call_summary", sa.Text),
+    sa.Column("in_voicemail", sa.Boolean),
+    sa.Column("booking_uid", sa.String(64), comment="the Cal.com booking uid the agent wrote into the call, if any"),
+    sa.Column("metadata", sa.JSON),
+    sa.Column("dynamic_variables", sa.JSON),
+    *_bookkeeping(),
+    sa.Index("ix_retell_calls_key", "tenant", "day", "call_id"),
+)
+
+retell_call_transcripts = sa.Table(
+    "retell_call_transcripts",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=False),
+    sa.Column("transcript", sa.Text, comment="secrets redacted"),
+    *_bookkeeping(),
+    sa.Index("ix_retell_call_transcripts_key", "tenant", "day", "call_id"),
+)
+
+booking_outcomes = sa.Table(
+    "booking_outcomes",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("branch_id", sa.String(64), nullable=False, comment="'-' for calls/bookings no branch claims"),
+    sa.Column("inbound_calls", sa.Integer, nullable=False),
+    sa.Column("calls_with_booking", sa.Integer, nullable=False),
+    sa.Column("bookings_created", sa.Integer, nullable=False),
+    sa.Column("cancellations", sa.Integer, nullable=False),
+    sa.Column("booking_success_rate", sa.Float, comment="calls_with_booking / inbound_calls; null without calls"),
+    *_bookkeeping(),
+    sa.Index("ix_booking_outcomes_key", "tenant", "day", "branch_id"),
+)
+
+
 webhook_events = sa.Table(
     "webhook_events",
     metadata,
@@ -222,13 +307,24 @@ class TableContract:
     key: tuple[str, ...]
 
     @property
+    def by_day(self) -> bool:
+        """Fact tables are replaced per tenant and day, dimensions per tenant."""
+        return "day" in self.key
+
+    @property
     def name(self) -> str:
         return self.table.name
 
     @property
     def content_columns(self) -> list[str]:
         """Columns the writer fills from records: everything except tenant and bookkeeping."""
-        return [c.name for c in self.table.columns if c.name != "tenant" and c.name not in BOOKKEEPING_COLUMNS]
+        scope = {"tenant", "day"} if self.by_day else {"tenant"}
+        return [c.name for c in self.table.columns if c.name not in scope and c.name not in BOOKKEEPING_COLUMNS]
+
+    @property
+    def row_key(self) -> tuple[str, ...]:
+        """The natural key within one slice (without tenant, and day for facts)."""
+        return tuple(k for k in self.key if k not in ("tenant", "day"))
 
 
 CONTRACTS: dict[str, TableContract] = {
@@ -243,5 +339,9 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract(retell_agent_versions, ("tenant", "agent_id", "version")),
         TableContract(retell_phone_numbers, ("tenant", "phone_number")),
         TableContract(phone_assignments, ("tenant", "phone_number", "branch_id")),
+        TableContract(calcom_bookings, ("tenant", "day", "uid")),
+        TableContract(retell_calls, ("tenant", "day", "call_id")),
+        TableContract(retell_call_transcripts, ("tenant", "day", "call_id")),
+        TableContract(booking_outcomes, ("tenant", "day", "branch_id")),
     )
 }

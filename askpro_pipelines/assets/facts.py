@@ -1,0 +1,41 @@
+"""What fact assets share: walking a run's (tenant, day) partitions and summing what was written."""
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from dagster import AssetExecutionContext, MetadataValue
+
+from askpro_pipelines.assets.table_metadata import column_schema
+from askpro_pipelines.partitions import fact_partitions
+from askpro_pipelines.tenants import Tenant
+from askpro_pipelines.warehouse import WriteStats
+
+Client = TypeVar("Client")
+
+
+def tenant_days(
+    context: AssetExecutionContext, get_tenant: Callable[[str], Tenant]
+) -> Iterable[tuple[Tenant, "object"]]:
+    """(tenant, day) for each partition of the run, in order; a single-run backfill yields many."""
+    tenants: dict[str, Tenant] = {}
+    for slug, day in fact_partitions(context.partition_keys):
+        tenant = tenants.setdefault(slug, get_tenant(slug))
+        yield tenant, day
+
+
+def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, extra: dict | None = None) -> dict:
+    """Totals over the run's partitions (one entry per day would not fit a range run's single event)."""
+    days = sorted({str(s.day) for s in written if s.day is not None})
+    metadata: dict[str, object] = {
+        "dagster/row_count": MetadataValue.int(sum(s.rows for s in written)),
+        "dagster/table_name": table,
+        "dagster/column_schema": column_schema(table),
+        "inserted": MetadataValue.int(sum(s.inserted for s in written)),
+        "updated": MetadataValue.int(sum(s.updated for s in written)),
+        "deleted": MetadataValue.int(sum(s.deleted for s in written)),
+        "partitions": MetadataValue.int(len(written)),
+        "days": f"{days[0]} … {days[-1]}" if len(days) > 1 else (days[0] if days else "-"),
+        "warehouse": warehouse_url,
+    }
+    metadata.update(extra or {})
+    return metadata

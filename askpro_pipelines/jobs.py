@@ -1,0 +1,27 @@
+"""Jobs: a job runs assets of one partitions definition, so dimensions (by tenant) and facts
+(by tenant × day) are two jobs."""
+
+from dagster import AssetSelection, define_asset_job
+
+from askpro_pipelines.assets.askpro import askpro_assets
+from askpro_pipelines.assets.calcom import calcom_assets
+from askpro_pipelines.assets.retell import retell_assets
+from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
+
+SYNCED_ASSETS = [*calcom_assets, *retell_assets, *askpro_assets]
+DIMENSIONS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_partitions])
+FACTS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_day_partitions])
+
+sync_dimensions_job = define_asset_job(
+    "sync_dimensions",
+    selection=DIMENSIONS,
+    description="Full sync of one tenant's dimensions: Cal.com event types, staff, working hours, Retell agents, "
+    "numbers and the phone assignments. `askpro sync` runs it once per tenant.",
+)
+
+sync_facts_job = define_asset_job(
+    "sync_facts",
+    selection=FACTS,
+    description="Bookings, calls, transcripts and outcomes of one tenant and day (or a day range in one run).",
+)
+
