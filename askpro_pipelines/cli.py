@@ -3,16 +3,19 @@
     askpro sync [--tenant SLUG ...] [--select ASSETS]   full sync through Dagster, summary table
     askpro tenants validate                              check the tenants file
     askpro simulator serve [--port N]                    serve the demo tenants from the simulator
+    askpro webhooks serve | list | replay                the webhook receiver and its landing table
+    askpro backfill --from D --to D [--tenant SLUG …]    re-sync facts of a day range after an outage
 """
 
 import argparse
+import datetime as dt
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
-from askpro_pipelines.sync import SyncReport, run_sync, simulator_for
+from askpro_pipelines.sync import FACT_ASSETS, SyncReport, run_sync, simulator_for
 from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TENANTS_FILE_ENV, TenantsConfig, TenantsFileError, load_tenants
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
 
@@ -71,19 +74,23 @@ def _use_simulator(config: TenantsConfig, mode: str) -> bool:
     return not any(os.environ.get(name) for name in referenced)
 
 
+def _run_against_source(args: argparse.Namespace, config: TenantsConfig, **sync_arguments) -> SyncReport:
+    """Sync against the real APIs, or the bundled simulator when no key is set (or --simulator on)."""
+    if _use_simulator(config, args.simulator):
+        with simulator_for(config, seed=args.seed) as simulator:
+            print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
+            return run_sync(load_tenants(), log_level=args.log_level, **sync_arguments)
+    config.require_secrets()
+    return run_sync(config, log_level=args.log_level, **sync_arguments)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     if args.tenants_file:
         os.environ[TENANTS_FILE_ENV] = args.tenants_file
     config = load_tenants()
     select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
     print(f"warehouse: {display_url(resolve_warehouse_url())}")
-    if _use_simulator(config, args.simulator):
-        with simulator_for(config, seed=args.seed) as simulator:
-            print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
-            report = run_sync(load_tenants(), args.tenant, select, log_level=args.log_level)
-    else:
-        config.require_secrets()
-        report = run_sync(config, args.tenant, select, log_level=args.log_level)
+    report = _run_against_source(args, config, tenant_slugs=args.tenant, select=select, days=args.days)
     print_report(report)
     return 0 if report.success else 1
 
@@ -121,6 +128,87 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store():
+    from askpro_pipelines.webhooks.store import WebhookStore
+    from askpro_pipelines.warehouse import Warehouse
+
+    return WebhookStore(Warehouse.from_url(resolve_warehouse_url()).engine)
+
+
+def cmd_webhooks_serve(args: argparse.Namespace) -> int:
+    from askpro_pipelines.webhooks.server import serve
+
+    load_tenants()  # a broken tenants file fails here, not on the first delivery
+    print(f"webhook receiver on http://{args.host}:{args.port} -> {display_url(resolve_warehouse_url())}", flush=True)
+    serve(host=args.host, port=args.port)
+    return 0
+
+
+def cmd_webhooks_list(args: argparse.Namespace) -> int:
+    store = _store()
+    events = store.list(status=args.status, tenant=args.tenant, provider=args.provider, limit=args.limit)
+    rows = [
+        [
+            e.id,
+            e.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.tenant,
+            e.provider,
+            e.event_type,
+            e.entity_id or "",
+            str(e.event_day or ""),
+            e.status,
+            e.attempts,
+            (e.last_error or "")[:60],
+        ]
+        for e in events
+    ]
+    _print_table(["id", "received (UTC)", "tenant", "provider", "event", "entity", "day", "status", "attempts", "last error"], rows, right={0, 8})
+    counts = store.counts()
+    print("\n" + ", ".join(f"{p} {s}: {n}" for (p, s), n in sorted(counts.items())) if counts else "\nno events")
+    return 0
+
+
+def cmd_webhooks_replay(args: argparse.Namespace) -> int:
+    if not args.id and not args.since:
+        print("error: give --id (repeatable) or --since", file=sys.stderr)
+        return 2
+    since = dt.datetime.fromisoformat(args.since) if args.since else None
+    count = _store().requeue(ids=args.id or None, since=since, tenant=args.tenant, provider=args.provider)
+    print(f"re-queued {count} event(s); the webhook sensors pick them up on their next tick")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    first, last = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
+    if last < first:
+        print("error: --to is before --from", file=sys.stderr)
+        return 2
+    if args.tenants_file:
+        os.environ[TENANTS_FILE_ENV] = args.tenants_file
+    config = load_tenants()
+    select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else FACT_ASSETS
+    print(f"warehouse: {display_url(resolve_warehouse_url())}; days {first} … {last}, one run per tenant")
+    report = _run_against_source(
+        args, config, tenant_slugs=args.tenant, select=select, days=(last - first).days + 1, until=last
+    )
+    print_report(report)
+    return 0 if report.success else 1
+
+
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
+    parser.add_argument(
+        "--simulator",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="serve tenants from the bundled simulator: auto = when no API key is set (default)",
+    )
+    parser.add_argument("--seed", type=int, default=42, help="simulator seed (default 42)")
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="Dagster console log level"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="askpro", description="AskPro Pipelines: Cal.com and Retell AI into the warehouse.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,17 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="full sync of the chosen tenants through Dagster")
     sync.add_argument("--tenant", action="append", metavar="SLUG", help="tenant to sync (repeatable; default: all)")
     sync.add_argument("--select", metavar="ASSETS", help="comma-separated assets, e.g. calcom_event_types,staff")
-    sync.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
-    sync.add_argument(
-        "--simulator",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="serve tenants from the bundled simulator: auto = when no API key is set (default)",
-    )
-    sync.add_argument("--seed", type=int, default=42, help="simulator seed (default 42)")
-    sync.add_argument(
-        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="Dagster console log level"
-    )
+    sync.add_argument("--days", type=int, default=1, help="facts (bookings, calls, outcomes) of the last N days (default 1: today)")
+    _source_arguments(sync)
     sync.set_defaults(func=cmd_sync)
 
     tenants = sub.add_parser("tenants", help="tenants file tools").add_subparsers(dest="tenants_command", required=True)
@@ -154,6 +233,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--tenants-file", metavar="PATH")
     serve.set_defaults(func=cmd_simulator_serve)
+
+    webhooks = sub.add_parser("webhooks", help="the webhook receiver and its landing table").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    serve_hooks = webhooks.add_parser("serve", help="run the receiver (POST /webhooks/calcom|retell/{tenant})")
+    serve_hooks.add_argument("--host", default="127.0.0.1")
+    serve_hooks.add_argument("--port", type=int, default=8088)
+    serve_hooks.set_defaults(func=cmd_webhooks_serve)
+    listing = webhooks.add_parser("list", help="inspect landed events (newest first)")
+    listing.add_argument("--status", choices=["pending", "queued", "processed", "dead"])
+    listing.add_argument("--tenant")
+    listing.add_argument("--provider", choices=["calcom", "retell"])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=cmd_webhooks_list)
+    replay = webhooks.add_parser("replay", help="re-queue events (dead letters, or everything since a time)")
+    replay.add_argument("--id", type=int, action="append", help="event id (repeatable)")
+    replay.add_argument("--since", help="ISO time, e.g. 2026-11-24T06:00 (UTC unless an offset is given)")
+    replay.add_argument("--tenant")
+    replay.add_argument("--provider", choices=["calcom", "retell"])
+    replay.set_defaults(func=cmd_webhooks_replay)
+
+    backfill = sub.add_parser("backfill", help="re-sync bookings, calls and outcomes of a day range (one run per tenant)")
+    backfill.add_argument("--tenant", action="append", metavar="SLUG", help="tenant (repeatable; default: all)")
+    backfill.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--select", metavar="ASSETS", help="comma-separated fact assets (default: all facts)")
+    _source_arguments(backfill)
+    backfill.set_defaults(func=cmd_backfill)
     return parser
 
 

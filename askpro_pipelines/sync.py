@@ -23,6 +23,7 @@ from askpro_pipelines.tenants import SIMULATOR_URL_ENV, Tenant, TenantsConfig, T
 if TYPE_CHECKING:
     from askpro_pipelines.simulator.server import Simulator
 
+FACT_ASSETS = ["calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"]
 DIMENSIONS_JOB = "sync_dimensions"
 FACTS_JOB = "sync_facts"
 
