@@ -1,0 +1,323 @@
+"""Typed, normalised Retell calls: one shape from get-call, both list-calls generations and webhooks.
+
+The current `POST /v3/list-calls` items omit the transcript, the legacy `POST /v2/list-calls` and
+`GET /v2/get-call` include it, and webhooks carry the call under `call` (very old ones under `data`)
+with `call_analysis` only on `call_analyzed`. All of them become the same `Call`; `merge_call`
+completes a transcript-less list item from get-call. Timestamps are milliseconds since the epoch and
+become tz-aware UTC datetimes; versions are ints (3.0 is accepted, 3.5 rejected); costs are cents.
+
+Transcripts, summaries, metadata and dynamic variables are redacted on the way in: a caller can read
+out an API key and an agent can be configured with one. Phone numbers and what callers say about
+themselves are the business data and stay as given. Every parser raises `RecordError` naming the
+entity, the call id and the failing field path, never a payload value.
+"""
+
+import datetime
+import math
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, field_validator
+from pydantic_core import PydanticCustomError
+
+from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
+from askpro_pipelines.models.redaction import redact_secrets, redact_text
+
+CALLS = "retell_calls"
+
+# Where an agent writes the Cal.com booking uid it created; the first key found wins, searched in
+# collected_dynamic_variables (set during the call), then metadata, then retell_llm_dynamic_variables.
+BOOKING_UID_KEYS = ("booking_uid", "cal_booking_uid", "bookingUid", "booking_id_cal")
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_MILLISECOND = datetime.timedelta(milliseconds=1)
+# An unfilled Retell template variable ("{{booking_uid}}") is not a uid.
+_PLACEHOLDER = re.compile(r"\{\{.*\}\}")
+
+
+# ---- normalised record ----------------------------------------------------------------------
+
+
+class Call(BaseModel):
+    """One Retell call: the row of `retell_calls`, keyed by call_id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call_id: str
+    agent_id: str | None
+    agent_version: int | None
+    call_type: str | None  # phone_call | web_call
+    direction: str | None  # inbound | outbound; phone calls only
+    from_number: str | None  # E.164, phone calls only
+    to_number: str | None
+    call_status: str | None  # registered | not_connected | ongoing | ended | error
+    start_utc: datetime.datetime | None
+    end_utc: datetime.datetime | None
+    duration_ms: int | None  # as given, else end - start
+    disconnection_reason: str | None  # text: Retell keeps adding reasons
+    cost_cents: float | None  # call_cost.combined_cost
+    call_successful: bool | None  # call_analysis: only once the call is analysed
+    user_sentiment: str | None
+    call_summary: str | None  # redacted
+    in_voicemail: bool | None
+    transcript: str | None  # redacted; None when the source omitted it (v3 list items), "" when it was empty
+    metadata: dict[str, Any]  # redacted
+    dynamic_variables: dict[str, Any]  # LLM variables overlaid with collected ones, redacted
+    booking_uid: str | None  # the Cal.com booking this call produced, see BOOKING_UID_KEYS
+
+    @field_validator("start_utc", "end_utc")
+    @classmethod
+    def _utc(cls, value: datetime.datetime | None) -> datetime.datetime | None:
+        """Naive datetimes would be read in the server's zone by the warehouse; only instants are allowed."""
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("must be timezone-aware")
+        return value.astimezone(datetime.UTC)
+
+    @field_validator("transcript", "call_summary")
+    @classmethod
+    def _redacted_text(cls, value: str | None) -> str | None:
+        return redact_text(value) if value is not None else None
+
+    @field_validator("metadata", "dynamic_variables")
+    @classmethod
+    def _redacted(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return redact_secrets(value)
+
+
+# ---- value conversions ----------------------------------------------------------------------
+
+
+def _whole_number(value: Any) -> int | None:
+    """An int, or a float with no fractional part (Retell's schema types some ints as floats)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _as_count(kind: str, unit: str):
+    """A validator for a non-negative whole number; errors say what was wrong, never the value itself."""
+
+    def validate(value: Any) -> int:
+        number = _whole_number(value)
+        if number is not None and number >= 0:
+            return number
+        if number is not None:
+            problem = "a negative number"
+        elif isinstance(value, float):
+            problem = "a fraction or a non-finite number"
+        else:
+            problem = f"a {type(value).__name__}"
+        raise PydanticCustomError(
+            kind,
+            "Input should be a non-negative whole number of {unit}, got {problem}",
+            {"unit": unit, "problem": problem},
+        )
+
+    return validate
+
+
+_as_millis = _as_count("timestamp_ms", "milliseconds since the epoch")
+
+
+def _as_utc_from_ms(value: Any) -> datetime.datetime:
+    millis = _as_millis(value)
+    try:
+        return _EPOCH + datetime.timedelta(milliseconds=millis)
+    except OverflowError:
+        raise PydanticCustomError(
+            "timestamp_ms", "Input should be milliseconds since the epoch, out of range"
+        ) from None
+
+
+def _as_cents(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PydanticCustomError("cost", "Input should be a finite number of cents")
+    return float(value)
+
+
+def _as_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("id_type", "Input should be a non-empty string id")
+    return value.strip()
+
+
+def _as_event(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("event", "Input should be a non-empty event name")
+    return value.strip()
+
+
+_Version = Annotated[int, PlainValidator(_as_count("version", "versions"))]  # 3.0 is read as 3
+_Duration = Annotated[int, PlainValidator(_as_count("duration_ms", "milliseconds"))]
+_Millis = Annotated[datetime.datetime, PlainValidator(_as_utc_from_ms)]
+_Cents = Annotated[float, PlainValidator(_as_cents)]
+_Id = Annotated[str, PlainValidator(_as_id)]
+_Event = Annotated[str, PlainValidator(_as_event)]
+
+
+def _text(value: str | None) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+# ---- raw shapes -----------------------------------------------------------------------------
+
+
+class _Raw(BaseModel):
+    """Raw API shape: strict types (a string where an int belongs is an error), unknown fields ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class _RawCallCost(_Raw):
+    combined_cost: _Cents | None = None
+
+
+class _RawCallAnalysis(_Raw):
+    call_summary: str | None = None
+    call_successful: bool | None = None
+    user_sentiment: str | None = None
+    in_voicemail: bool | None = None
+
+
+class _RawCall(_Raw):
+    """PhoneCallResponse | WebCallResponse, with or without the transcript fields."""
+
+    call_id: _Id
+    agent_id: _Id | None = None
+    agent_version: _Version | None = None
+    call_type: str | None = None
+    direction: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    call_status: str | None = None
+    start_timestamp: _Millis | None = None
+    end_timestamp: _Millis | None = None
+    duration_ms: _Duration | None = None
+    disconnection_reason: str | None = None
+    call_cost: _RawCallCost | None = None
+    call_analysis: _RawCallAnalysis | None = None
+    transcript: str | None = None
+    metadata: dict[str, Any] | None = None
+    retell_llm_dynamic_variables: dict[str, Any] | None = None
+    collected_dynamic_variables: dict[str, Any] | None = None
+
+
+class _CallWebhook(_Raw):
+    """Validating the call through its envelope puts "call." in front of failing field paths."""
+
+    event: _Event
+    call: _RawCall
+
+
+class _LegacyCallWebhook(_Raw):
+    event: _Event
+    data: _RawCall
+
+
+# ---- conversion -----------------------------------------------------------------------------
+
+
+def _booking_uid(*sources: Mapping[str, Any]) -> str | None:
+    for source in sources:
+        for key in BOOKING_UID_KEYS:
+            value = _text(source.get(key))
+            if value is not None and not _PLACEHOLDER.fullmatch(value):
+                return value
+    return None
+
+
+def _call(raw: _RawCall) -> Call:
+    start, end = raw.start_timestamp, raw.end_timestamp
+    if start is not None and end is not None and end < start:
+        raise RecordError(CALLS, raw.call_id, "end_timestamp: before start_timestamp")
+    duration = raw.duration_ms
+    if duration is None and start is not None and end is not None:
+        duration = (end - start) // _MILLISECOND
+    analysis = raw.call_analysis or _RawCallAnalysis()
+    # Redact before picking the uid, so the uid column can never hold what the dicts had masked.
+    metadata = redact_secrets(dict(raw.metadata or {}))
+    llm_variables = redact_secrets(dict(raw.retell_llm_dynamic_variables or {}))
+    collected = redact_secrets(dict(raw.collected_dynamic_variables or {}))
+    return Call(
+        call_id=raw.call_id,
+        agent_id=raw.agent_id,
+        agent_version=raw.agent_version,
+        call_type=_text(raw.call_type),
+        direction=_text(raw.direction),
+        from_number=_text(raw.from_number),
+        to_number=_text(raw.to_number),
+        call_status=_text(raw.call_status),
+        start_utc=start,
+        end_utc=end,
+        duration_ms=duration,
+        disconnection_reason=_text(raw.disconnection_reason),
+        cost_cents=raw.call_cost.combined_cost if raw.call_cost else None,
+        call_successful=analysis.call_successful,
+        user_sentiment=_text(analysis.user_sentiment),
+        call_summary=_text(analysis.call_summary),
+        in_voicemail=analysis.in_voicemail,
+        transcript=raw.transcript,
+        metadata=metadata,
+        dynamic_variables={**llm_variables, **collected},
+        booking_uid=_booking_uid(collected, metadata, llm_variables),
+    )
+
+
+def call_from_raw(raw: Mapping) -> Call:
+    """A call from get-call, a v3 or legacy v2 list-calls item, or a webhook's call object."""
+    return _call(validate_record(_RawCall, raw, CALLS, record_id_of(raw, "call_id")))
+
+
+def _webhook_call(body: Mapping) -> tuple[str | None, Any]:
+    """The key the call sits under and its value: `call`, or `data` in payloads from before its deprecation."""
+    for key in ("call", "data"):
+        if key in body:
+            return key, body[key]
+    return None, None
+
+
+def call_from_webhook(body: Mapping) -> tuple[str, Call]:
+    """(event, call) from a whole Retell webhook body `{"event", "call"}` (or the legacy `{"event", "data"}`).
+
+    Every voice event carries a call; chat events (`chat_*`, keyed otherwise) fail here by name.
+    """
+    if not isinstance(body, Mapping):
+        raise RecordError(CALLS, None, f"expected an object, got {type(body).__name__}")
+    key, _ = _webhook_call(body)
+    record_id = call_id_of_webhook(body)
+    if key is None:
+        raise RecordError(CALLS, None, "call: missing (and no legacy 'data' either)")
+    model = _CallWebhook if key == "call" else _LegacyCallWebhook
+    webhook = validate_record(model, body, CALLS, record_id)
+    return webhook.event, _call(getattr(webhook, key))
+
+
+def call_id_of_webhook(body: Mapping) -> str | None:
+    """The call id an event is about, without validating it: for de-duplication and error messages."""
+    if not isinstance(body, Mapping):
+        return None
+    _, call = _webhook_call(body)
+    return record_id_of(call, "call_id") if isinstance(call, Mapping) else None
+
+
+def merge_call(base: Call, detail: Call) -> Call:
+    """`base` (a v3 list item) with its gaps filled from `detail` (get-call of the same call).
+
+    Fields `base` has keep their value; None fields, and metadata or variables that came back empty,
+    take the detail's. The transcript is the field this exists for: v3 list items never carry it.
+    """
+    if base.call_id != detail.call_id:
+        raise RecordError(CALLS, base.call_id, "call_id: the detail record is for a different call")
+    gaps = {
+        name: getattr(detail, name)
+        for name in Call.model_fields
+        if getattr(base, name) is None or getattr(base, name) == {}
+    }
+    return base.model_copy(update=gaps)
