@@ -1,0 +1,151 @@
+"""The webhook sensors over a real Dagster instance: batching, cursor, settling runs, dead letters."""
+
+import datetime as dt
+import json
+
+import pytest
+from dagster import DagsterInstance, SensorResult, build_sensor_context
+
+from askpro_pipelines.definitions import defs
+from askpro_pipelines.partitions import tenant_day_key
+from askpro_pipelines.resources.tenants import TenantsResource
+from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.sensors.webhooks import MAX_ATTEMPTS, calcom_webhook_sensor, retell_webhook_sensor, route
+from askpro_pipelines.simulator.server import Fault
+from askpro_pipelines.warehouse import Warehouse
+from askpro_pipelines.webhooks.store import WebhookStore
+
+DAY = dt.date(2026, 11, 20)
+OTHER_DAY = dt.date(2026, 11, 21)
+
+
+@pytest.fixture
+def store(warehouse_env):
+    wh = Warehouse.from_url(warehouse_env)
+    wh.create_tables()
+    return WebhookStore(wh.engine)
+
+
+@pytest.fixture
+def instance():
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", ["praxis-v2", "praxis-v1"])
+    return instance
+
+
+def _land(store, provider, event_type, n, tenant="praxis-v2", day=DAY, prefix="e"):
+    return [
+        store.land(
+            tenant=tenant,
+            provider=provider,
+            event_type=event_type,
+            dedup_key=f"{prefix}-{event_type}-{i}-{day}",
+            entity_id=f"{prefix}{i}",
+            event_day=day,
+            payload="{}",
+        )[0]
+        for i in range(n)
+    ]
+
+
+def _tick(sensor, instance, warehouse_env, cursor=None) -> SensorResult:
+    resources = {"warehouse": WarehouseResource(url=warehouse_env), "tenants": TenantsResource()}
+    with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return sensor(context)
+
+
+def _run(instance, request, run_config=None):
+    """Execute a requested run in process, tagged as the daemon would tag it."""
+    job = defs.resolve_job_def(request.job_name)
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=request.partition_key,
+        asset_selection=request.asset_selection,
+        tags={**request.tags, "dagster/run_key": request.run_key},
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def test_routing():
+    assert route("calcom", "BOOKING_CREATED").name == "bookings"
+    assert route("calcom", "MEETING_ENDED").name == "bookings"
+    assert route("calcom", "OOO_CREATED").name == "calcom_dimensions"
+    assert route("calcom", "FORM_SUBMITTED") is None
+    assert route("retell", "call_analyzed").name == "calls"
+    assert route("retell", "agent_updated").name == "retell_dimensions"
+    assert route("retell", "chat_started") is None
+
+
+def test_many_events_become_few_runs_and_the_cursor_advances(store, instance, warehouse_env, tenants_file):
+    _land(store, "calcom", "BOOKING_CREATED", 5)
+    _land(store, "calcom", "BOOKING_CANCELLED", 2, prefix="c")
+    _land(store, "calcom", "BOOKING_CREATED", 3, day=OTHER_DAY, prefix="o")
+    _land(store, "calcom", "OOO_CREATED", 1, prefix="ooo")
+    acked = _land(store, "calcom", "FORM_SUBMITTED", 1, prefix="form")
+
+    result = _tick(calcom_webhook_sensor, instance, warehouse_env)
+    partitions = sorted((r.job_name, r.partition_key) for r in result.run_requests)
+    assert partitions == sorted(
+        [
+            ("sync_facts", str(tenant_day_key("praxis-v2", DAY))),
+            ("sync_facts", str(tenant_day_key("praxis-v2", OTHER_DAY))),
+            ("sync_dimensions", "praxis-v2"),
+        ]
+    )
+    day_run = next(r for r in result.run_requests if r.partition_key == str(tenant_day_key("praxis-v2", DAY)))
+    assert {k.to_user_string() for k in day_run.asset_selection} == {"calcom_bookings", "booking_outcomes"}
+    assert day_run.tags["askpro/webhook_events"] == "7"
+    assert json.loads(result.cursor)["last_id"] == store.max_id("calcom")
+    (landing,) = result.asset_events
+    assert landing.metadata["new_events"].value == 12
+    assert store.list(status="processed")[0].id == acked[0]
+    assert len(store.queued("calcom")) == 11
+
+    # Nothing new, runs not created yet: no new requests, events stay queued.
+    again = _tick(calcom_webhook_sensor, instance, warehouse_env, cursor=result.cursor)
+    assert not again.run_requests
+    assert len(store.queued("calcom")) == 11
+
+
+def test_success_marks_processed_failure_retries_then_dead_letters(
+    store, instance, warehouse_env, simulator, tenants_file
+):
+    day = dt.date.today()
+    _land(store, "retell", "call_ended", 3, day=day)
+    fast = {"resources": {"retell": {"config": {"backoff_base_s": 0.01, "max_attempts": 2}}}}
+
+    # First delivery batch: the run succeeds, the events are processed.
+    result = _tick(retell_webhook_sensor, instance, warehouse_env)
+    (request,) = result.run_requests
+    assert {k.to_user_string() for k in request.asset_selection} == {
+        "retell_calls",
+        "retell_call_transcripts",
+        "booking_outcomes",
+    }
+    assert _run(instance, request, fast).success
+    settled = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=result.cursor)
+    assert settled.asset_events[0].metadata["settled/processed"].value == 3
+    assert {e.status for e in store.list(provider="retell")} == {"processed"}
+
+    # A later event whose runs keep failing: retried, then a dead letter after MAX_ATTEMPTS.
+    (event_id,) = _land(store, "retell", "call_analyzed", 1, day=day, prefix="bad")
+    simulator.add_fault(Fault(kind="status", status=500, path_prefix="/retell/v3/list-calls", count=-1))
+    cursor = settled.cursor
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        tick = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=cursor)
+        (request,) = tick.run_requests
+        assert request.run_key.split(":")[-2] == f"a{attempt - 1}"
+        assert not _run(instance, request, fast).success
+        cursor = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=tick.cursor).cursor
+    (event,) = [e for e in store.list(provider="retell") if e.id == event_id]
+    assert event.status == "dead" and event.attempts == MAX_ATTEMPTS and "FAILURE" in event.last_error
+    assert not _tick(retell_webhook_sensor, instance, warehouse_env, cursor=cursor).run_requests
+
+    # Replaying the dead letter after the outage brings it back and it lands.
+    simulator.clear_faults()
+    assert store.requeue(ids=[event_id]) == 1
+    tick = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=cursor)
+    assert _run(instance, tick.run_requests[0], fast).success
+    _tick(retell_webhook_sensor, instance, warehouse_env, cursor=tick.cursor)
+    assert [e.status for e in store.list(provider="retell") if e.id == event_id] == ["processed"]
