@@ -22,6 +22,12 @@ from pydantic_core import PydanticCustomError
 
 from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
 from askpro_pipelines.models.redaction import redact_secrets, redact_text
+from askpro_pipelines.models.values import (
+    IntOrStringId,
+    aware_utc,
+    stripped_string,
+    text_or_none,
+)
 
 BOOKINGS = "calcom_bookings"
 
@@ -85,12 +91,7 @@ class Booking(BaseModel):
     @field_validator("start_utc", "end_utc", "created_at", "updated_at")
     @classmethod
     def _utc(cls, value: datetime.datetime | None) -> datetime.datetime | None:
-        """Naive datetimes would be read in the server's zone by the warehouse; only instants are allowed."""
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError("must be timezone-aware")
-        return value.astimezone(datetime.UTC)
+        return aware_utc(value)
 
     @field_validator("status")
     @classmethod
@@ -137,17 +138,8 @@ def _as_instant(value: Any) -> datetime.datetime:
     )
 
 
-def _as_id(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
-        raise PydanticCustomError("id_type", "Input should be a non-empty integer or string id")
-    return str(value).strip()
-
-
-def _as_uid(value: Any) -> str:
-    """Booking uids are strings; an int here means the numeric booking id was sent in its place."""
-    if not isinstance(value, str) or not value.strip():
-        raise PydanticCustomError("uid_type", "Input should be a non-empty string uid")
-    return value.strip()
+# Booking uids are strings; an int here means the numeric booking id was sent in its place.
+_as_uid = stripped_string("uid_type", "Input should be a non-empty string uid")
 
 
 def _as_status(value: Any) -> str:
@@ -159,13 +151,7 @@ def _as_status(value: Any) -> str:
 
 _Instant = Annotated[datetime.datetime, PlainValidator(_as_instant)]
 _Status = Annotated[str, PlainValidator(_as_status)]
-_Id = Annotated[str, PlainValidator(_as_id)]
 _Uid = Annotated[str, PlainValidator(_as_uid)]
-
-
-def _text(value: str | None) -> str | None:
-    """Empty strings carry nothing; store None so "" and null compare equal across API versions."""
-    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def _answer(value: Any) -> Any:
@@ -189,12 +175,12 @@ class _RawAttendee(_Raw):
 class _RawPerson(_Raw):
     """v1/flat `user`, v2 `hosts[]` and webhook `organizer`: the organizer's id and e-mail."""
 
-    id: _Id | None = None
+    id: IntOrStringId | None = None
     email: str | None = None
 
 
 class _RawEventTypeRef(_Raw):
-    id: _Id | None = None
+    id: IntOrStringId | None = None
 
 
 class _RawBooking(_Raw):
@@ -211,12 +197,12 @@ class _RawBooking(_Raw):
 class _V1Booking(_RawBooking):
     """schemaBookingReadPublic of v1 GET /bookings (and the flat MEETING_* row, which adds updatedAt)."""
 
-    id: _Id | None = None
+    id: IntOrStringId | None = None
     status: _Status
     startTime: _Instant
     endTime: _Instant
-    eventTypeId: _Id | None = None
-    userId: _Id | None = None
+    eventTypeId: IntOrStringId | None = None
+    userId: IntOrStringId | None = None
     user: _RawPerson | None = None
     responses: dict[str, Any] | None = None
     fromReschedule: str | None = None
@@ -232,12 +218,12 @@ class _FlatBooking(_V1Booking):
 class _V2Booking(_RawBooking):
     """BookingOutput_2024_08_13 (cal-api-version 2024-08-13), including recurring and seated variants."""
 
-    id: _Id | None = None
+    id: IntOrStringId | None = None
     status: _Status
     start: _Instant
     end: _Instant
     eventType: _RawEventTypeRef | None = None
-    eventTypeId: _Id | None = None  # deprecated duplicate of eventType.id
+    eventTypeId: IntOrStringId | None = None  # deprecated duplicate of eventType.id
     hosts: list[_RawPerson] | None = None
     bookingFieldsResponses: dict[str, Any] | None = None
     rescheduledFromUid: str | None = None
@@ -249,11 +235,11 @@ class _V2Booking(_RawBooking):
 class _WebhookPayload(_RawBooking):
     """The `payload` of a booking trigger (webhook version 2021-10-20)."""
 
-    bookingId: _Id | None = None
+    bookingId: IntOrStringId | None = None
     status: _Status | None = None
     startTime: _Instant
     endTime: _Instant
-    eventTypeId: _Id | None = None
+    eventTypeId: IntOrStringId | None = None
     organizer: _RawPerson | None = None
     responses: dict[str, Any] | None = None
     rescheduleUid: str | None = None  # BOOKING_RESCHEDULED: the old booking
@@ -273,8 +259,8 @@ class _WebhookEnvelope(_Raw):
 
 def _attendee_phone(attendees: list[_RawAttendee] | None, responses: Mapping[str, Any] | None) -> str | None:
     """The first attendee's own number, else the phone answer of the booking form."""
-    if attendees and _text(attendees[0].phoneNumber):
-        return _text(attendees[0].phoneNumber)
+    if attendees and text_or_none(attendees[0].phoneNumber):
+        return text_or_none(attendees[0].phoneNumber)
     for key in _PHONE_RESPONSE_KEYS:
         answer = _answer((responses or {}).get(key))
         if isinstance(answer, str) and answer.strip():
@@ -304,7 +290,7 @@ def booking_from_v2(raw: Mapping) -> Booking:
     _check_order(booking.start, booking.end, booking.uid, "end", "start")
     host = booking.hosts[0] if booking.hosts else None
     event_type_id = booking.eventType.id if booking.eventType and booking.eventType.id else booking.eventTypeId
-    to_uid = _text(booking.rescheduledToUid)
+    to_uid = text_or_none(booking.rescheduledToUid)
     rescheduled = booking.rescheduled if booking.rescheduled is not None else (True if to_uid else None)
     return Booking(
         uid=booking.uid,
@@ -315,10 +301,10 @@ def booking_from_v2(raw: Mapping) -> Booking:
         event_type_id=event_type_id,
         title=booking.title,
         organizer_staff_id=host.id if host else None,
-        organizer_email=_text(host.email) if host else None,
+        organizer_email=text_or_none(host.email) if host else None,
         attendees_count=len(booking.attendees or []),
         attendee_phone=_attendee_phone(booking.attendees, booking.bookingFieldsResponses),
-        rescheduled_from_uid=_text(booking.rescheduledFromUid),
+        rescheduled_from_uid=text_or_none(booking.rescheduledFromUid),
         rescheduled_to_uid=to_uid,
         rescheduled=rescheduled,
         cancellation_reason=booking.cancellationReason,
@@ -340,10 +326,10 @@ def _from_v1_row(booking: _V1Booking, updated_at: datetime.datetime | None) -> B
         event_type_id=booking.eventTypeId,
         title=booking.title,
         organizer_staff_id=booking.userId if booking.userId is not None else (user.id if user else None),
-        organizer_email=_text(user.email) if user else None,
+        organizer_email=text_or_none(user.email) if user else None,
         attendees_count=len(booking.attendees or []),
         attendee_phone=_attendee_phone(booking.attendees, booking.responses),
-        rescheduled_from_uid=_text(booking.fromReschedule),
+        rescheduled_from_uid=text_or_none(booking.fromReschedule),
         rescheduled_to_uid=None,
         rescheduled=booking.rescheduled,
         cancellation_reason=booking.cancellationReason,
@@ -379,10 +365,10 @@ def _from_webhook_payload(trigger: str, payload: _WebhookPayload) -> Booking:
         event_type_id=payload.eventTypeId,
         title=payload.title,
         organizer_staff_id=organizer.id if organizer else None,
-        organizer_email=_text(organizer.email) if organizer else None,
+        organizer_email=text_or_none(organizer.email) if organizer else None,
         attendees_count=len(payload.attendees or []),
         attendee_phone=_attendee_phone(payload.attendees, payload.responses),
-        rescheduled_from_uid=_text(payload.rescheduleUid) or _text(payload.fromReschedule),
+        rescheduled_from_uid=text_or_none(payload.rescheduleUid) or text_or_none(payload.fromReschedule),
         rescheduled_to_uid=None,
         rescheduled=rescheduled,
         cancellation_reason=payload.cancellationReason,

@@ -23,6 +23,15 @@ from pydantic_core import PydanticCustomError
 
 from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
 from askpro_pipelines.models.redaction import redact_secrets, redact_text
+from askpro_pipelines.models.values import (
+    MillisHidingNumber,
+    StringId,
+    VersionHidingNumber,
+    aware_utc,
+    count_hiding_number,
+    stripped_string,
+    text_or_none,
+)
 
 CALLS = "retell_calls"
 
@@ -30,7 +39,6 @@ CALLS = "retell_calls"
 # collected_dynamic_variables (set during the call), then metadata, then retell_llm_dynamic_variables.
 BOOKING_UID_KEYS = ("booking_uid", "cal_booking_uid", "bookingUid", "booking_id_cal")
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MILLISECOND = datetime.timedelta(milliseconds=1)
 # An unfilled Retell template variable ("{{booking_uid}}") is not a uid.
 _PLACEHOLDER = re.compile(r"\{\{.*\}\}")
@@ -69,12 +77,7 @@ class Call(BaseModel):
     @field_validator("start_utc", "end_utc")
     @classmethod
     def _utc(cls, value: datetime.datetime | None) -> datetime.datetime | None:
-        """Naive datetimes would be read in the server's zone by the warehouse; only instants are allowed."""
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError("must be timezone-aware")
-        return value.astimezone(datetime.UTC)
+        return aware_utc(value)
 
     @field_validator("transcript", "call_summary")
     @classmethod
@@ -90,80 +93,18 @@ class Call(BaseModel):
 # ---- value conversions ----------------------------------------------------------------------
 
 
-def _whole_number(value: Any) -> int | None:
-    """An int, or a float with no fractional part (Retell's schema types some ints as floats)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _as_count(kind: str, unit: str):
-    """A validator for a non-negative whole number; errors say what was wrong, never the value itself."""
-
-    def validate(value: Any) -> int:
-        number = _whole_number(value)
-        if number is not None and number >= 0:
-            return number
-        if number is not None:
-            problem = "a negative number"
-        elif isinstance(value, float):
-            problem = "a fraction or a non-finite number"
-        else:
-            problem = f"a {type(value).__name__}"
-        raise PydanticCustomError(
-            kind,
-            "Input should be a non-negative whole number of {unit}, got {problem}",
-            {"unit": unit, "problem": problem},
-        )
-
-    return validate
-
-
-_as_millis = _as_count("timestamp_ms", "milliseconds since the epoch")
-
-
-def _as_utc_from_ms(value: Any) -> datetime.datetime:
-    millis = _as_millis(value)
-    try:
-        return _EPOCH + datetime.timedelta(milliseconds=millis)
-    except OverflowError:
-        raise PydanticCustomError(
-            "timestamp_ms", "Input should be milliseconds since the epoch, out of range"
-        ) from None
-
-
 def _as_cents(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise PydanticCustomError("cost", "Input should be a finite number of cents")
     return float(value)
 
 
-def _as_id(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise PydanticCustomError("id_type", "Input should be a non-empty string id")
-    return value.strip()
+_as_event = stripped_string("event", "Input should be a non-empty event name")
 
 
-def _as_event(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise PydanticCustomError("event", "Input should be a non-empty event name")
-    return value.strip()
-
-
-_Version = Annotated[int, PlainValidator(_as_count("version", "versions"))]  # 3.0 is read as 3
-_Duration = Annotated[int, PlainValidator(_as_count("duration_ms", "milliseconds"))]
-_Millis = Annotated[datetime.datetime, PlainValidator(_as_utc_from_ms)]
+_Duration = Annotated[int, PlainValidator(count_hiding_number("duration_ms", "milliseconds"))]
 _Cents = Annotated[float, PlainValidator(_as_cents)]
-_Id = Annotated[str, PlainValidator(_as_id)]
 _Event = Annotated[str, PlainValidator(_as_event)]
-
-
-def _text(value: str | None) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
 
 
 # ---- raw shapes -----------------------------------------------------------------------------
@@ -189,16 +130,16 @@ class _RawCallAnalysis(_Raw):
 class _RawCall(_Raw):
     """PhoneCallResponse | WebCallResponse, with or without the transcript fields."""
 
-    call_id: _Id
-    agent_id: _Id | None = None
-    agent_version: _Version | None = None
+    call_id: StringId
+    agent_id: StringId | None = None
+    agent_version: VersionHidingNumber | None = None
     call_type: str | None = None
     direction: str | None = None
     from_number: str | None = None
     to_number: str | None = None
     call_status: str | None = None
-    start_timestamp: _Millis | None = None
-    end_timestamp: _Millis | None = None
+    start_timestamp: MillisHidingNumber | None = None
+    end_timestamp: MillisHidingNumber | None = None
     duration_ms: _Duration | None = None
     disconnection_reason: str | None = None
     call_cost: _RawCallCost | None = None
@@ -227,7 +168,7 @@ class _LegacyCallWebhook(_Raw):
 def _booking_uid(*sources: Mapping[str, Any]) -> str | None:
     for source in sources:
         for key in BOOKING_UID_KEYS:
-            value = _text(source.get(key))
+            value = text_or_none(source.get(key))
             if value is not None and not _PLACEHOLDER.fullmatch(value):
                 return value
     return None
@@ -249,19 +190,19 @@ def _call(raw: _RawCall) -> Call:
         call_id=raw.call_id,
         agent_id=raw.agent_id,
         agent_version=raw.agent_version,
-        call_type=_text(raw.call_type),
-        direction=_text(raw.direction),
-        from_number=_text(raw.from_number),
-        to_number=_text(raw.to_number),
-        call_status=_text(raw.call_status),
+        call_type=text_or_none(raw.call_type),
+        direction=text_or_none(raw.direction),
+        from_number=text_or_none(raw.from_number),
+        to_number=text_or_none(raw.to_number),
+        call_status=text_or_none(raw.call_status),
         start_utc=start,
         end_utc=end,
         duration_ms=duration,
-        disconnection_reason=_text(raw.disconnection_reason),
+        disconnection_reason=text_or_none(raw.disconnection_reason),
         cost_cents=raw.call_cost.combined_cost if raw.call_cost else None,
         call_successful=analysis.call_successful,
-        user_sentiment=_text(analysis.user_sentiment),
-        call_summary=_text(analysis.call_summary),
+        user_sentiment=text_or_none(analysis.user_sentiment),
+        call_summary=text_or_none(analysis.call_summary),
         in_voicemail=analysis.in_voicemail,
         transcript=raw.transcript,
         metadata=metadata,

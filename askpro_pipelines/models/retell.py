@@ -21,11 +21,29 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainValidator, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from askpro_pipelines.models.errors import MAX_REPORTED_FIELDS, RecordError, record_id_of, validate_record
+from askpro_pipelines.models.errors import (
+    MAX_REPORTED_FIELDS,
+    RecordError,
+    record_id_of,
+    validate_record,
+)
 from askpro_pipelines.models.redaction import redact_secrets
+from askpro_pipelines.models.values import (
+    MillisShowingNumber,
+    StringId,
+    VersionShowingNumber,
+    as_version_showing_number,
+    number_repr,
+)
 
 AGENTS = "retell_agents"
 LLMS = "retell_llms"
@@ -35,7 +53,6 @@ RETELL_LLM = "retell-llm"
 CUSTOM_LLM = "custom-llm"
 CONVERSATION_FLOW = "conversation-flow"
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
@@ -205,33 +222,6 @@ class PhoneNumber(_Record):
 # ---- value conversions ----------------------------------------------------------------------
 
 
-def _whole_number(value: Any) -> int | None:
-    """An int, or a float with no fractional part (Retell's schema types versions as floats)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _number_repr(value: Any) -> str:
-    """Numbers are safe to show in errors; anything else is named by type only."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return repr(value)
-    return f"a {type(value).__name__}"
-
-
-def _as_version(value: Any) -> int:
-    number = _whole_number(value)
-    if number is None or number < 0:
-        raise PydanticCustomError(
-            "version", "Input should be a non-negative whole number, got {value}", {"value": _number_repr(value)}
-        )
-    return number
-
-
 def _as_text_version(value: Any) -> str:
     """A version number as text ("7"), or a version tag ("prod", "latest_published") as given."""
     if isinstance(value, str):
@@ -239,36 +229,15 @@ def _as_text_version(value: Any) -> str:
         if text:
             return text
         raise PydanticCustomError("agent_version", "Input should be a version number or a non-empty tag")
-    return str(_as_version(value))
-
-
-def _as_utc_from_ms(value: Any) -> datetime.datetime:
-    number = _whole_number(value)
-    try:
-        if number is None or number < 0:
-            raise OverflowError
-        return _EPOCH + datetime.timedelta(milliseconds=number)
-    except OverflowError:
-        raise PydanticCustomError(
-            "timestamp_ms",
-            "Input should be milliseconds since the epoch, got {value}",
-            {"value": _number_repr(value)},
-        ) from None
+    return str(as_version_showing_number(value))
 
 
 def _as_weight(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise PydanticCustomError(
-            "weight", "Input should be a non-negative number, got {value}", {"value": _number_repr(value)}
+            "weight", "Input should be a non-negative number, got {value}", {"value": number_repr(value)}
         )
     return float(value)
-
-
-def _as_id(value: Any) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise PydanticCustomError("id_type", "Input should be a non-empty string id")
-    return text
 
 
 def _as_e164(value: Any) -> str:
@@ -286,11 +255,8 @@ def _as_language(value: Any) -> str:
     raise PydanticCustomError("language", "Input should be a locale string or a non-empty array of locales")
 
 
-_Version = Annotated[int, PlainValidator(_as_version)]
 _TextVersion = Annotated[str, PlainValidator(_as_text_version)]
-_Millis = Annotated[datetime.datetime, PlainValidator(_as_utc_from_ms)]
 _Weight = Annotated[float, PlainValidator(_as_weight)]
-_Id = Annotated[str, PlainValidator(_as_id)]
 _E164Number = Annotated[str, PlainValidator(_as_e164)]
 _Language = Annotated[str, PlainValidator(_as_language)]
 
@@ -306,42 +272,42 @@ class _Raw(BaseModel):
 
 class _RawResponseEngine(_Raw):
     type: str
-    llm_id: _Id | None = None
-    conversation_flow_id: _Id | None = None
-    version: _Version | None = None
+    llm_id: StringId | None = None
+    conversation_flow_id: StringId | None = None
+    version: VersionShowingNumber | None = None
     llm_websocket_url: str | None = None
 
 
 class _RawAgent(_Raw):
     """AgentResponse: get-agent, get-agent-versions items, legacy GET /list-agents items."""
 
-    agent_id: _Id
-    version: _Version
+    agent_id: StringId
+    version: VersionShowingNumber
     agent_name: str | None = None
     is_published: bool | None = None
     version_title: str | None = None
-    base_version: _Version | None = None
+    base_version: VersionShowingNumber | None = None
     response_engine: _RawResponseEngine | None = None
     voice_id: str | None = None
     language: _Language | None = None
     timezone: str | None = None
     webhook_url: str | None = None
-    last_modification_timestamp: _Millis | None = None
+    last_modification_timestamp: MillisShowingNumber | None = None
 
 
 class _RawAgentTag(_Raw):
-    version: _Version | None = None
+    version: VersionShowingNumber | None = None
     dynamic_variables: dict[str, Any] | None = None
 
 
 class _RawAgentSummary(_Raw):
     """An item of the current POST /v2/list-agents."""
 
-    agent_id: _Id
+    agent_id: StringId
     agent_name: str | None = None
     channel: str | None = None
     tags: dict[str, _RawAgentTag] | None = None
-    user_modified_timestamp: _Millis | None = None
+    user_modified_timestamp: MillisShowingNumber | None = None
 
 
 class _RawState(_Raw):
@@ -353,8 +319,8 @@ class _RawState(_Raw):
 class _RawLlm(_Raw):
     """LlmResponse from GET /get-retell-llm/{llm_id}."""
 
-    llm_id: _Id
-    version: _Version | None = None
+    llm_id: StringId
+    version: VersionShowingNumber | None = None
     is_published: bool | None = None
     model: str | None = None
     s2s_model: str | None = None
@@ -362,11 +328,11 @@ class _RawLlm(_Raw):
     general_prompt: str | None = None
     general_tools: list[dict[str, Any]] | None = None
     states: list[_RawState] | None = None
-    last_modification_timestamp: _Millis | None = None
+    last_modification_timestamp: MillisShowingNumber | None = None
 
 
 class _RawWeightedAgent(_Raw):
-    agent_id: _Id
+    agent_id: StringId
     agent_version: _TextVersion | None = None
     weight: _Weight | None = None
 
@@ -382,11 +348,11 @@ class _RawPhoneNumber(_Raw):
     inbound_webhook_url: str | None = None
     inbound_agents: list[_RawWeightedAgent] | None = None
     outbound_agents: list[_RawWeightedAgent] | None = None
-    inbound_agent_id: _Id | None = None
+    inbound_agent_id: StringId | None = None
     inbound_agent_version: _TextVersion | None = None
-    outbound_agent_id: _Id | None = None
+    outbound_agent_id: StringId | None = None
     outbound_agent_version: _TextVersion | None = None
-    last_modification_timestamp: _Millis | None = None
+    last_modification_timestamp: MillisShowingNumber | None = None
 
 
 # ---- validation plumbing --------------------------------------------------------------------
