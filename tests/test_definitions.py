@@ -8,6 +8,7 @@ from pathlib import Path
 from dagster import AssetKey, DefaultSensorStatus, Definitions
 
 from askpro_pipelines.definitions import defs
+from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,12 +31,20 @@ def test_calcom_group_and_lineage():
         "retell_agent_versions": "retell",
         "retell_phone_numbers": "retell",
         "phone_assignments": "askpro",
+        "calcom_bookings": "calcom",
+        "retell_calls": "retell",
+        "retell_call_transcripts": "retell",
+        "booking_outcomes": "askpro",
+        "webhook_events": "landing",
     }
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert parents["staff"] == {"calcom_event_types"}
     assert parents["staff_event_types"] == {"calcom_event_types", "staff"}
     assert parents["working_hours"] == {"staff"}
     assert parents["working_hour_overrides"] == {"staff"}
+    assert parents["calcom_bookings"] == {"webhook_events", "calcom_event_types"}
+    assert parents["retell_calls"] == {"webhook_events", "retell_agent_versions"}
+    assert parents["booking_outcomes"] == {"calcom_bookings", "retell_calls"}
     assert parents["phone_assignments"] == {
         "retell_phone_numbers",
         "retell_agent_versions",
@@ -45,13 +54,24 @@ def test_calcom_group_and_lineage():
     }
 
 
-def test_every_table_has_checks_and_every_asset_is_partitioned_by_tenant():
+def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.partitions_def is not None and node.partitions_def.name == "tenants"
+        if not node.is_materializable:
+            assert key == AssetKey("webhook_events")  # external: the receiver writes it
+            continue
+        expected = tenant_day_partitions if CONTRACTS[key.to_user_string()].by_day else tenant_partitions
+        assert node.partitions_def == expected, key
     checked = {check.asset_key for check in graph.asset_check_keys}
     assert checked == {AssetKey(t) for t in CONTRACTS}
+
+
+def test_facts_backfill_a_day_range_in_one_run():
+    graph = defs.resolve_asset_graph()
+    for name in ("calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"):
+        policy = graph.get(AssetKey(name)).backfill_policy
+        assert policy is not None and policy.max_partitions_per_run is None, name
 
 
 def test_sensors_default_to_running():
