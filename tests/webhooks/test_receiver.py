@@ -17,10 +17,10 @@ import pytest
 from askpro_pipelines.models.redaction import REDACTED
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse.store import create_engine
-from askpro_pipelines.webhooks.app import derive_calcom, derive_retell
+from askpro_pipelines.webhooks.app import _BatchLander, derive_calcom, derive_retell
 from askpro_pipelines.webhooks.server import ReceiverThread
 from askpro_pipelines.webhooks.signatures import calcom_signature, retell_signature
-from askpro_pipelines.webhooks.store import WebhookStore
+from askpro_pipelines.webhooks.store import NewEvent, WebhookStore
 
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 CALCOM_VECTORS = json.loads((EXAMPLES / "calcom_webhook_signature_test_vectors.json").read_text("utf-8"))
@@ -212,7 +212,7 @@ def test_secrets_in_the_payload_are_redacted_raw_text_kept(start_receiver, clien
 
 
 def test_tenants_file_change_and_secret_rotation_apply_without_restart(start_receiver, client, sqlite_url, tenants_file, monkeypatch):
-    receiver, store = start_receiver(sqlite_url)
+    receiver, store = start_receiver(sqlite_url, tenants_check_interval_s=0)
     body = _retell_body("call_rot")
     assert _post_retell(client, receiver, body, tenant="neu").status_code == 404
 
@@ -237,6 +237,54 @@ def test_tenants_file_change_and_secret_rotation_apply_without_restart(start_rec
     third = _retell_body("call_rot3")
     assert _post_retell(client, receiver, third, tenant="neu", key="key_neu_rotated").status_code == 200
     assert len(store.list()) == 3
+
+
+def test_tenants_file_is_parsed_once_not_per_request(start_receiver, client, sqlite_url):
+    loads = []
+
+    def counting_load():
+        loads.append(1)
+        return load_tenants()
+
+    store = WebhookStore(create_engine(sqlite_url))
+    with ReceiverThread(store, counting_load) as receiver:
+        for i in range(20):
+            assert _post_retell(client, receiver, _retell_body(f"c{i}")).status_code == 200
+    store.dispose()
+    assert len(loads) == 1
+
+
+def test_a_failing_event_does_not_fail_the_rest_of_its_batch():
+    import asyncio
+
+    class FlakyStore:
+        def __init__(self):
+            self.batches = []
+
+        def land_many(self, events):
+            keys = [e.dedup_key for e in events]
+            self.batches.append(keys)
+            if keys == ["warm-up"]:
+                time.sleep(0.2)  # the others queue up meanwhile and form the next batch
+            if "bad" in keys:
+                raise ValueError("value too long")
+            return [(i, False) for i, _ in enumerate(events)]
+
+    store = FlakyStore()
+    lander = _BatchLander(store, idle_s=0.05)
+
+    async def deliver():
+        warm_up = asyncio.ensure_future(lander.land(NewEvent("t", "retell", "call_ended", "warm-up", None, None, "{}")))
+        await asyncio.sleep(0.05)
+        events = [NewEvent("t", "retell", "call_ended", key, None, None, "{}") for key in ("a", "bad", "c")]
+        return await asyncio.gather(warm_up, *(lander.land(e) for e in events), return_exceptions=True)
+
+    _, good, bad, other = asyncio.run(deliver())
+    assert isinstance(bad, ValueError)
+    assert good == (0, False) and other == (0, False)
+    assert store.batches == [["warm-up"], ["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+    time.sleep(0.2)
+    assert not lander._running  # the idle writer thread has ended
 
 
 def test_healthz_counts_and_database_outage(start_receiver, client, tmp_path):

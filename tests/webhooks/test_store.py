@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from askpro_pipelines.warehouse.store import create_engine
-from askpro_pipelines.webhooks.store import WebhookStore
+from askpro_pipelines.webhooks.store import NewEvent, WebhookStore
 
 
 @pytest.fixture
@@ -131,11 +131,16 @@ def test_list_is_newest_first_and_filtered(store):
     assert store.list(status="dead") == []
 
 
-def test_bulk_mark_queued_over_many_ids(store):
-    ids = [_land(store, f"k{i}")[0] for i in range(600)]
+def test_bulk_land_and_mark_queued_over_many_ids(store):
+    events = [NewEvent("t1", "retell", "call_ended", f"k{i}", f"c{i}", None, "{}") for i in range(1200)]
+    results = store.land_many(events)
+    assert not any(duplicate for _, duplicate in results)
+    assert store.land_many(events[:700]) == [(event_id, True) for event_id, _ in results[:700]]
+    ids = [event_id for event_id, _ in results]
+    assert len(set(ids)) == 1200
     store.mark_queued(ids, "big-run")
-    assert len(store.queued("retell")) == 600
-    assert store.mark_processed("big-run") == 600
+    assert len(store.queued("retell")) == 1200
+    assert store.mark_processed("big-run") == 1200
 
 
 def test_existing_table_is_reused(warehouse_url):
@@ -145,3 +150,16 @@ def test_existing_table_is_reused(warehouse_url):
     second = WebhookStore(create_engine(warehouse_url))
     assert _land(second, "k1") == (event_id, True)
     second.dispose()
+
+
+def test_land_many_is_one_batch_with_in_batch_and_stored_duplicates(store):
+    def event(key, tenant="t1"):
+        return NewEvent(tenant, "retell", "call_ended", key, None, None, "{}")
+
+    (old_id, _) = _land(store, "old")
+    results = store.land_many([event("b"), event("a"), event("old"), event("b"), event("a", tenant="t2")])
+    assert [duplicate for _, duplicate in results] == [False, False, True, True, False]
+    assert results[0][0] == results[3][0] and results[2][0] == old_id
+    assert len({event_id for event_id, _ in results}) == 4
+    assert store.land_many([]) == []
+    assert len(store.list()) == 4
