@@ -9,6 +9,7 @@ from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.schedules import schedules
 from askpro_pipelines.sensors.tenants import tenant_partitions_sensor
 from askpro_pipelines.sensors.webhooks import calcom_webhook_sensor, retell_webhook_sensor
 
@@ -16,6 +17,7 @@ defs = Definitions(
     assets=[webhook_events, *SYNCED_ASSETS],
     asset_checks=all_checks,
     jobs=[sync_dimensions_job, sync_facts_job],
+    schedules=schedules,
     sensors=[tenant_partitions_sensor, calcom_webhook_sensor, retell_webhook_sensor],
     resources={
         "calcom": CalcomResource(),

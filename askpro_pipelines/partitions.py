@@ -11,9 +11,16 @@ from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, Mult
 # Slugs are [a-z0-9-], so they never contain the ',' or '|' that break UI backfills.
 tenant_partitions = DynamicPartitionsDefinition(name="tenants")
 
-# History starts with the pipeline's first year; `end_offset=1` makes today a partition too.
+# History starts with the pipeline's first year. Days are named in UTC; `end_offset=2` makes
+# today and tomorrow (UTC) partitions too, so a tenant east of UTC has its local today after
+# local midnight.
 FACTS_START_DATE = "2026-01-01"
-day_partitions = DailyPartitionsDefinition(start_date=FACTS_START_DATE, end_offset=1)
+day_partitions = DailyPartitionsDefinition(start_date=FACTS_START_DATE, end_offset=2)
+
+
+def newest_day(moment: dt.datetime) -> dt.date:
+    """The newest day partition that exists at `moment` (tomorrow in UTC)."""
+    return moment.astimezone(dt.UTC).date() + dt.timedelta(days=1)
 
 tenant_day_partitions = MultiPartitionsDefinition({"tenant": tenant_partitions, "day": day_partitions})
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from askpro_pipelines.partitions import day_partitions, tenant_day_key, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.partitions import newest_day, tenant_day_key, tenant_day_partitions, tenant_partitions
 from askpro_pipelines.tenants import SIMULATOR_URL_ENV, Tenant, TenantsConfig, TenantsFileError
 
 if TYPE_CHECKING:
@@ -121,8 +121,8 @@ def get_instance() -> DagsterInstance:
 
 def fact_days(tenant: Tenant, days: int, until: dt.date | None = None) -> list[dt.date]:
     """The last `days` tenant-local days up to `until` (default: the tenant's today, capped at the last partition)."""
-    last_partition = dt.date.fromisoformat(day_partitions.get_last_partition_key())
-    end = until or min(dt.datetime.now(ZoneInfo(tenant.timezone)).date(), last_partition)
+    now = dt.datetime.now(dt.UTC)
+    end = until or min(now.astimezone(ZoneInfo(tenant.timezone)).date(), newest_day(now))
     return [end - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
