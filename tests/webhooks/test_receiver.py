@@ -308,41 +308,42 @@ def test_healthz_counts_and_database_outage(start_receiver, client, tmp_path):
 # -- refused ---------------------------------------------------------------------------------
 
 
-def _signed_calcom(body: bytes) -> dict:
-    return {"X-Cal-Signature-256": calcom_signature(CAL_SECRET, body)}
+def _calcom_header(value):
+    return lambda body: {"X-Cal-Signature-256": value(body)}
 
 
-def _signed_retell(body: bytes) -> dict:
-    return {"x-retell-signature": retell_signature(RETELL_KEY, body, time.time_ns() // 1_000_000)}
+def _retell_header(key=RETELL_KEY, age_ms=0):
+    # Signed when the test runs, not at import: a long test session must not turn 400s into stale-signature 401s.
+    return lambda body: {"x-retell-signature": retell_signature(key, body, time.time_ns() // 1_000_000 - age_ms)}
 
 
+SIGNED_CALCOM = _calcom_header(lambda body: calcom_signature(CAL_SECRET, body))
+SIGNED_RETELL = _retell_header()
 GOOD_CALCOM = _example("calcom_webhook_booking_created.json")
 GOOD_RETELL = _retell_body("call_ok")
-STALE_RETELL = retell_signature(RETELL_KEY, GOOD_RETELL, time.time_ns() // 1_000_000 - 301_000)
 
 REJECTIONS = [
-    # (case, provider, tenant, body, headers, status)
-    ("calcom missing signature", "calcom", "praxis", GOOD_CALCOM, {}, 401),
-    ("calcom wrong signature", "calcom", "praxis", GOOD_CALCOM, {"X-Cal-Signature-256": "0" * 64}, 401),
-    ("calcom no-secret-provided", "calcom", "praxis", GOOD_CALCOM, {"X-Cal-Signature-256": "no-secret-provided"}, 401),
+    # (case, provider, tenant, body, headers for the body, status)
+    ("calcom missing signature", "calcom", "praxis", GOOD_CALCOM, lambda _: {}, 401),
+    ("calcom wrong signature", "calcom", "praxis", GOOD_CALCOM, _calcom_header(lambda _: "0" * 64), 401),
+    ("calcom no-secret-provided", "calcom", "praxis", GOOD_CALCOM, _calcom_header(lambda _: "no-secret-provided"), 401),
     ("calcom signed with another secret", "calcom", "praxis", GOOD_CALCOM,
-     {"X-Cal-Signature-256": calcom_signature("other", GOOD_CALCOM)}, 401),
-    ("retell missing signature", "retell", "praxis", GOOD_RETELL, {}, 401),
-    ("retell wrong key", "retell", "praxis", GOOD_RETELL,
-     {"x-retell-signature": retell_signature("key_other", GOOD_RETELL, time.time_ns() // 1_000_000)}, 401),
-    ("retell expired", "retell", "praxis", GOOD_RETELL, {"x-retell-signature": STALE_RETELL}, 401),
-    ("retell malformed header", "retell", "praxis", GOOD_RETELL, {"x-retell-signature": "d=abc"}, 401),
-    ("calcom malformed JSON", "calcom", "praxis", b'{"triggerEvent":', _signed_calcom(b'{"triggerEvent":'), 400),
-    ("calcom not an object", "calcom", "praxis", b"[1,2]", _signed_calcom(b"[1,2]"), 400),
-    ("calcom no triggerEvent", "calcom", "praxis", b'{"payload":{}}', _signed_calcom(b'{"payload":{}}'), 400),
-    ("calcom not UTF-8", "calcom", "praxis", b'{"a":"\xff"}', _signed_calcom(b'{"a":"\xff"}'), 400),
-    ("retell malformed JSON", "retell", "praxis", b"{nope", _signed_retell(b"{nope"), 400),
-    ("retell not an object", "retell", "praxis", b'"call_ended"', _signed_retell(b'"call_ended"'), 400),
-    ("retell no event", "retell", "praxis", b'{"call":{"call_id":"x"}}', _signed_retell(b'{"call":{"call_id":"x"}}'), 400),
-    ("calcom unknown tenant", "calcom", "nobody", GOOD_CALCOM, _signed_calcom(GOOD_CALCOM), 404),
-    ("retell unknown tenant", "retell", "nobody", GOOD_RETELL, _signed_retell(GOOD_RETELL), 404),
-    ("calcom tenant without webhook secret", "calcom", "quiet", GOOD_CALCOM, _signed_calcom(GOOD_CALCOM), 404),
-    ("retell tenant without Retell account", "retell", "quiet", GOOD_RETELL, _signed_retell(GOOD_RETELL), 404),
+     _calcom_header(lambda body: calcom_signature("other", body)), 401),
+    ("retell missing signature", "retell", "praxis", GOOD_RETELL, lambda _: {}, 401),
+    ("retell wrong key", "retell", "praxis", GOOD_RETELL, _retell_header(key="key_other"), 401),
+    ("retell expired", "retell", "praxis", GOOD_RETELL, _retell_header(age_ms=301_000), 401),
+    ("retell malformed header", "retell", "praxis", GOOD_RETELL, lambda _: {"x-retell-signature": "d=abc"}, 401),
+    ("calcom malformed JSON", "calcom", "praxis", b'{"triggerEvent":', SIGNED_CALCOM, 400),
+    ("calcom not an object", "calcom", "praxis", b"[1,2]", SIGNED_CALCOM, 400),
+    ("calcom no triggerEvent", "calcom", "praxis", b'{"payload":{}}', SIGNED_CALCOM, 400),
+    ("calcom not UTF-8", "calcom", "praxis", b'{"a":"\xff"}', SIGNED_CALCOM, 400),
+    ("retell malformed JSON", "retell", "praxis", b"{nope", SIGNED_RETELL, 400),
+    ("retell not an object", "retell", "praxis", b'"call_ended"', SIGNED_RETELL, 400),
+    ("retell no event", "retell", "praxis", b'{"call":{"call_id":"x"}}', SIGNED_RETELL, 400),
+    ("calcom unknown tenant", "calcom", "nobody", GOOD_CALCOM, SIGNED_CALCOM, 404),
+    ("retell unknown tenant", "retell", "nobody", GOOD_RETELL, SIGNED_RETELL, 404),
+    ("calcom tenant without webhook secret", "calcom", "quiet", GOOD_CALCOM, SIGNED_CALCOM, 404),
+    ("retell tenant without Retell account", "retell", "quiet", GOOD_RETELL, SIGNED_RETELL, 404),
 ]
 
 
@@ -354,6 +355,7 @@ def sqlite_receiver(start_receiver, sqlite_url):
 @pytest.mark.parametrize(("case", "provider", "tenant", "body", "headers", "status"), REJECTIONS, ids=[r[0] for r in REJECTIONS])
 def test_rejections_store_nothing_and_log_a_reason(sqlite_receiver, client, caplog, case, provider, tenant, body, headers, status):
     receiver, store = sqlite_receiver
+    headers = headers(body)
     caplog.set_level(logging.WARNING, logger="askpro_pipelines.webhooks")
     response = client.post(f"{receiver.url}/webhooks/{provider}/{tenant}", content=body, headers=headers)
     assert response.status_code == status, response.text
@@ -400,7 +402,7 @@ def test_chunked_body_over_the_limit_without_content_length(sqlite_receiver, cli
         for start in range(0, len(body), 8192):
             yield body[start : start + 8192]
 
-    headers = _signed_retell(body)
+    headers = SIGNED_RETELL(body)
     response = client.post(f"{receiver.url}/webhooks/retell/praxis", content=chunks(), headers=headers)
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert "content-length" not in response.request.headers
