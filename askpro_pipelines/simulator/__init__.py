@@ -3,9 +3,27 @@
 It is the embedded data source when no API keys are configured and the test double for the
 clients: the same seed gives the same accounts and byte-identical response bodies, and faults
 (error statuses, 429s with retry headers, slow answers, malformed records) can be injected.
+Bookings and calls are generated per tenant and local day on first use (activity.py), and
+webhooks.py turns them into signed Cal.com and Retell webhook deliveries.
 """
 
+from askpro_pipelines.simulator.activity import (
+    ACTIVITY_FIRST_DAY,
+    ACTIVITY_LAST_DAY,
+    SimAttendee,
+    SimBooking,
+    SimCall,
+    TenantActivity,
+    retell_call_object,
+)
 from askpro_pipelines.simulator.server import Fault, Simulator
+from askpro_pipelines.simulator.webhooks import (
+    booking_webhook_payload,
+    calcom_delivery,
+    call_webhook_payload,
+    deliveries_for_day,
+    retell_delivery,
+)
 from askpro_pipelines.simulator.world import (
     SimTenantSpec,
     SimulatorConfig,
@@ -19,15 +37,27 @@ from askpro_pipelines.simulator.world import (
 )
 
 __all__ = [
+    "ACTIVITY_FIRST_DAY",
+    "ACTIVITY_LAST_DAY",
     "Fault",
+    "SimAttendee",
+    "SimBooking",
+    "SimCall",
     "SimTenantSpec",
     "Simulator",
     "SimulatorConfig",
+    "TenantActivity",
     "TenantWorld",
     "World",
+    "booking_webhook_payload",
     "build_world",
+    "calcom_delivery",
+    "call_webhook_payload",
     "config_from_tenants",
+    "deliveries_for_day",
     "demo_config",
+    "retell_call_object",
+    "retell_delivery",
     "sim_calcom_key",
     "sim_retell_key",
 ]

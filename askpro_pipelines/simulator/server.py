@@ -1,13 +1,17 @@
 """Cal.com (v1, v2) and Retell served over real HTTP on loopback, with injectable faults.
 
-Responses are rendered from the world once, at construction, into pre-encoded JSON records, so
-a page of a large world is a slice and a join. Bodies are byte-identical for the same config;
-only the rate-limit counters in the headers depend on how many requests came before.
+Responses are rendered from the world on first use into pre-encoded JSON records, so a page of
+a large world is a slice and a join. Bookings and calls are rendered per tenant and local day,
+once per revision of that day (tests can mutate bookings), so a listing over a range is a walk
+over cached days. Bodies are byte-identical for the same config; only the rate-limit counters
+in the headers depend on how many requests came before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import copy
 import http.client
 import json
@@ -18,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from http import HTTPStatus
 from typing import Any, Literal
@@ -27,6 +32,14 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
+from askpro_pipelines.simulator.activity import (
+    ACTIVITY_FIRST_DAY,
+    ACTIVITY_LAST_DAY,
+    SimBooking,
+    SimCall,
+    TenantActivity,
+    retell_call_object,
+)
 from askpro_pipelines.simulator.world import (
     SIM_NOW,
     WEEKDAY_NAMES,
@@ -58,7 +71,10 @@ RATE_LIMIT_CLOCK_START = 1_700_000_000
 RATE_LIMIT_WINDOW_S = 60
 
 V2_TAKE_DEFAULT = V2_TAKE_MAX = 250
+V2_BOOKINGS_VERSION = "2024-08-13"
+V2_BOOKINGS_TAKE_DEFAULT = 100
 V1_TAKE_DEFAULT = 10
+RETELL_LIST_CALLS_LIMIT = 50
 RETELL_LIST_AGENTS_LIMIT = 50
 RETELL_LEGACY_LIST_AGENTS_LIMIT = 1000
 RETELL_PHONE_NUMBERS_LIMIT = 50
@@ -140,6 +156,13 @@ class _Listing:
 
     def reversed(self) -> _Listing:
         return self._derived(self.records[::-1], self.encoded[::-1])
+
+    @classmethod
+    def of_rows(cls, kind: str, rows: list[tuple[Any, dict, bytes]]) -> _Listing:
+        """A listing of (item, record, encoding) rows that reuses their encodings."""
+        listing = cls.__new__(cls)
+        listing.kind, listing.records, listing.encoded = kind, [r[1] for r in rows], [r[2] for r in rows]
+        return listing
 
 
 def _hhmmss(hhmm: str) -> str:
@@ -765,6 +788,330 @@ def _retell_phone_number_legacy(tenant: TenantWorld, number: SimPhoneNumber) -> 
     }
 
 
+def _booking_responses(booking: SimBooking, with_location: bool = False) -> dict[str, Any]:
+    """Booking-form answers keyed by field slug: v2 `bookingFieldsResponses`, or with the
+    location answer v1 `responses`."""
+    attendee = booking.attendee
+    responses: dict[str, Any] = {"name": attendee.name, "email": attendee.email}
+    if attendee.phone_number:
+        responses["attendeePhoneNumber"] = attendee.phone_number
+    if with_location:
+        responses["location"] = {"value": booking.location_type, "optionValue": ""}
+    if booking.description:
+        responses["notes"] = booking.description
+    if len(booking.attendees) > 1:
+        responses["guests"] = [a.email for a in booking.attendees[1:]]
+    return responses
+
+
+def _v2_booking(tenant: TenantWorld, booking: SimBooking) -> dict:
+    """BookingOutput_2024_08_13; optional reason and reschedule fields only when set."""
+    organizer = tenant.user(booking.organizer_id)
+    record: dict[str, Any] = {
+        "id": booking.id,
+        "uid": booking.uid,
+        "title": booking.title,
+        "description": booking.description,
+        "hosts": [
+            {
+                "id": organizer.id,
+                "name": organizer.name,
+                "email": organizer.email,
+                "displayEmail": organizer.email,
+                "username": organizer.username,
+                "timeZone": organizer.time_zone,
+            }
+        ],
+        "status": booking.status,
+    }
+    optional = {
+        "cancellationReason": booking.cancellation_reason,
+        "cancelledByEmail": booking.cancelled_by_email,
+        "reschedulingReason": booking.rescheduling_reason,
+        "rescheduledByEmail": booking.rescheduled_by_email,
+        "rescheduledFromUid": booking.rescheduled_from_uid,
+        "rescheduledToUid": booking.rescheduled_to_uid,
+    }
+    record |= {name: value for name, value in optional.items() if value is not None}
+    attendees = []
+    for attendee in booking.attendees:
+        item = {
+            "name": attendee.name,
+            "email": attendee.email,
+            "displayEmail": attendee.email,
+            "timeZone": attendee.time_zone,
+            "language": attendee.locale,
+            "absent": False,
+        }
+        if attendee.phone_number:
+            item["phoneNumber"] = attendee.phone_number
+        attendees.append(item)
+    return record | {
+        "start": iso_ms(booking.start),
+        "end": iso_ms(booking.end),
+        "duration": booking.duration_minutes,
+        "eventTypeId": booking.event_type_id,
+        "eventType": {"id": booking.event_type_id, "slug": booking.event_type_slug},
+        "location": booking.location or "",
+        "absentHost": False,
+        "createdAt": iso_ms(booking.created_at),
+        "updatedAt": iso_ms(booking.updated_at),
+        "metadata": dict(booking.metadata),
+        "icsUid": f"{booking.uid}@Cal.com",
+        "attendees": attendees,
+        "guests": [a.email for a in booking.attendees[1:]],
+        "bookingFieldsResponses": _booking_responses(booking),
+    }
+
+
+def _v1_booking(tenant: TenantWorld, booking: SimBooking) -> dict:
+    """schemaBookingReadPublic: upper-case status, no updatedAt, `responses` with the location."""
+    organizer = tenant.user(booking.organizer_id)
+    return {
+        "id": booking.id,
+        "userId": organizer.id,
+        "description": booking.description,
+        "eventTypeId": booking.event_type_id,
+        "uid": booking.uid,
+        "title": booking.title,
+        "startTime": iso_ms(booking.start),
+        "endTime": iso_ms(booking.end),
+        "attendees": [
+            {"id": a.id, "email": a.email, "name": a.name, "timeZone": a.time_zone, "locale": a.locale}
+            for a in booking.attendees
+        ],
+        "user": {"email": organizer.email, "name": organizer.name, "timeZone": organizer.time_zone, "locale": "de"},
+        "payment": [],
+        "metadata": dict(booking.metadata),
+        "status": booking.status.upper(),
+        "responses": _booking_responses(booking, with_location=True),
+        "fromReschedule": booking.rescheduled_from_uid,
+        "cancelledBy": booking.cancelled_by_email,
+        "rescheduledBy": booking.rescheduled_by_email,
+        "createdAt": iso_ms(booking.created_at),
+    }
+
+
+# kind -> (renderer, which of a day's items it renders)
+_DAY_RENDERERS: dict[str, tuple[Callable[[TenantWorld, Any], dict], str]] = {
+    "v2_booking": (_v2_booking, "bookings"),
+    "v1_booking": (_v1_booking, "bookings"),
+    "retell_call": (lambda _tenant, call: retell_call_object(call, transcript=False), "calls"),
+    "retell_call_full": (lambda _tenant, call: retell_call_object(call), "calls"),
+}
+
+_V2_LIST_VIEWS: dict[str, Callable[[SimBooking], bool]] = {
+    "upcoming": lambda b: b.end >= SIM_NOW and b.status not in ("cancelled", "rejected"),
+    "unconfirmed": lambda b: b.end >= SIM_NOW and b.status == "pending",
+    "past": lambda b: b.end <= SIM_NOW and b.status not in ("cancelled", "rejected"),
+    "cancelled": lambda b: b.status in ("cancelled", "rejected"),
+    "recurring": lambda b: False,  # the simulator makes no recurring bookings
+}
+"""GET /v2/bookings `status` values are list views, judged against the simulator's fixed clock."""
+
+
+_V2_BOOKING_TIME_FILTERS: dict[str, tuple[Callable[[SimBooking], datetime], Callable[[datetime, datetime], bool]]] = {
+    "afterStart": (lambda b: b.start, lambda value, bound: value >= bound),
+    "beforeEnd": (lambda b: b.end, lambda value, bound: value <= bound),
+    "afterCreatedAt": (lambda b: b.created_at, lambda value, bound: value >= bound),
+    "beforeCreatedAt": (lambda b: b.created_at, lambda value, bound: value <= bound),
+    "afterUpdatedAt": (lambda b: b.updated_at, lambda value, bound: value >= bound),
+    "beforeUpdatedAt": (lambda b: b.updated_at, lambda value, bound: value <= bound),
+}
+"""GET /v2/bookings time filters (all inclusive): query name -> (field, comparison)."""
+_V2_BOOKING_SORTS = (
+    ("sortStart", "start"),
+    ("sortEnd", "end"),
+    ("sortCreated", "created_at"),
+    ("sortUpdatedAt", "updated_at"),
+)
+"""GET /v2/bookings sort parameters -> SimBooking field; the first one given wins."""
+# The envelope a v2 client gets without the bookings version header (data is an object, not a list).
+_V2_OLD_BOOKINGS_PREFIX = b'{"status":"success","data":{"bookings":'
+_V2_OLD_BOOKINGS_SUFFIX = b',"recurringInfo":[],"nextCursor":null}}'
+
+
+def _activity_days(
+    activity: TenantActivity, first: date | None, last: date | None, generated_from: date | None = None
+) -> list[date]:
+    """Local days that can hold matches: [first, last] clipped to the activity year.
+
+    `generated_from` is a lower bound that only holds for generated data (created <= updated <=
+    start): days before it are walked only if a test mutation touched them.
+    """
+    first = max(first or ACTIVITY_FIRST_DAY, ACTIVITY_FIRST_DAY)
+    last = min(last or ACTIVITY_LAST_DAY, ACTIVITY_LAST_DAY)
+    low = max(first, generated_from) if generated_from else first
+    touched = activity.touched_days if low > first else frozenset()
+    days, day = [], first
+    while day <= last:
+        if day >= low or day in touched:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _encode_call_cursor(call: SimCall) -> str:
+    raw = json.dumps({"start_timestamp": call.start_timestamp, "call_id": call.call_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_call_cursor(key: str) -> tuple[int, str]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)))
+        return int(raw["start_timestamp"]), str(raw["call_id"])
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise _ApiError(400, f"Invalid pagination_key: {key}") from None
+
+
+def _page_after(rows: list[tuple[Any, dict, bytes]], after: tuple[int, str], descending: bool) -> int:
+    """Index of the first call row beyond the cursor in the listing's order."""
+    for index, (call, _, _) in enumerate(rows):
+        position = (call.start_timestamp, call.call_id)
+        if (position < after) if descending else (position > after):
+            return index
+    return len(rows)
+
+
+_NUMBER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "sw": lambda a, b: a.startswith(b),
+    "ew": lambda a, b: a.endswith(b),
+    "co": lambda a, b: b in a,
+}
+_CALL_NUMBERS: dict[str, Callable[[SimCall], Any]] = {
+    "start_timestamp": lambda c: c.start_timestamp,
+    "end_timestamp": lambda c: c.end_timestamp,
+    "duration_ms": lambda c: c.duration_ms,
+    "combined_cost": lambda c: c.call_cost["combined_cost"],
+    "e2e_latency_p50": lambda c: c.latency.get("e2e", {}).get("p50"),
+}
+_CALL_VALUES: dict[str, Callable[[SimCall], Any]] = {
+    "call_id": lambda c: c.call_id,
+    "call_status": lambda c: c.call_status,
+    "call_type": lambda c: "phone_call",
+    "direction": lambda c: c.direction,
+    "disconnection_reason": lambda c: c.disconnection_reason,
+    "user_sentiment": lambda c: c.call_analysis.get("user_sentiment"),
+    "from_number": lambda c: c.from_number,
+    "to_number": lambda c: c.to_number,
+    "call_successful": lambda c: c.call_analysis.get("call_successful"),
+    "in_voicemail": lambda c: c.call_analysis.get("in_voicemail"),
+    "agent_id": lambda c: c.agent_id,
+    "version": lambda c: c.agent_version,
+}
+
+
+def _bad_filter(name: str, why: str) -> _ApiError:
+    return _ApiError(400, f"filter_criteria.{name}: {why}")
+
+
+def _v3_number_filter(name: str, spec: Any) -> tuple[Callable[[SimCall], bool], int | None, int | None]:
+    """A typed number or range filter, and the (lo, hi) it puts on the value."""
+    if not isinstance(spec, dict):
+        raise _bad_filter(name, "expected {op, type, value}")
+    op, value, read = spec.get("op"), spec.get("value"), _CALL_NUMBERS[name]
+    if op == "bt":
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)):
+            raise _bad_filter(name, "op bt needs value [lo, hi]")
+        lo, hi = value
+        return (lambda c: (v := read(c)) is not None and lo <= v <= hi), lo, hi
+    if op not in _NUMBER_OPS or not isinstance(value, int | float) or isinstance(value, bool):
+        raise _bad_filter(name, "op must be eq, ne, gt, ge, lt, le or bt with a number value")
+    compare = _NUMBER_OPS[op]
+    lo = value if op in ("eq", "gt", "ge") else None
+    hi = value if op in ("eq", "lt", "le") else None
+    return (lambda c: (v := read(c)) is not None and compare(v, value)), lo, hi
+
+
+def _v3_call_filters(criteria: dict) -> tuple[list[Callable[[SimCall], bool]], int | None, int | None]:
+    """POST /v3/list-calls filter_criteria as predicates, plus the start_timestamp bounds."""
+    tests: list[Callable[[SimCall], bool]] = []
+    lo = hi = None
+    for name, spec in criteria.items():
+        if name in _CALL_NUMBERS:
+            test, low, high = _v3_number_filter(name, spec)
+            tests.append(test)
+            if name == "start_timestamp":
+                lo, hi = low, high
+        elif name == "agent":
+            if not isinstance(spec, list) or not all(isinstance(a, dict) and a.get("agent_id") for a in spec):
+                raise _bad_filter(name, "expected [{agent_id, version?}]")
+            wanted = [(a["agent_id"], set(a.get("version") or [])) for a in spec]
+            tests.append(
+                lambda c, wanted=wanted: any(c.agent_id == i and (not v or c.agent_version in v) for i, v in wanted)
+            )
+        elif name in _CALL_VALUES and name not in ("agent_id", "version"):
+            if not isinstance(spec, dict):
+                raise _bad_filter(name, "expected {op, type, value}")
+            read, op, value = _CALL_VALUES[name], spec.get("op"), spec.get("value")
+            if spec.get("type") == "string" and op in _STRING_OPS and isinstance(value, str):
+                compare = _STRING_OPS[op]
+                tests.append(lambda c, read=read, compare=compare, value=value: compare(read(c), value))
+            elif op == "in" and isinstance(value, list):
+                tests.append(lambda c, read=read, value=value: read(c) in value)
+            elif op in ("eq", "ne") and not isinstance(value, list | dict):
+                tests.append(lambda c, read=read, op=op, value=value: (read(c) == value) == (op == "eq"))
+            else:
+                raise _bad_filter(name, "unsupported op, type or value")
+        else:
+            raise _bad_filter(name, "not supported by the simulator")
+    return tests, lo, hi
+
+
+def _legacy_call_filters(criteria: dict) -> tuple[list[Callable[[SimCall], bool]], int | None, int | None]:
+    """POST /v2/list-calls filter_criteria: value arrays, {lower_threshold, upper_threshold} ranges
+    (both inclusive) and {key: [values]} for metadata and dynamic_variables."""
+    tests: list[Callable[[SimCall], bool]] = []
+    lo = hi = None
+    for name, spec in criteria.items():
+        if name in _CALL_NUMBERS:
+            if not isinstance(spec, dict) or set(spec) - {"lower_threshold", "upper_threshold"}:
+                raise _bad_filter(name, "expected {lower_threshold, upper_threshold}")
+            low, high, read = spec.get("lower_threshold"), spec.get("upper_threshold"), _CALL_NUMBERS[name]
+            tests.append(
+                lambda c, read=read, low=low, high=high: (v := read(c)) is not None
+                and (low is None or v >= low)
+                and (high is None or v <= high)
+            )
+            if name == "start_timestamp":
+                lo, hi = low, high
+        elif name in _CALL_VALUES:
+            if not isinstance(spec, list):
+                raise _bad_filter(name, "expected an array of values")
+            tests.append(lambda c, read=_CALL_VALUES[name], spec=spec: read(c) in spec)
+        elif name in ("metadata", "dynamic_variables"):
+            if not isinstance(spec, dict) or not all(isinstance(v, list) for v in spec.values()):
+                raise _bad_filter(name, "expected {key: [values]}")
+            attribute = "metadata" if name == "metadata" else "retell_llm_dynamic_variables"
+            tests.append(
+                lambda c, attribute=attribute, spec=spec: all(
+                    getattr(c, attribute).get(key) in values for key, values in spec.items()
+                )
+            )
+        else:
+            raise _bad_filter(name, "not supported by the simulator")
+    return tests, lo, hi
+
+
+def _ms_to_local_date(activity: TenantActivity, value: float | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return activity.local_date(datetime.fromtimestamp(value / 1000, UTC))
+    except (OverflowError, OSError, ValueError):
+        raise _ApiError(400, f"timestamp out of range: {value}") from None
+
+
 class _TenantViews:
     """Every response body of one tenant, each rendered on first use and then reused.
 
@@ -781,6 +1128,26 @@ class _TenantViews:
         self.admin_schedules = [s for s in self.schedules if s.user_id == tenant.admin.id]
         self.admin_default_schedule_id = tenant.admin.default_schedule_id
         self.retell_agents = {a.agent_id: a for a in tenant.agents}
+        self._day_rows: dict[tuple[str, date], tuple[int, list[tuple[Any, dict, bytes]]]] = {}
+
+    # ---- bookings and calls, per local day
+
+    def day_rows(self, kind: str, day: date) -> list[tuple[Any, dict, bytes]]:
+        """(item, record, encoding) of a day's bookings or calls in one shape, per day revision."""
+        revision, bookings, calls = self.tenant.activity.snapshot(day)
+        cached = self._day_rows.get((kind, day))
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        render, source = _DAY_RENDERERS[kind]
+        rows = []
+        for item in bookings if source == "bookings" else calls:
+            record = render(self.tenant, item)
+            rows.append((item, record, _dumps(record)))
+        self._day_rows[(kind, day)] = (revision, rows)
+        return rows
+
+    def rows(self, kind: str, days: list[date], keep: Callable[[Any], bool]) -> list[tuple[Any, dict, bytes]]:
+        return [row for day in days for row in self.day_rows(kind, day) if keep(row[0])]
 
     # ---- Cal.com v1
 
@@ -956,6 +1323,15 @@ def _corrupt(kind: str, record: dict) -> dict:
         bad["last_modification_timestamp"] = "abc"
     elif kind == "retell_llm":
         bad["version"] = "abc"
+    elif kind == "v2_booking":
+        bad.pop("uid", None)
+        bad["start"] = "not-a-date"
+    elif kind == "v1_booking":
+        bad.pop("id", None)
+        bad["startTime"] = "not-a-date"
+    elif kind in ("retell_call", "retell_call_full"):
+        bad.pop("call_id", None)
+        bad["start_timestamp"] = "abc"
     else:
         bad.pop("id", None)
     return bad
@@ -1085,6 +1461,7 @@ class _App:
                 ("GET", re.compile(r"/v1/schedules"), self.v1_schedules),
                 ("GET", re.compile(r"/v1/schedules/(?P<schedule_id>[^/]+)"), self.v1_schedule),
                 ("GET", re.compile(r"/v1/memberships"), self.v1_memberships),
+                ("GET", re.compile(r"/v1/bookings"), self.v1_bookings),
             ],
             "v2": [
                 ("GET", re.compile(r"/v2/me"), self.v2_me),
@@ -1098,6 +1475,8 @@ class _App:
                 ("GET", re.compile(r"/v2/schedules"), self.v2_schedules),
                 ("GET", re.compile(r"/v2/schedules/default"), self.v2_default_schedule),
                 ("GET", re.compile(r"/v2/schedules/(?P<schedule_id>[^/]+)"), self.v2_schedule),
+                ("GET", re.compile(r"/v2/bookings"), self.v2_bookings),
+                ("GET", re.compile(r"/v2/bookings/(?P<booking_uid>[^/]+)"), self.v2_booking),
             ],
             "retell": [
                 ("POST", re.compile(r"/v2/list-agents"), self.retell_list_agents),
@@ -1108,6 +1487,9 @@ class _App:
                 ("GET", re.compile(r"/v2/list-phone-numbers"), self.retell_list_phone_numbers),
                 ("GET", re.compile(r"/list-phone-numbers"), self.retell_list_phone_numbers_legacy),
                 ("GET", re.compile(r"/get-phone-number/(?P<phone_number>[^/]+)"), self.retell_get_phone_number),
+                ("POST", re.compile(r"/v3/list-calls"), self.retell_list_calls),
+                ("POST", re.compile(r"/v2/list-calls"), self.retell_list_calls_legacy),
+                ("GET", re.compile(r"/v2/get-call/(?P<call_id>[^/]+)"), self.retell_get_call),
             ],
         }
 
@@ -1357,6 +1739,48 @@ class _App:
             raise _ApiError(400, f"Validation failed ({name}: numeric string is expected)")
         return int(value)
 
+    @staticmethod
+    def _iso_param(ctx: _Ctx, name: str) -> datetime | None:
+        """An ISO 8601 query value as an aware datetime (UTC when it has no offset)."""
+        raw = ctx.query.get(name)
+        if not raw:
+            return None
+        try:
+            value = datetime.fromisoformat(raw.strip().replace(" ", "+"))  # an unencoded "+" arrives as a space
+        except ValueError:
+            raise _ApiError(400, f"{name} must be a valid ISO 8601 date string") from None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @staticmethod
+    def _json_body(ctx: _Ctx) -> dict:
+        if not ctx.body.strip():
+            return {}
+        try:
+            body = json.loads(ctx.body)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise _ApiError(400, "Invalid request format, please check API reference.")
+        return body
+
+    @staticmethod
+    def _body_int(body: dict, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+        value = body.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _ApiError(400, f"{name} must be an integer")
+        if value < minimum or (maximum is not None and value > maximum):
+            raise _ApiError(400, f"{name} must be between {minimum} and {maximum}")
+        return value
+
+    @staticmethod
+    def _body_descending(body: dict) -> bool:
+        order = body.get("sort_order") or "descending"
+        if order not in ("ascending", "descending"):
+            raise _ApiError(400, "sort_order must be ascending or descending")
+        return order == "descending"
+
     def _skip_take(self, ctx: _Ctx) -> tuple[int, int]:
         """Cal.com v2 SkipTakePagination: take 1..250 (default 250), skip >= 0."""
         take = self._int_param(ctx, "take", V2_TAKE_DEFAULT, 1, V2_TAKE_MAX)
@@ -1420,6 +1844,42 @@ class _App:
             team = ctx.views.v1_teams.records[0]
             listing = _Listing(listing.kind, [r | {"team": team} for r in listing.records])
         return _v1_list("memberships", listing)
+
+    def v1_bookings(self, ctx: _Ctx) -> _Payload:
+        """dateFrom (startTime >=), dateTo (endTime <=), attendeeEmail, status=upcoming, order and
+        sortBy; paginated only when both take and page are given, else every match."""
+        activity = ctx.tenant.activity
+        tests: list[Callable[[SimBooking], bool]] = []
+        first = last = None
+        status = ctx.query.get("status")
+        if status == "upcoming":  # overrides the date filters
+            tests.append(lambda b: b.start >= SIM_NOW)
+            first = activity.local_date(SIM_NOW)
+        elif status:
+            raise _ApiError(400, "status: Invalid enum value. Expected 'upcoming'")
+        else:
+            date_from, date_to = self._iso_param(ctx, "dateFrom"), self._iso_param(ctx, "dateTo")
+            if date_from:
+                tests.append(lambda b: b.start >= date_from)
+                first = activity.local_date(date_from)
+            if date_to:
+                tests.append(lambda b: b.end <= date_to)
+                last = activity.local_date(date_to)
+        emails = {e.lower() for raw in ctx.query.getlist("attendeeEmail") for e in raw.split(",") if e}
+        if emails:
+            tests.append(lambda b: any(a.email.lower() in emails for a in b.attendees))
+        order = ctx.query.get("order") or "asc"
+        sort_by = ctx.query.get("sortBy")
+        if order not in ("asc", "desc") or sort_by not in (None, "", "createdAt", "updatedAt"):
+            raise _ApiError(400, "order must be asc or desc; sortBy createdAt or updatedAt")
+        attribute = {"createdAt": "created_at", "updatedAt": "updated_at"}.get(sort_by or "", "id")
+        rows = ctx.views.rows("v1_booking", _activity_days(activity, first, last), lambda b: all(t(b) for t in tests))
+        rows.sort(key=lambda row: (getattr(row[0], attribute), row[0].id), reverse=order == "desc")
+        if "take" in ctx.query and "page" in ctx.query:
+            take = self._int_param(ctx, "take", V1_TAKE_DEFAULT, 1)
+            page = self._int_param(ctx, "page", 1, 1)
+            rows = rows[(page - 1) * take : page * take]
+        return _v1_list("bookings", _Listing.of_rows("v1_booking", rows))
 
     # ---- Cal.com v2 ------------------------------------------------------------------------
 
@@ -1486,6 +1946,86 @@ class _App:
         if self._new_schedule_shape(ctx):
             return _v2_one("v2_schedule", ctx.views.v2_schedule_by_id[schedule])
         return _v2_one("v2_schedule_old", ctx.views.v2_schedule_old_by_id[schedule])
+
+    def _v2_booking_filters(self, ctx: _Ctx) -> tuple[Callable[[SimBooking], bool], list[date]]:
+        """GetBookingsInput_2024_08_13 filters as one predicate, and the local days to walk."""
+        activity = ctx.tenant.activity
+        bounds = {name: self._iso_param(ctx, name) for name in _V2_BOOKING_TIME_FILTERS}
+        tests = [
+            (lambda b, read=read, compare=compare, bound=bound: compare(read(b), bound))
+            for name, (read, compare) in _V2_BOOKING_TIME_FILTERS.items()
+            if (bound := bounds[name]) is not None
+        ]
+        views = [v for raw in ctx.query.getlist("status") for v in raw.split(",") if v]
+        if set(views) - set(_V2_LIST_VIEWS):
+            raise _ApiError(400, f"status must be a comma list of {', '.join(_V2_LIST_VIEWS)}")
+        if views:
+            tests.append(lambda b: any(_V2_LIST_VIEWS[v](b) for v in views))
+        emails = {e.lower() for raw in ctx.query.getlist("attendeeEmail") for e in raw.split(",") if e}
+        if emails:
+            tests.append(lambda b: any(a.email.lower() in emails for a in b.attendees))
+        if ctx.query.get("bookingUid"):
+            tests.append(lambda b: b.uid == ctx.query["bookingUid"])
+        raw_ids = [v for n in ("eventTypeId", "eventTypeIds") for raw in ctx.query.getlist(n) for v in raw.split(",")]
+        if raw_ids:
+            if not all(v.strip().isdigit() for v in raw_ids):
+                raise _ApiError(400, "eventTypeId(s) must be integers")
+            wanted = {int(v) for v in raw_ids}
+            tests.append(lambda b: b.event_type_id in wanted)
+        lower_bounds = [activity.local_date(bounds[n]) for n in ("afterCreatedAt", "afterUpdatedAt") if bounds[n]]
+        days = _activity_days(
+            activity,
+            activity.local_date(bounds["afterStart"]) if bounds["afterStart"] else None,
+            activity.local_date(bounds["beforeEnd"]) if bounds["beforeEnd"] else None,
+            generated_from=max(lower_bounds) if lower_bounds else None,
+        )
+        return (lambda b: all(test(b) for test in tests)), days
+
+    def v2_bookings(self, ctx: _Ctx) -> _Payload:
+        """GET /v2/bookings: filters, sort*, skip/take (default 100) and the `pagination` block.
+
+        Without cal-api-version 2024-08-13 the caller gets an older envelope (data.bookings with
+        v1-style records), the way a client that forgot the header breaks on the real API.
+        """
+        take = self._int_param(ctx, "take", V2_BOOKINGS_TAKE_DEFAULT, 1, V2_TAKE_MAX)
+        skip = self._int_param(ctx, "skip", 0, 0)
+        keep, days = self._v2_booking_filters(ctx)
+        attribute, descending = "start", False
+        for param, name in _V2_BOOKING_SORTS:
+            value = ctx.query.get(param)
+            if value:
+                if value not in ("asc", "desc"):
+                    raise _ApiError(400, f"{param} must be asc or desc")
+                attribute, descending = name, value == "desc"
+                break
+        current = ctx.headers.get("cal-api-version") == V2_BOOKINGS_VERSION
+        kind = "v2_booking" if current else "v1_booking"
+        rows = ctx.views.rows(kind, days, keep)
+        rows.sort(key=lambda row: (getattr(row[0], attribute), row[0].id), reverse=descending)
+        page = rows[skip : skip + take]
+        listing = _Listing.of_rows(kind, page)
+        if not current:
+            return _Payload(kind, _V2_OLD_BOOKINGS_PREFIX, _V2_OLD_BOOKINGS_SUFFIX, listing=listing)
+        total = len(rows)
+        pagination = {
+            "totalItems": total,
+            "remainingItems": max(0, total - (skip + take)),
+            "returnedItems": len(page),
+            "itemsPerPage": take,
+            "currentPage": skip // take + 1,
+            "totalPages": -(-total // take),
+            "hasNextPage": skip + take < total,
+            "hasPreviousPage": skip > 0,
+        }
+        return _Payload(kind, _V2_PREFIX, b',"pagination":' + _dumps(pagination) + b"}", listing=listing)
+
+    def v2_booking(self, ctx: _Ctx, booking_uid: str) -> _Payload:
+        booking = ctx.tenant.activity.booking(booking_uid)
+        if booking is None:
+            raise _ApiError(404, f"Booking with uid={booking_uid} was not found in the database")
+        if ctx.headers.get("cal-api-version") == V2_BOOKINGS_VERSION:
+            return _v2_one("v2_booking", _v2_booking(ctx.tenant, booking))
+        return _v2_one("v1_booking", _v1_booking(ctx.tenant, booking))
 
     # ---- Retell ----------------------------------------------------------------------------
 
@@ -1595,6 +2135,72 @@ class _App:
     def retell_get_phone_number(self, ctx: _Ctx, phone_number: str) -> _Payload:
         self._check_owner(ctx, "phone_number", phone_number, f"phone number {phone_number}")
         return _bare_one("retell_phone_number", ctx.views.retell_phone_number_by_number[phone_number])
+
+    def _sorted_calls(
+        self,
+        ctx: _Ctx,
+        kind: str,
+        tests: list[Callable[[SimCall], bool]],
+        lo: float | None,
+        hi: float | None,
+        descending: bool,
+    ) -> list[tuple[Any, dict, bytes]]:
+        activity = ctx.tenant.activity
+        days = _activity_days(activity, _ms_to_local_date(activity, lo), _ms_to_local_date(activity, hi))
+        rows = ctx.views.rows(kind, days, lambda c: all(test(c) for test in tests))
+        rows.sort(key=lambda row: (row[0].start_timestamp, row[0].call_id), reverse=descending)
+        return rows
+
+    def retell_list_calls(self, ctx: _Ctx) -> _Payload:
+        """POST /v3/list-calls: typed filter_criteria, start_timestamp order, cursor or skip; no transcripts."""
+        body = self._json_body(ctx)
+        limit = self._body_int(body, "limit", RETELL_LIST_CALLS_LIMIT, 1, RETELL_MAX_LIMIT)
+        descending = self._body_descending(body)
+        key, skip = body.get("pagination_key"), body.get("skip")
+        if key is not None and skip is not None:
+            raise _ApiError(400, "pagination_key and skip are mutually exclusive")
+        criteria = body.get("filter_criteria") or {}
+        if not isinstance(criteria, dict):
+            raise _ApiError(400, "filter_criteria must be an object")
+        tests, lo, hi = _v3_call_filters(criteria)
+        rows = self._sorted_calls(ctx, "retell_call", tests, lo, hi, descending)
+        if key is not None:
+            start = _page_after(rows, _decode_call_cursor(str(key)), descending)
+        else:
+            start = self._body_int(body, "skip", 0, 0)
+        page = rows[start : start + limit]
+        has_more = start + limit < len(rows)
+        suffix = b',"has_more":' + _dumps(has_more)
+        suffix += b',"pagination_key":' + _dumps(_encode_call_cursor(page[-1][0]) if has_more else None)
+        if body.get("include_total") is True:
+            suffix += b',"total":' + str(len(rows)).encode()
+        return _Payload("retell_call", b'{"items":', suffix + b"}", listing=_Listing.of_rows("retell_call", page))
+
+    def retell_list_calls_legacy(self, ctx: _Ctx) -> _Payload:
+        """POST /v2/list-calls: a bare array of full calls; pagination_key is the previous page's last call_id."""
+        body = self._json_body(ctx)
+        limit = self._body_int(body, "limit", RETELL_LIST_CALLS_LIMIT, 1, RETELL_MAX_LIMIT)
+        descending = self._body_descending(body)
+        criteria = body.get("filter_criteria") or {}
+        if not isinstance(criteria, dict):
+            raise _ApiError(400, "filter_criteria must be an object")
+        tests, lo, hi = _legacy_call_filters(criteria)
+        rows = self._sorted_calls(ctx, "retell_call_full", tests, lo, hi, descending)
+        start = 0
+        key = body.get("pagination_key")
+        if key:
+            last = ctx.tenant.activity.call(str(key))
+            if last is None:
+                raise _ApiError(400, f"Invalid pagination_key: {key}")
+            start = _page_after(rows, (last.start_timestamp, last.call_id), descending)
+        return _bare_list(_Listing.of_rows("retell_call_full", rows[start : start + limit]))
+
+    def retell_get_call(self, ctx: _Ctx, call_id: str) -> _Payload:
+        """GET /v2/get-call/{call_id}: the full call, transcript included."""
+        call = ctx.tenant.activity.call(call_id)
+        if call is None:
+            raise _ApiError(404, "Cannot find requested asset under given api key.")
+        return _bare_one("retell_call_full", retell_call_object(call))
 
 
 def _json(status: int, value: Any) -> Response:
@@ -1729,3 +2335,21 @@ class Simulator:
         """(method, path with query minus apiKey, status) per served API request (a copy)."""
         with self._app.lock:
             return list(self._app.log)
+
+    # ---- bookings (tests) ------------------------------------------------------------------
+
+    def mutate_booking(self, slug: str, uid: str, /, **changes: Any) -> SimBooking:
+        """Change a booking (SimBooking field names) so later responses show it.
+
+        `updated_at` advances past every generated timestamp unless given, so an incremental
+        sync by afterUpdatedAt picks the change up.
+        """
+        return self.world.tenant(slug).activity.mutate_booking(uid, **changes)
+
+    def cancel_booking(self, slug: str, uid: str, reason: str = "Termin passt leider nicht mehr.") -> SimBooking:
+        """Cancel a booking as its attendee would."""
+        return self.world.tenant(slug).activity.cancel_booking(uid, reason)
+
+    def add_booking(self, slug: str, start: datetime, **details: Any) -> SimBooking:
+        """Book a new slot at `start` (aware); see TenantActivity.add_booking for the details."""
+        return self.world.tenant(slug).activity.add_booking(start, **details)

@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from askpro_pipelines.simulator.activity import SimBooking, SimCall, TenantActivity
 
 # Ids: each tenant owns one block of _ID_BLOCK consecutive ints, chosen by a stable hash of its
 # slug (linear probing in config order on a clash). Every id stays below 2**31, like Cal.com's
@@ -22,6 +26,10 @@ from typing import Any
 _ID_BASE = 10_000_000
 _ID_BLOCK = 1_000_000
 _ID_BLOCKS = 2_000
+
+# Per-day activity limits: a day's integer booking and attendee ids share one range of 1000.
+_MAX_BOOKINGS_PER_DAY = 100
+_MAX_CALLS_PER_DAY = 2_000
 
 # A fixed clock keeps every timestamp in the world reproducible.
 SIM_NOW = datetime(2026, 9, 15, 8, 0, 0, tzinfo=UTC)
@@ -102,6 +110,10 @@ class SimTenantSpec:
     phone_numbers: list[str] = field(default_factory=list)
     # Numbers beyond phone_numbers that no branch maps; off by default so the demo passes its checks.
     extra_phone_numbers: int = 0
+    # Mean activity of a weekday (weekends get less); see activity.py. About half of the answered
+    # inbound calls book a slot, and those bookings count towards bookings_per_day (or exceed it).
+    calls_per_day: int = 12
+    bookings_per_day: int = 6
 
 
 @dataclass
@@ -277,10 +289,20 @@ class TenantWorld:
     schedules: list[SimSchedule]
     agents: list[SimAgent]
     phone_numbers: list[SimPhoneNumber]
+    seed: int = 0  # the world's seed: each day's bookings and calls are drawn from it
+    id_base: int = 0  # first id of the tenant's id block
     _users_by_id: dict[int, SimUser] = field(init=False, repr=False, compare=False)
+    _event_types_by_id: dict[int, SimEventType] = field(init=False, repr=False, compare=False)
+    _schedules_by_id: dict[int, SimSchedule] = field(init=False, repr=False, compare=False)
+    _agents_by_id: dict[str, SimAgent] = field(init=False, repr=False, compare=False)
+    _activity: TenantActivity | None = field(init=False, repr=False, compare=False, default=None)
+    _activity_lock: threading.Lock = field(init=False, repr=False, compare=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._users_by_id = {u.id: u for u in self.users}
+        self._event_types_by_id = {et.id: et for et in self.event_types}
+        self._schedules_by_id = {s.id: s for s in self.schedules}
+        self._agents_by_id = {a.agent_id: a for a in self.agents}
 
     @property
     def slug(self) -> str:
@@ -305,6 +327,39 @@ class TenantWorld:
     def schedules_of(self, user_id: int) -> list[SimSchedule]:
         return [s for s in self.schedules if s.user_id == user_id]
 
+    def event_type(self, event_type_id: int) -> SimEventType:
+        return self._event_types_by_id[event_type_id]
+
+    def schedule(self, schedule_id: int) -> SimSchedule:
+        return self._schedules_by_id[schedule_id]
+
+    def agent(self, agent_id: str) -> SimAgent:
+        return self._agents_by_id[agent_id]
+
+    @property
+    def activity(self) -> TenantActivity:
+        """Bookings and calls, made on first use so a world that never needs them pays nothing."""
+        with self._activity_lock:
+            if self._activity is None:
+                from askpro_pipelines.simulator.activity import TenantActivity
+
+                self._activity = TenantActivity(self)
+            return self._activity
+
+    def bookings_on(self, day: date | str) -> list[SimBooking]:
+        """Bookings starting on this local day (the tenant's time zone), by start then id."""
+        return self.activity.bookings_on(day)
+
+    def calls_on(self, day: date | str) -> list[SimCall]:
+        """Calls starting on this local day, by start then call id."""
+        return self.activity.calls_on(day)
+
+    def booking(self, uid: str) -> SimBooking | None:
+        return self.activity.booking(uid)
+
+    def call(self, call_id: str) -> SimCall | None:
+        return self.activity.call(call_id)
+
 
 @dataclass
 class World:
@@ -327,6 +382,14 @@ class World:
 
     def tenant_for_retell_key(self, key: str | None) -> TenantWorld | None:
         return self._by_retell_key.get(key) if key else None
+
+    def bookings_on(self, slug: str, day: date | str) -> list[SimBooking]:
+        """A tenant's bookings starting on a local day; deterministic per (seed, slug, day)."""
+        return self.tenants[slug].bookings_on(day)
+
+    def calls_on(self, slug: str, day: date | str) -> list[SimCall]:
+        """A tenant's calls starting on a local day; deterministic per (seed, slug, day)."""
+        return self.tenants[slug].calls_on(day)
 
 
 # ---- keys for tenants served by the simulator -------------------------------------------------
@@ -402,7 +465,7 @@ def build_world(config: SimulatorConfig) -> World:
         taken_blocks.add(block)
         ids = _IdAllocator(_ID_BASE + block * _ID_BLOCK, reserved, spec.slug)
         rng = random.Random(config.seed + stable_hash(spec.slug))
-        tenants[spec.slug] = _TenantBuilder(spec, rng, ids, block, taken_numbers).build()
+        tenants[spec.slug] = _TenantBuilder(spec, rng, ids, block, taken_numbers, config.seed).build()
     return World(seed=config.seed, tenants=tenants)
 
 
@@ -429,6 +492,10 @@ def _validate(config: SimulatorConfig) -> None:
             raise ValueError(f"{where}: event_types and agents must not be negative")
         if not 0 <= spec.extra_phone_numbers <= 50:
             raise ValueError(f"{where}: extra_phone_numbers must be between 0 and 50")
+        if not 0 <= spec.bookings_per_day <= _MAX_BOOKINGS_PER_DAY:
+            raise ValueError(f"{where}: bookings_per_day must be between 0 and {_MAX_BOOKINGS_PER_DAY}")
+        if not 0 <= spec.calls_per_day <= _MAX_CALLS_PER_DAY:
+            raise ValueError(f"{where}: calls_per_day must be between 0 and {_MAX_CALLS_PER_DAY}")
         for event_type_id in spec.event_type_ids:
             if not isinstance(event_type_id, int) or isinstance(event_type_id, bool) or event_type_id < 1:
                 raise ValueError(f"{where}: event type id {event_type_id!r} is not a positive int")
@@ -474,12 +541,15 @@ def iso_ms(moment: datetime) -> str:
 
 
 class _TenantBuilder:
-    def __init__(self, spec: SimTenantSpec, rng: random.Random, ids: _IdAllocator, block: int, taken_numbers: set[str]):
+    def __init__(
+        self, spec: SimTenantSpec, rng: random.Random, ids: _IdAllocator, block: int, taken_numbers: set[str], seed: int
+    ):
         self.spec = spec
         self.rng = rng
         self.ids = ids
         self.block = block
         self.taken_numbers = taken_numbers
+        self.seed = seed
 
     def build(self) -> TenantWorld:
         spec, rng = self.spec, self.rng
@@ -515,6 +585,8 @@ class _TenantBuilder:
             schedules=schedules,
             agents=agents,
             phone_numbers=phone_numbers,
+            seed=self.seed,
+            id_base=_ID_BASE + self.block * _ID_BLOCK,
         )
 
     def _users(self, team_created: datetime, brand_color: str) -> list[SimUser]:
@@ -615,9 +687,9 @@ class _TenantBuilder:
     def _overrides(self, count: int) -> list[SimOverride]:
         dates = sorted(self.rng.sample(_OVERRIDE_DATES, count))
         overrides = []
-        for index, date in enumerate(dates):
+        for index, override_date in enumerate(dates):
             start, end = ("00:00", "00:00") if index == 0 else ("08:00", "12:00")
-            overrides.append(SimOverride(self.ids(), date, start, end))
+            overrides.append(SimOverride(self.ids(), override_date, start, end))
         return overrides
 
     def _event_types(

@@ -41,7 +41,12 @@ TOKYO = SimTenantSpec(
 CONFIG = SimulatorConfig(seed=11, tenants=[PRAXIS, TOKYO])
 V2 = {"cal-api-version": "2024-08-13"}
 WEEK = [date(2026, 9, 14) + timedelta(days=n) for n in range(7)]
-TRANSCRIPT_FIELDS = {"transcript", "transcript_object", "transcript_with_tool_calls", "scrubbed_transcript_with_tool_calls"}
+TRANSCRIPT_FIELDS = {
+    "transcript",
+    "transcript_object",
+    "transcript_with_tool_calls",
+    "scrubbed_transcript_with_tool_calls",
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,10 @@ def example(name):
     return json.loads(path.read_text("utf-8"))
 
 
+def dump(items) -> str:
+    return json.dumps([asdict(i) for i in items], default=str, ensure_ascii=False)
+
+
 def local_midnight_utc(day: date, zone=BERLIN) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
@@ -105,7 +114,6 @@ def test_a_day_is_the_same_whatever_was_asked_before_and_other_days_differ():
     second.bookings_on("praxis-am-stadtpark", other)  # a different order of first use changes nothing
     for world in (first, second):
         assert world.bookings_on("praxis-am-stadtpark", day) and world.calls_on("praxis-am-stadtpark", day)
-    dump = lambda items: json.dumps([asdict(i) for i in items], default=str, ensure_ascii=False)  # noqa: E731
     assert dump(first.bookings_on("praxis-am-stadtpark", day)) == dump(second.bookings_on("praxis-am-stadtpark", day))
     assert dump(first.calls_on("praxis-am-stadtpark", day)) == dump(second.calls_on("praxis-am-stadtpark", day))
     uids = {b.uid for b in first.bookings_on("praxis-am-stadtpark", day)}
@@ -117,10 +125,15 @@ def test_a_day_is_the_same_whatever_was_asked_before_and_other_days_differ():
 
 def test_same_config_serves_byte_identical_bookings_and_calls(sim, client):
     week = {"afterStart": iso(local_midnight_utc(WEEK[0])), "beforeEnd": iso(local_midnight_utc(WEEK[-1]))}
-    calls = {"filter_criteria": {"start_timestamp": {"op": "ge", "type": "number", "value": ms(local_midnight_utc(WEEK[0]))}}}
+    calls = {
+        "filter_criteria": {"start_timestamp": {"op": "ge", "type": "number", "value": ms(local_midnight_utc(WEEK[0]))}}
+    }
     with Simulator(CONFIG) as twin:
         assert v2(sim, client, "/bookings", **week).content == v2(twin, client, "/bookings", **week).content
-        assert retell(sim, client, "/v3/list-calls", **calls).content == retell(twin, client, "/v3/list-calls", **calls).content
+        assert (
+            retell(sim, client, "/v3/list-calls", **calls).content
+            == retell(twin, client, "/v3/list-calls", **calls).content
+        )
 
 
 def test_bookings_and_calls_look_real():
@@ -172,12 +185,17 @@ def test_local_days_follow_the_tenant_time_zone(sim, client):
         assert any(c.start.date() != c.start.astimezone(zone).date() for c in calls), "some calls cross UTC midnight"
     # 00:30 in Berlin on 10 March is 23:30 UTC on 9 March: the booking belongs to 10 March.
     start = datetime(2026, 3, 10, 0, 30, tzinfo=BERLIN)
-    added = sim.add_booking("praxis-am-stadtpark", start, attendee_name="Jürgen Größer", attendee_phone="+4915112345678")
+    added = sim.add_booking(
+        "praxis-am-stadtpark", start, attendee_name="Jürgen Größer", attendee_phone="+4915112345678"
+    )
     tenant = sim.world.tenant("praxis-am-stadtpark")
     assert added.start == datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
     assert added.uid in {b.uid for b in tenant.bookings_on(date(2026, 3, 10))}
     assert added.uid not in {b.uid for b in tenant.bookings_on(date(2026, 3, 9))}
-    day = {"afterStart": iso(local_midnight_utc(date(2026, 3, 10))), "beforeEnd": iso(local_midnight_utc(date(2026, 3, 11)))}
+    day = {
+        "afterStart": iso(local_midnight_utc(date(2026, 3, 10))),
+        "beforeEnd": iso(local_midnight_utc(date(2026, 3, 11))),
+    }
     assert day["afterStart"] == "2026-03-09T23:00:00.000Z"
     listed = v2(sim, client, "/bookings", **day).json()["data"]
     assert added.uid in {b["uid"] for b in listed}
@@ -265,7 +283,9 @@ def test_v2_bookings_page_with_skip_and_take_and_a_pagination_block(sim, client)
     assert total > 2 * take
     collected, skip = [], 0
     while True:
-        body = v2(sim, client, "/bookings", afterStart=iso(range_start), beforeEnd=iso(range_end), take=take, skip=skip).json()
+        body = v2(
+            sim, client, "/bookings", afterStart=iso(range_start), beforeEnd=iso(range_end), take=take, skip=skip
+        ).json()
         page = body["pagination"]
         assert page == {
             "totalItems": total,
@@ -346,7 +366,9 @@ def test_v3_list_calls_pages_with_the_pagination_key(sim, client):
     world = build_world(CONFIG)
     days = WEEK[:4]
     lo, hi = ms(local_midnight_utc(days[0])), ms(local_midnight_utc(days[-1] + timedelta(days=1))) - 1
-    expected = sorted((c for d in days for c in world.calls_on("praxis-am-stadtpark", d)), key=lambda c: c.start_timestamp)
+    expected = sorted(
+        (c for d in days for c in world.calls_on("praxis-am-stadtpark", d)), key=lambda c: c.start_timestamp
+    )
     criteria = {"start_timestamp": {"op": "bt", "type": "range", "value": [lo, hi]}}
     for order, wanted in (("ascending", expected), ("descending", expected[::-1])):
         collected, key = [], None
@@ -373,7 +395,10 @@ def test_v3_list_calls_pages_with_the_pagination_key(sim, client):
     counted = retell(sim, client, "/v3/list-calls", filter_criteria=criteria, limit=1, include_total=True).json()
     assert counted["total"] == len(expected)
     inbound = {"direction": {"op": "in", "type": "enum", "value": ["inbound"]}, **criteria}
-    assert {c["direction"] for c in retell(sim, client, "/v3/list-calls", filter_criteria=inbound, limit=1000).json()["items"]} == {"inbound"}
+    assert {
+        c["direction"]
+        for c in retell(sim, client, "/v3/list-calls", filter_criteria=inbound, limit=1000).json()["items"]
+    } == {"inbound"}
     unsupported = retell(sim, client, "/v3/list-calls", filter_criteria={"tool_calls": []})
     assert unsupported.status_code == 400
     assert retell(sim, client, "/v3/list-calls", pagination_key="x", skip=1).status_code == 400
@@ -398,7 +423,9 @@ def test_legacy_list_calls_pages_by_the_last_call_id(sim, client):
         key = page[-1]["call_id"]
     assert collected == [c.call_id for c in expected]
     assert retell(sim, client, "/v2/list-calls", pagination_key="call_unknown").status_code == 400
-    missing = client.get(f"{sim.retell_base_url}/v2/get-call/call_unknown", headers={"Authorization": f"Bearer {PRAXIS.retell_key}"})
+    missing = client.get(
+        f"{sim.retell_base_url}/v2/get-call/call_unknown", headers={"Authorization": f"Bearer {PRAXIS.retell_key}"}
+    )
     assert missing.status_code == 404
 
 
@@ -406,7 +433,9 @@ def test_legacy_list_calls_pages_by_the_last_call_id(sim, client):
 
 
 def test_faults_hit_the_booking_and_call_endpoints(sim, client):
-    sim.add_fault(Fault(kind="status", status=503, count=-1, tenant="praxis-am-stadtpark", path_prefix="/calcom/v2/bookings"))
+    sim.add_fault(
+        Fault(kind="status", status=503, count=-1, tenant="praxis-am-stadtpark", path_prefix="/calcom/v2/bookings")
+    )
     assert [v2(sim, client, "/bookings", take=1).status_code for _ in range(2)] == [503, 503]
     assert v2(sim, client, "/bookings", spec=TOKYO, take=1).status_code == 200
     sim.clear_faults()
@@ -416,5 +445,7 @@ def test_faults_hit_the_booking_and_call_endpoints(sim, client):
     assert sum("call_id" not in item for item in items) == 1
     sim.add_fault(Fault(kind="status", status=429, path_prefix="/retell/v2/get-call", retry_after=1))
     call_id = items[-1]["call_id"]
-    limited = client.get(f"{sim.retell_base_url}/v2/get-call/{call_id}", headers={"Authorization": f"Bearer {PRAXIS.retell_key}"})
+    limited = client.get(
+        f"{sim.retell_base_url}/v2/get-call/{call_id}", headers={"Authorization": f"Bearer {PRAXIS.retell_key}"}
+    )
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"

@@ -161,7 +161,7 @@ def test_a_days_deliveries_cover_its_bookings_and_calls_in_time_order(world):
     assert all(tenant.activity.local_date(moment) == DAY for moment in sent_at)
     created_today = {
         b.uid
-        for n in range(BOOKING_LEAD_DAYS + 1)
+        for n in range(BOOKING_LEAD_DAYS + 2)
         for b in tenant.bookings_on(DAY + timedelta(days=n))
         if tenant.activity.local_date(b.created_at) == DAY
     }
