@@ -131,16 +131,17 @@ def test_success_marks_processed_failure_retries_then_dead_letters(
     # A later event whose runs keep failing: retried, then a dead letter after MAX_ATTEMPTS.
     (event_id,) = _land(store, "retell", "call_analyzed", 1, day=day, prefix="bad")
     simulator.add_fault(Fault(kind="status", status=500, path_prefix="/retell/v3/list-calls", count=-1))
-    cursor = settled.cursor
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        tick = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=cursor)
-        (request,) = tick.run_requests
-        assert request.run_key.split(":")[-2] == f"a{attempt - 1}"
+    tick = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=settled.cursor)
+    for attempt in range(MAX_ATTEMPTS):
+        (request,) = tick.run_requests  # the first request, then each retry after a settle
+        assert request.run_key.split(":")[-2] == f"a{attempt}"
         assert not _run(instance, request, fast).success
-        cursor = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=tick.cursor).cursor
+        tick = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=tick.cursor)
+    assert not tick.run_requests
+    assert tick.asset_events[0].metadata["settled/dead"].value == 1
     (event,) = [e for e in store.list(provider="retell") if e.id == event_id]
     assert event.status == "dead" and event.attempts == MAX_ATTEMPTS and "FAILURE" in event.last_error
-    assert not _tick(retell_webhook_sensor, instance, warehouse_env, cursor=cursor).run_requests
+    cursor = tick.cursor
 
     # Replaying the dead letter after the outage brings it back and it lands.
     simulator.clear_faults()
