@@ -71,6 +71,7 @@ tenants:
     calcom:
       api_version: v2
       api_key_env: TEST_V2_CALCOM_API_KEY
+      webhook_secret_env: TEST_V2_CALCOM_WEBHOOK_SECRET
     retell:
       api_key_env: TEST_V2_RETELL_API_KEY
     branches:
@@ -83,6 +84,7 @@ tenants:
     calcom:
       api_version: v1
       api_key_env: TEST_V1_CALCOM_API_KEY
+      webhook_secret_env: TEST_V1_CALCOM_WEBHOOK_SECRET
     retell:
       api_key_env: TEST_V1_RETELL_API_KEY
     branches:
@@ -103,6 +105,8 @@ def tenants_file(tmp_path, monkeypatch):
     path = tmp_path / "tenants.yaml"
     path.write_text(textwrap.dedent(TENANTS_YAML))
     monkeypatch.setenv("ASKPRO_TENANTS_FILE", str(path))
+    monkeypatch.setenv("TEST_V2_CALCOM_WEBHOOK_SECRET", "whsec-v2-test")
+    monkeypatch.setenv("TEST_V1_CALCOM_WEBHOOK_SECRET", "whsec-v1-test")
     return path
 
 
