@@ -5,11 +5,13 @@ from dagster import Definitions, in_process_executor
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
+from askpro_pipelines.resources.alerts import AlertsResource
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.schedules import schedules
+from askpro_pipelines.sensors.alerts import check_failure_alert_sensor, run_failure_alert_sensor
 from askpro_pipelines.sensors.tenants import tenant_partitions_sensor
 from askpro_pipelines.sensors.webhooks import calcom_webhook_sensor, retell_webhook_sensor
 
@@ -18,12 +20,20 @@ defs = Definitions(
     asset_checks=all_checks,
     jobs=[sync_dimensions_job, sync_facts_job],
     schedules=schedules,
-    sensors=[tenant_partitions_sensor, calcom_webhook_sensor, retell_webhook_sensor],
+    sensors=[
+        tenant_partitions_sensor,
+        calcom_webhook_sensor,
+        retell_webhook_sensor,
+        run_failure_alert_sensor,
+        check_failure_alert_sensor,
+    ],
     resources={
         "calcom": CalcomResource(),
         "retell": RetellResource(),
         "warehouse": WarehouseResource(),
         "tenants": TenantsResource(),
+        # Alerts are optional: every unset field is read from its ASKPRO_* variable at send time.
+        "alerts": AlertsResource(),
     },
     # One process per run: steps of a tenant run share the HTTP pool and never contend for a
     # SQLite file; parallelism comes from running tenants as separate runs.
