@@ -10,12 +10,13 @@ from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.policies import derived_assets_automation, with_freshness
 from askpro_pipelines.schedules import schedules
 from askpro_pipelines.sensors.alerts import check_failure_alert_sensor, run_failure_alert_sensor
 from askpro_pipelines.sensors.tenants import tenant_partitions_sensor
 from askpro_pipelines.sensors.webhooks import calcom_webhook_sensor, retell_webhook_sensor
 
-defs = Definitions(
+_defs = Definitions(
     assets=[webhook_events, *SYNCED_ASSETS],
     asset_checks=all_checks,
     jobs=[sync_dimensions_job, sync_facts_job],
@@ -26,6 +27,7 @@ defs = Definitions(
         retell_webhook_sensor,
         run_failure_alert_sensor,
         check_failure_alert_sensor,
+        derived_assets_automation,
     ],
     resources={
         "calcom": CalcomResource(),
@@ -39,3 +41,6 @@ defs = Definitions(
     # SQLite file; parallelism comes from running tenants as separate runs.
     executor=in_process_executor,
 )
+
+# Freshness is a policy for every table, applied here once rather than on each asset.
+defs = _defs.map_resolved_asset_specs(func=with_freshness)

@@ -89,3 +89,30 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
         env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_synced_table_declares_freshness():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            assert node.freshness_policy is not None, key
+
+
+def test_derived_tables_follow_their_upstreams():
+    from dagster import AssetMaterialization, evaluate_automation_conditions, instance_for_test
+
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("tenants", ["praxis-am-stadtpark"])
+        tenant = "praxis-am-stadtpark"
+        upstream = ["retell_phone_numbers", "retell_agent_versions", "retell_agents", "calcom_event_types", "staff_event_types"]
+        for name in [*upstream, "phone_assignments"]:
+            instance.report_runless_asset_event(AssetMaterialization(name, partition=tenant))
+        quiet = evaluate_automation_conditions(defs=defs, instance=instance)
+        assert quiet.get_num_requested(AssetKey("phone_assignments")) == 0
+
+        # A phone number changed in Retell: the assignments follow without a schedule.
+        instance.report_runless_asset_event(AssetMaterialization("retell_phone_numbers", partition=tenant))
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
+        assert result.get_num_requested(AssetKey("phone_assignments")) == 1
+        assert result.get_num_requested(AssetKey("booking_outcomes")) == 0

@@ -1,6 +1,6 @@
 """The linked `askpro` tables: where Retell and Cal.com meet."""
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
+from dagster import AssetExecutionContext, AutomationCondition, BackfillPolicy, MaterializeResult, asset
 
 from askpro_pipelines.assets.calcom import calcom_event_types, staff_event_types
 from askpro_pipelines.assets.table_metadata import table_metadata
@@ -19,6 +19,7 @@ GROUP = "askpro"
     group_name=GROUP,
     kinds={"sql"},
     deps=["retell_phone_numbers", "retell_agent_versions", "retell_agents", calcom_event_types, staff_event_types],
+    automation_condition=AutomationCondition.eager(),
     description=(
         "The resolved chain per phone number: Retell agent + version, branch (tenants file), "
         "the branch's Cal.com event type, its title and how many staff host it."
@@ -57,6 +58,7 @@ CALL_COLUMNS = ["call_id", "direction", "from_number", "to_number", "start_utc",
     group_name=GROUP,
     kinds={"sql"},
     deps=["calcom_bookings", "retell_calls"],
+    automation_condition=AutomationCondition.eager(),
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Per tenant, branch and day: inbound calls, calls that led to a booking, bookings created, "

@@ -1,0 +1,45 @@
+"""Policies applied once, centrally: how stale each table may get, and what follows its upstreams.
+
+Freshness (shown in the UI; stale tables turn red there):
+- dimensions (event types, staff, working hours, Retell agents and numbers, phone assignments)
+  are synced hourly: warn after 2 h, fail after 4 h;
+- facts (bookings, calls, transcripts, outcomes) every 15 minutes: warn after 45 min, fail after 2 h.
+
+Declarative automation: `phone_assignments` and `booking_outcomes` are derived only from other
+tables, so they follow their upstreams eagerly (a webhook-driven bookings run also refreshes the
+day's outcomes) instead of waiting for a schedule.
+"""
+
+import datetime as dt
+
+from dagster import (
+    AssetSelection,
+    AssetSpec,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    FreshnessPolicy,
+)
+
+from askpro_pipelines.partitions import tenant_day_partitions
+
+DIMENSION_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=4), warn_window=dt.timedelta(hours=2))
+FACT_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=2), warn_window=dt.timedelta(minutes=45))
+
+DERIVED_ASSETS = ("phone_assignments", "booking_outcomes")
+
+
+def with_freshness(spec: AssetSpec) -> AssetSpec:
+    """Attach the freshness policy of the spec's kind (external assets have none)."""
+    if spec.key.to_user_string() == "webhook_events":
+        return spec
+    policy = FACT_FRESHNESS if spec.partitions_def == tenant_day_partitions else DIMENSION_FRESHNESS
+    return spec.replace_attributes(freshness_policy=policy)
+
+
+derived_assets_automation = AutomationConditionSensorDefinition(
+    "derived_assets_automation",
+    target=AssetSelection.assets(*DERIVED_ASSETS),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Refreshes phone_assignments and booking_outcomes when their upstream tables change.",
+)
