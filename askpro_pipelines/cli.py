@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 
 from askpro_pipelines.sync import FACT_ASSETS, SyncReport, run_sync, simulator_for
@@ -264,8 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_dagster_feature_warnings() -> None:
+    """Dagster's beta/preview notices (partitioned checks, backfill policies) are for developers,
+    not for ops staff reading a sync summary; the test suite and `dagster dev` still show them."""
+    from dagster import BetaWarning, PreviewWarning
+
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `askpro` command; exit 0 only when everything succeeded."""
+    _quiet_dagster_feature_warnings()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
