@@ -13,7 +13,8 @@ Each tick:
 
 Routing: booking events refresh that tenant-day of `calcom_bookings` and `booking_outcomes`; call
 events refresh `retell_calls`, `retell_call_transcripts` and `booking_outcomes`; Cal.com
-out-of-office events refresh the tenant's working hours; Retell agent or phone-number events
+out-of-office, event-type or schedule events (`OOO_*`, `EVENT_TYPE_*`, `SCHEDULE_*`) refresh the
+tenant's Cal.com dimensions and phone assignments; Retell agent or phone-number events
 (`agent_*`, `phone_number_*`) refresh the Retell dimension assets and the phone assignments.
 Anything else (forms, chat) is acknowledged without a run.
 """
@@ -50,7 +51,14 @@ BATCH_LIMIT = 2000
 
 BOOKING_ASSETS = ("calcom_bookings", "booking_outcomes")
 CALL_ASSETS = ("retell_calls", "retell_call_transcripts", "booking_outcomes")
-CALCOM_DIMENSION_ASSETS = ("working_hours", "working_hour_overrides")
+CALCOM_DIMENSION_ASSETS = (
+    "calcom_event_types",
+    "staff",
+    "staff_event_types",
+    "working_hours",
+    "working_hour_overrides",
+    "phone_assignments",
+)
 RETELL_DIMENSION_ASSETS = ("retell_agents", "retell_agent_versions", "retell_phone_numbers", "phone_assignments")
 
 
@@ -79,7 +87,7 @@ def route(provider: str, event_type: str) -> Target | None:
     if provider == "calcom":
         if name.startswith(("BOOKING_", "MEETING_", "RECORDING_", "AFTER_")) or name == "INSTANT_MEETING":
             return BOOKINGS
-        if name.startswith("OOO_"):
+        if name.startswith(("OOO_", "EVENT_TYPE_", "SCHEDULE_", "AVAILABILITY_")):
             return CALCOM_DIMENSIONS
         return None
     if name.startswith(("CALL_", "TRANSCRIPT_", "TRANSFER_")):

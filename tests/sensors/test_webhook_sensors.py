@@ -71,6 +71,7 @@ def test_routing():
     assert route("calcom", "BOOKING_CREATED").name == "bookings"
     assert route("calcom", "MEETING_ENDED").name == "bookings"
     assert route("calcom", "OOO_CREATED").name == "calcom_dimensions"
+    assert route("calcom", "EVENT_TYPE_UPDATED").name == "calcom_dimensions"
     assert route("calcom", "FORM_SUBMITTED") is None
     assert route("retell", "call_analyzed").name == "calls"
     assert route("retell", "agent_updated").name == "retell_dimensions"
