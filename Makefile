@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+UI_STAMP := $(VENV)/.ui-deps-stamp
 
 .PHONY: install sync test dev validate
 
@@ -14,12 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The UI test drives Debian's Chromium through Playwright (apt-get chromium; no browser download).
+$(UI_STAMP): $(STAMP) scripts/install-ui-test-deps
+	scripts/install-ui-test-deps $(VENV)
+	touch $(UI_STAMP)
+
 install: $(STAMP)
 
 sync: $(STAMP)
 	$(BIN)/askpro sync $(ARGS)
 
-test: $(STAMP)
+test: $(UI_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 validate: $(STAMP)
