@@ -1,0 +1,616 @@
+"""The benchmark: one run, one machine, one data set; prints figure | measured | floor/target | ratio | verdict.
+
+    .venv/bin/python -m benchmarks.run [--backend sqlite|postgres|both] [--size small|large] [--days N]
+
+See benchmarks/README.md for what each figure measures and how its floor is taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")  # Dagster preview/beta warnings; the figures are what this prints
+os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+PY = sys.executable
+SLUG = "bench-large"
+BRANCH_NUMBER = "+4930700000001"
+UNTIL = dt.date(2026, 9, 14)  # a fixed day of the simulator's activity year: same data every run
+PG_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+
+# "30 days x 7,000 calls and x 3,000 bookings": read as 7,000 calls and 3,000 bookings over the 30 days;
+# 3,000 / 30 = 100 bookings a day is exactly the simulator's per-day cap. Weekdays carry the mean,
+# weekends less, so the counts actually synced are printed with the results.
+SIZES = {
+    "large": dict(event_types=5000, staff=2000, schedules_per_staff=1, agents=1000, phones=2000,
+                  calls_per_day=260, bookings_per_day=100, days=30, webhook_events=20000, concurrency=16),
+    "small": dict(event_types=300, staff=100, schedules_per_staff=1, agents=40, phones=100,
+                  calls_per_day=60, bookings_per_day=20, days=5, webhook_events=3000, concurrency=16),
+}  # fmt: skip
+
+TENANTS_YAML = f"""\
+tenants:
+  - slug: {SLUG}
+    name: Benchmark Praxis Groß
+    timezone: Europe/Berlin
+    calcom:
+      api_version: v2
+      api_key_env: BENCH_CALCOM_API_KEY
+      webhook_secret_env: BENCH_CALCOM_WEBHOOK_SECRET
+    retell:
+      api_key_env: BENCH_RETELL_API_KEY
+    branches:
+      - id: hauptstelle
+        name: Hauptstelle
+        calcom_event_type_id: 5001
+        phone_numbers: ["{BRANCH_NUMBER}"]
+"""
+WEBHOOK_SECRET = "whsec-bench-0123456789"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---- databases -------------------------------------------------------------------------------
+
+
+class ScratchDatabases:
+    """SQLite files in a temp dir, or scratch PostgreSQL databases that are dropped at the end."""
+
+    def __init__(self, backend: str, tmp: Path):
+        self.backend, self.tmp, self.created, self.n = backend, tmp, [], 0
+
+    def new(self, label: str) -> str:
+        self.n += 1
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.tmp / f'{label}-{self.n}.db'}"
+        import psycopg2
+
+        name = f"askpro_bench_{os.getpid()}_{label}_{self.n}".replace("-", "_")
+        conn = psycopg2.connect(**PG_ADMIN)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+            cur.execute(f"CREATE DATABASE {name}")
+        conn.close()
+        self.created.append(name)
+        return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        import psycopg2
+
+        conn = psycopg2.connect(**PG_ADMIN)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for name in self.created:
+                cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.close()
+        self.created = []
+
+
+# ---- recording the sync's requests (for the fetch floor) ---------------------------------------
+
+
+class Recorder:
+    """Wraps httpx.Client.send so the requests a sync sends can be replayed by plain httpx."""
+
+    def __init__(self):
+        import httpx
+
+        self.requests: list[tuple[str, str, list, bytes]] = []
+        self.active = False
+        original = httpx.Client.send
+        recorder = self
+
+        def send(client, request, **kwargs):
+            if recorder.active:
+                recorder.requests.append(
+                    (request.method, str(request.url), request.headers.multi_items(), request.content)
+                )
+            return original(client, request, **kwargs)
+
+        httpx.Client.send = send
+
+    def replay(self) -> tuple[float, int, int]:
+        """Download the same pages with one plain httpx.Client: no parsing, no writes."""
+        import httpx
+
+        total = 0
+        started = time.perf_counter()
+        with httpx.Client(timeout=60) as client:
+            for method, url, headers, content in self.requests:
+                response = client.request(method, url, headers=headers, content=content)
+                total += len(response.content)
+        return time.perf_counter() - started, len(self.requests), total
+
+
+# ---- the figures ------------------------------------------------------------------------------
+
+
+def _written(report) -> dict[str, int]:
+    out = Counter()
+    for tenant in report.tenants:
+        for table in tenant.tables:
+            out["rows"] += table.rows
+            out["inserted"] += table.inserted
+            out["updated"] += table.updated
+            out["deleted"] += table.deleted
+    return dict(out)
+
+
+def _rows_by_table(report) -> dict[str, int]:
+    return {t.table: t.rows for tenant in report.tenants for t in tenant.tables}
+
+
+def timed_sync(config, url: str, instance, days: int, select=None):
+    from askpro_pipelines.sync import run_sync
+
+    os.environ["ASKPRO_WAREHOUSE_URL"] = url
+    started = time.perf_counter()
+    report = run_sync(config, select=select, days=days, until=UNTIL, instance=instance)
+    seconds = time.perf_counter() - started
+    report.runs_ok = all(t.success for t in report.tenants)
+    report.failed_checks = sorted({c for t in report.tenants for c in t.failed_checks})
+    if not report.success:
+        errors = [e for t in report.tenants for e in t.errors] + [c for t in report.tenants for c in t.failed_checks]
+        log(f"sync reported failures: {errors[:5]}")
+    return seconds, report
+
+
+def _vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def backfill_child(days: int) -> None:
+    """Child-process mode: one facts backfill of `days` days; prints wall time and own peak RSS as JSON."""
+    from dagster import DagsterInstance
+
+    from askpro_pipelines.sync import FACT_ASSETS, run_sync
+    from askpro_pipelines.tenants import load_tenants
+
+    config = load_tenants()
+    started = time.perf_counter()
+    report = run_sync(config, select=FACT_ASSETS, days=days, until=UNTIL, instance=DagsterInstance.ephemeral())
+    seconds = time.perf_counter() - started
+    print(json.dumps({
+        "seconds": seconds,
+        # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child forked from this large
+        # parent would report the parent's RSS; VmHWM is the peak of this process image only.
+        "maxrss_mb": _vm_hwm_mb(),
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "success": all(t.success for t in report.tenants),
+        "errors": [e for t in report.tenants for e in t.errors][:3],
+        "rows": _rows_by_table(report),
+    }))  # fmt: skip
+
+
+def backfill_in_child(url: str, days: int) -> dict:
+    env = {**os.environ, "ASKPRO_WAREHOUSE_URL": url}
+    out = subprocess.run(
+        [PY, "-m", "benchmarks.run", "--_backfill-child", str(days)], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=540,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"backfill child failed: {out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def load_time() -> list[float]:
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([PY, "-c", "import askpro_pipelines.definitions"], cwd=ROOT, check=True, env=os.environ.copy())
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _load(port: int, requests: list[bytes], concurrency: int):
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    queue = iter(requests)
+    length = re.compile(rb"content-length:\s*(\d+)", re.I)
+
+    async def worker():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for raw in queue:
+            t0 = time.perf_counter()
+            writer.write(raw)
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = length.search(head)
+            if match:
+                await reader.readexactly(int(match.group(1)))
+            latencies.append(time.perf_counter() - t0)
+            statuses[int(head[9:12])] += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, statuses
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def webhook_figures(world, url: str, n_events: int, concurrency: int, tenants_file: Path) -> dict:
+    """Receiver (`askpro webhooks serve` subprocess) under a loopback load, then one sensor tick."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    from askpro_pipelines.resources.tenants import TenantsResource
+    from askpro_pipelines.resources.warehouse import WarehouseResource
+    from askpro_pipelines.sensors.webhooks import calcom_webhook_sensor, retell_webhook_sensor
+    from askpro_pipelines.simulator.webhooks import deliveries_for_day, retell_signature
+    from askpro_pipelines.warehouse import Warehouse
+
+    retell_key = os.environ["BENCH_RETELL_API_KEY"]
+    deliveries = []
+    day = UNTIL
+    while len(deliveries) < n_events and day > UNTIL - dt.timedelta(days=200):
+        deliveries += deliveries_for_day(world, SLUG, day, WEBHOOK_SECRET, retell_key)
+        day -= dt.timedelta(days=1)
+    deliveries = deliveries[:n_events]
+    warehouse = Warehouse.from_url(url)
+    warehouse.create_tables()
+    warehouse.dispose()
+
+    port = _free_port()
+    env = {**os.environ, "ASKPRO_WAREHOUSE_URL": url, "ASKPRO_TENANTS_FILE": str(tenants_file)}
+    server = subprocess.Popen(
+        [str(Path(PY).parent / "askpro"), "webhooks", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"receiver did not start: {server.stderr.read()[-2000:]}")
+            time.sleep(0.1)
+        now_ms = int(time.time() * 1000)  # Retell signatures are valid for 5 minutes: sign now
+        raw = []
+        for provider, body, headers in deliveries:
+            if provider == "retell":
+                headers = {**headers, "x-retell-signature": retell_signature(retell_key, body, now_ms)}
+            head = f"POST /webhooks/{provider}/{SLUG} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-length")
+            head += f"Content-Length: {len(body)}\r\n\r\n"
+            raw.append(head.encode("latin-1") + body)
+        # Optional: sample the receiver with py-spy during the load (BENCH_PYSPY=path-to-py-spy, output BENCH_PYSPY_OUT).
+        spy = None
+        if os.environ.get("BENCH_PYSPY"):
+            spy = subprocess.Popen([os.environ["BENCH_PYSPY"], "record", "--pid", str(server.pid), "--format", "raw",
+                                    "--rate", "250", "--nonblocking", "-o", os.environ.get("BENCH_PYSPY_OUT", "receiver.raw")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            time.sleep(1.0)
+        # A short warm-up on other bytes would duplicate events; the first requests pay the connections.
+        seconds, latencies, statuses = asyncio.run(_load(port, raw, concurrency))
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(timeout=30)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    providers = Counter(p for p, _, _ in deliveries)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", [SLUG])
+    resources = {"warehouse": WarehouseResource(url=url), "tenants": TenantsResource(path=str(tenants_file))}
+    ticks = []
+    for sensor in (retell_webhook_sensor, calcom_webhook_sensor):
+        started = time.perf_counter()
+        with build_sensor_context(instance=instance, resources=resources) as context:
+            result = sensor(context)
+        ticks.append({"sensor": sensor.name, "seconds": time.perf_counter() - started,
+                      "run_requests": len(result.run_requests),
+                      "events": sum(int(r.tags.get("askpro/webhook_events", 0)) for r in result.run_requests)})  # fmt: skip
+    return {
+        "events": len(deliveries),
+        "providers": dict(providers),
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "per_s": statuses[200] / seconds,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "sensor_ticks": ticks,
+    }
+
+
+def dlt_peer(dlt_python: str | None, url: str, simulator_url: str, days: int, tmp: Path, timeout_s: int = 540) -> dict:
+    """Figure 2: dlt's rest_api source over the same endpoints into the same kind of database (own venv)."""
+    if not dlt_python:
+        return {"skipped": "no interpreter with dlt (pass --dlt-python or install the `bench` extra)"}
+    env = {**os.environ, "BENCH_WAREHOUSE_URL": url, "ASKPRO_SIMULATOR_URL": simulator_url, "BENCH_DAYS": str(days),
+           "BENCH_UNTIL": UNTIL.isoformat(), "BENCH_DLT_DIR": str(tmp / "dlt")}  # fmt: skip
+    started = time.perf_counter()
+    out = subprocess.run(
+        [dlt_python, str(BENCH_DIR / "dlt_peer.py")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if out.returncode != 0:
+        log(f"dlt stderr: {out.stderr[-3000:]}")
+        return {"skipped": f"dlt run failed: {out.stderr.strip().splitlines()[-1:]}"}
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = seconds
+    return result
+
+
+# ---- one backend ------------------------------------------------------------------------------
+
+
+def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str | None, skip: set[str]) -> dict:
+    from dagster import DagsterInstance
+
+    from askpro_pipelines.sync import simulator_for
+    from askpro_pipelines.tenants import load_tenants
+
+    s = SIZES[size]
+    tenants_file = tmp / "tenants.yaml"
+    tenants_file.write_text(TENANTS_YAML, encoding="utf-8")
+    os.environ["ASKPRO_TENANTS_FILE"] = str(tenants_file)
+    os.environ["BENCH_CALCOM_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+    os.environ["ASKPRO_DATA_DIR"] = str(tmp / "data")
+    config = load_tenants()
+    phones = [BRANCH_NUMBER] + [f"+49307{n:08d}" for n in range(2, s["phones"] + 1)]
+    overrides = {SLUG: dict(event_types=s["event_types"], staff=s["staff"], schedules_per_staff=s["schedules_per_staff"],
+                            agents=s["agents"], phone_numbers=phones, calls_per_day=s["calls_per_day"],
+                            bookings_per_day=s["bookings_per_day"])}  # fmt: skip
+    dbs = ScratchDatabases(backend, tmp)
+    out: dict = {"backend": backend, "size": size, "days": days, "spec": {k: v for k, v in s.items()}}
+    recorder = Recorder()
+    try:
+        started = time.perf_counter()
+        with simulator_for(config, spec_overrides=overrides) as simulator:
+            _ = simulator.world.tenant(SLUG)
+            out["simulator_start_s"] = time.perf_counter() - started
+            log(f"{backend}: simulator up in {out['simulator_start_s']:.1f}s")
+
+            if "sync" not in skip:
+                # Warm-up + recording: a full sync into a throw-away database, so the simulator has rendered
+                # (and cached) every page before the timed sync and the fetch floor see them.
+                recorder.active = True
+                cold_s, cold = timed_sync(config, dbs.new("warmup"), DagsterInstance.ephemeral(), days)
+                recorder.active = False
+                out["cold_sync_s"] = cold_s
+                log(f"{backend}: warm-up sync {cold_s:.1f}s, {len(recorder.requests)} requests recorded")
+
+                floor_s, n_requests, n_bytes = recorder.replay()
+                out["fetch_floor"] = {"seconds": floor_s, "requests": n_requests, "bytes": n_bytes}
+                log(f"{backend}: fetch floor {floor_s:.1f}s ({n_requests} requests, {n_bytes / 1e6:.1f} MB)")
+
+                # Figure 1: the full sync (every asset, facts of `days` days) into a fresh database.
+                url = dbs.new("main")
+                instance = DagsterInstance.ephemeral()
+                sync_s, report = timed_sync(config, url, instance, days)
+                out["full_sync"] = {"seconds": sync_s, "success": report.runs_ok, "failed_checks": report.failed_checks, "written": _written(report),
+                                    "rows": _rows_by_table(report)}  # fmt: skip
+                log(f"{backend}: full sync {sync_s:.1f}s")
+
+                # Figure 3: the same sync again, nothing changed.
+                again_s, again = timed_sync(config, url, instance, days)
+                out["second_sync"] = {"seconds": again_s, "success": again.runs_ok, "written": _written(again)}
+                log(f"{backend}: second sync {again_s:.1f}s, written {_written(again)}")
+
+            # Figure 2: dlt into the same backend (own fresh database).
+            if "dlt" not in skip and "sync" not in skip:
+                out["dlt"] = dlt_peer(dlt_python, dbs.new("dlt"), os.environ["ASKPRO_SIMULATOR_URL"], days, tmp)
+                log(f"{backend}: dlt {out['dlt']}")
+
+            # Figure 4: backfills of facts in a child process, 10 days vs `days` days, fresh databases.
+            if "backfill" not in skip:
+                short = max(1, days // 3)
+                out["backfill"] = {}
+                for n in sorted({short, days}):
+                    out["backfill"][str(n)] = backfill_in_child(dbs.new(f"bf{n}"), n)
+                    log(f"{backend}: backfill {n} days {out['backfill'][str(n)]}")
+
+            # Figure 5: webhook receiver + sensor.
+            if "webhooks" not in skip:
+                out["webhooks"] = webhook_figures(simulator.world, dbs.new("wh"), s["webhook_events"], s["concurrency"], tenants_file)
+                log(f"{backend}: webhooks {out['webhooks']}")
+    finally:
+        dbs.drop_all()
+    return out
+
+
+# ---- the table --------------------------------------------------------------------------------
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def table_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    b = r["backend"]
+    if "full_sync" not in r:
+        return rows + _later_rows(r)
+    fs, fl = r["full_sync"], r["fetch_floor"]
+    ratio = fs["seconds"] / fl["seconds"]
+    rows.append((f"1 full sync [{b}]", f"{fs['seconds']:.1f} s", f"fetch floor {fl['seconds']:.1f} s ({fl['requests']} req); target ≤1.3×",
+                 f"{ratio:.2f}×", _verdict(ratio <= 1.3 and fs["success"])))  # fmt: skip
+    d = r.get("dlt")
+    if d is None or "skipped" in d:
+        rows.append((f"2 dlt rest_api peer [{b}]", "not measured", "target ours/dlt ≤0.33", "-", d["skipped"] if d else "skipped"))
+    else:
+        ratio = fs["seconds"] / d["seconds"]
+        rows.append((f"2 dlt rest_api peer [{b}]", f"dlt {d['seconds']:.1f} s ({d.get('scope', '')})", "target ours/dlt ≤0.33",
+                     f"{ratio:.2f}", _verdict(ratio <= 0.33)))  # fmt: skip
+    w = r["second_sync"]["written"]
+    changed = w.get("inserted", 0) + w.get("updated", 0) + w.get("deleted", 0)
+    rows.append((f"3 second sync, no change [{b}]", f"{r['second_sync']['seconds']:.1f} s; ins/upd/del {w.get('inserted', 0)}/{w.get('updated', 0)}/{w.get('deleted', 0)}",
+                 "0 rows written", f"{r['second_sync']['seconds'] / fs['seconds']:.2f}× of full", _verdict(changed == 0)))  # fmt: skip
+    return rows + _later_rows(r)
+
+
+def _later_rows(r: dict) -> list[tuple]:
+    rows = []
+    b = r["backend"]
+    for n, bf in sorted((r.get("backfill") or {}).items(), key=lambda kv: int(kv[0])):
+        rows.append((f"4 backfill {n} days [{b}]", f"{bf['seconds']:.1f} s; peak RSS {bf['maxrss_mb']:.0f} MB",
+                     "≤300 MB, flat in days", "-", _verdict(bf["maxrss_mb"] <= 300 and bf["success"])))  # fmt: skip
+    bfs = r.get("backfill") or {}
+    if len(bfs) == 2:
+        a, z = (bfs[k] for k in sorted(bfs, key=int))
+        rows.append((f"4 RSS growth {min(map(int, bfs))}→{max(map(int, bfs))} days [{b}]", f"{z['maxrss_mb'] - a['maxrss_mb']:+.0f} MB",
+                     "no growth with days", f"{z['maxrss_mb'] / a['maxrss_mb']:.2f}×", _verdict(z["maxrss_mb"] <= a["maxrss_mb"] * 1.1)))  # fmt: skip
+    wh = r.get("webhooks")
+    if wh:
+        rows.append((f"5 receiver throughput [{b}]", f"{wh['per_s']:.0f} events/s ({wh['events']} ev, {wh['concurrency']} conns)",
+                     "≥2,000/s", f"{wh['per_s'] / 2000:.2f}× of target", _verdict(wh["per_s"] >= 2000)))  # fmt: skip
+        rows.append((f"5 receiver latency [{b}]", f"p50 {wh['p50_ms']:.1f} ms, p99 {wh['p99_ms']:.1f} ms",
+                     "p99 ≤25 ms", f"{wh['p99_ms'] / 25:.2f}× of target", _verdict(wh["p99_ms"] <= 25)))  # fmt: skip
+        tick = max(t["seconds"] for t in wh["sensor_ticks"])
+        rows.append((f"5 landing → run request [{b}]", f"one tick {tick * 1000:.0f} ms ({sum(t['run_requests'] for t in wh['sensor_ticks'])} run requests)",
+                     "bound: 15 s interval + tick", f"≤{15 + tick:.1f} s", "info"))  # fmt: skip
+    return rows
+
+
+def load_rows(times: list[float]) -> list[tuple]:
+    best = min(times)
+    return [("6 code location load", f"{best:.2f} s (best of 3: {', '.join(f'{t:.2f}' for t in times)})", "≤1.5 s",
+             f"{best / 1.5:.2f}× of target", _verdict(best <= 1.5))]  # fmt: skip
+
+
+def render(rows: list[tuple]) -> str:
+    head = ("figure", "measured", "floor/target", "ratio", "verdict")
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(5)]
+    line = lambda row: "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def machine() -> dict:
+    import dagster
+    import sqlalchemy
+
+    try:
+        pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "show server_version"],
+                            capture_output=True, text=True, timeout=10).stdout.strip() or "unavailable"  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        pg = "unavailable"
+    mem_kb = next((int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), 0)
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(), "dagster": dagster.__version__, "sqlalchemy": sqlalchemy.__version__,
+        "postgresql": pg, "platform": platform.platform(),
+    }  # fmt: skip
+
+
+def write_results(path: Path, info: dict, results: list[dict], rows: list[tuple], argv: list[str]) -> None:
+    lines = [
+        "# Benchmark results", "",
+        f"Command: `.venv/bin/python -m benchmarks.run {' '.join(argv)}`", "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), "",
+        render(rows), "",
+        "## Data actually synced", "",
+    ]  # fmt: skip
+    for r in results:
+        if "full_sync" not in r:
+            continue
+        lines.append(f"- {r['backend']}: spec {r['spec']}; rows per table {r['full_sync']['rows']}; "
+                     f"fetch floor {r['fetch_floor']}; warm-up (cold simulator) sync {r['cold_sync_s']:.1f} s")  # fmt: skip
+        if r.get("webhooks"):
+            w = r["webhooks"]
+            lines.append(f"- {r['backend']} webhooks: {w['events']} events {w['providers']}, statuses {w['statuses']}, "
+                         f"max latency {w['max_ms']:.1f} ms, sensor ticks {w['sensor_ticks']}")  # fmt: skip
+        if r.get("backfill"):
+            for n, bf in r["backfill"].items():
+                lines.append(f"- {r['backend']} backfill {n} days: rows {bf['rows']}, success {bf['success']}")
+    lines += ["", "Raw figures: `benchmarks/results.json`.", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--size", choices=list(SIZES), default="large")
+    parser.add_argument("--days", type=int, default=None, help="fact days (default: 30 large, 5 small)")
+    parser.add_argument("--skip", default="", help="comma-separated: dlt,backfill,webhooks,load")
+    parser.add_argument("--dlt-python", default=os.environ.get("BENCH_DLT_PYTHON"),
+                        help="interpreter with dlt installed (default: this one if it imports dlt)")  # fmt: skip
+    parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/RESULTS.md")
+    parser.add_argument("--_backfill-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args._backfill_child is not None:
+        backfill_child(args._backfill_child)
+        return 0
+    days = args.days or SIZES[args.size]["days"]
+    skip = {s for s in args.skip.split(",") if s}
+    dlt_python = args.dlt_python
+    if not dlt_python:
+        probe = subprocess.run([PY, "-c", "import dlt"], capture_output=True)
+        dlt_python = PY if probe.returncode == 0 else None
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    os.environ.setdefault("DAGSTER_HOME", "")
+    os.environ.pop("DAGSTER_HOME")  # ephemeral instances only
+
+    results, rows = [], []
+    load = None
+    if "load" not in skip:
+        load = load_time()
+        rows += load_rows(load)
+        log(f"load times {load}")
+    for backend in backends:
+        tmp = Path(tempfile.mkdtemp(prefix=f"askpro-bench-{backend}-"))
+        try:
+            result = run_backend(backend, args.size, days, tmp, dlt_python, skip)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        results.append(result)
+        rows += table_rows(result)
+    table = render(rows)
+    print(table)
+    if not args.no_write:
+        info = machine()
+        (BENCH_DIR / "results.json").write_text(json.dumps({"machine": info, "load_s": load, "results": results}, indent=1, default=str))
+        write_results(BENCH_DIR / "RESULTS.md", info, results, rows, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
