@@ -11,14 +11,18 @@ from typing import Any
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetKey,
     MetadataValue,
     asset_check,
 )
 
-from askpro_pipelines.partitions import fact_partitions, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.partitions import (
+    fact_partitions,
+    tenant_day_partitions,
+    tenant_partitions,
+)
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.warehouse.tables import CONTRACTS

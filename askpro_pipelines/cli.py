@@ -17,7 +17,13 @@ import warnings
 from collections.abc import Sequence
 
 from askpro_pipelines.sync import FACT_ASSETS, SyncReport, run_sync, simulator_for
-from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TENANTS_FILE_ENV, TenantsConfig, TenantsFileError, load_tenants
+from askpro_pipelines.tenants import (
+    SIMULATOR_URL_ENV,
+    TENANTS_FILE_ENV,
+    TenantsConfig,
+    TenantsFileError,
+    load_tenants,
+)
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
 
 
@@ -130,8 +136,8 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
 
 
 def _store():
-    from askpro_pipelines.webhooks.store import WebhookStore
     from askpro_pipelines.warehouse import Warehouse
+    from askpro_pipelines.webhooks.store import WebhookStore
 
     return WebhookStore(Warehouse.from_url(resolve_warehouse_url()).engine)
 

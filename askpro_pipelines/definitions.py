@@ -5,16 +5,22 @@ from dagster import Definitions, in_process_executor
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
+from askpro_pipelines.policies import derived_assets_automation, with_freshness
 from askpro_pipelines.resources.alerts import AlertsResource
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.policies import derived_assets_automation, with_freshness
 from askpro_pipelines.schedules import schedules
-from askpro_pipelines.sensors.alerts import check_failure_alert_sensor, run_failure_alert_sensor
+from askpro_pipelines.sensors.alerts import (
+    check_failure_alert_sensor,
+    run_failure_alert_sensor,
+)
 from askpro_pipelines.sensors.tenants import tenant_partitions_sensor
-from askpro_pipelines.sensors.webhooks import calcom_webhook_sensor, retell_webhook_sensor
+from askpro_pipelines.sensors.webhooks import (
+    calcom_webhook_sensor,
+    retell_webhook_sensor,
+)
 
 _defs = Definitions(
     assets=[webhook_events, *SYNCED_ASSETS],

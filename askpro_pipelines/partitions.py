@@ -6,7 +6,12 @@ Dagster only names the day. Keys are built with MultiPartitionKey, never by stri
 
 import datetime as dt
 
-from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    DynamicPartitionsDefinition,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+)
 
 # Slugs are [a-z0-9-], so they never contain the ',' or '|' that break UI backfills.
 tenant_partitions = DynamicPartitionsDefinition(name="tenants")

@@ -13,7 +13,13 @@ Only tenants whose partition exists are scheduled (the tenants sensor adds new o
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
 
 from askpro_pipelines.jobs import sync_dimensions_job, sync_facts_job
 from askpro_pipelines.partitions import newest_day, tenant_day_key, tenant_partitions

@@ -11,14 +11,23 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
-
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from askpro_pipelines.partitions import newest_day, tenant_day_key, tenant_day_partitions, tenant_partitions
-from askpro_pipelines.tenants import SIMULATOR_URL_ENV, Tenant, TenantsConfig, TenantsFileError
+from askpro_pipelines.partitions import (
+    newest_day,
+    tenant_day_key,
+    tenant_day_partitions,
+    tenant_partitions,
+)
+from askpro_pipelines.tenants import (
+    SIMULATOR_URL_ENV,
+    Tenant,
+    TenantsConfig,
+    TenantsFileError,
+)
 
 if TYPE_CHECKING:
     from askpro_pipelines.simulator.server import Simulator

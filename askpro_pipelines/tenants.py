@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 TENANTS_FILE_ENV = "ASKPRO_TENANTS_FILE"
 SIMULATOR_URL_ENV = "ASKPRO_SIMULATOR_URL"

@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 import warnings
+from collections import Counter
 from pathlib import Path
 
 warnings.filterwarnings("ignore")  # Dagster preview/beta warnings; the figures are what this prints
@@ -270,7 +270,10 @@ def webhook_figures(world, url: str, n_events: int, concurrency: int, tenants_fi
 
     from askpro_pipelines.resources.tenants import TenantsResource
     from askpro_pipelines.resources.warehouse import WarehouseResource
-    from askpro_pipelines.sensors.webhooks import calcom_webhook_sensor, retell_webhook_sensor
+    from askpro_pipelines.sensors.webhooks import (
+        calcom_webhook_sensor,
+        retell_webhook_sensor,
+    )
     from askpro_pipelines.simulator.webhooks import deliveries_for_day, retell_signature
     from askpro_pipelines.warehouse import Warehouse
 

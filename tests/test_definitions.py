@@ -100,7 +100,11 @@ def test_every_synced_table_declares_freshness():
 
 
 def test_derived_tables_follow_their_upstreams():
-    from dagster import AssetMaterialization, evaluate_automation_conditions, instance_for_test
+    from dagster import (
+        AssetMaterialization,
+        evaluate_automation_conditions,
+        instance_for_test,
+    )
 
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("tenants", ["praxis-am-stadtpark"])

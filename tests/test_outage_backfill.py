@@ -18,7 +18,10 @@ from askpro_pipelines.cli import main
 from askpro_pipelines.definitions import defs
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.sensors.webhooks import calcom_webhook_sensor, retell_webhook_sensor
+from askpro_pipelines.sensors.webhooks import (
+    calcom_webhook_sensor,
+    retell_webhook_sensor,
+)
 from askpro_pipelines.simulator.server import Fault
 from askpro_pipelines.simulator.webhooks import deliveries_for_day
 from askpro_pipelines.sync import FACT_ASSETS, run_sync

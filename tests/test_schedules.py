@@ -8,7 +8,11 @@ from dagster import DefaultScheduleStatus, build_schedule_context, instance_for_
 from askpro_pipelines.definitions import defs
 from askpro_pipelines.partitions import tenant_day_key
 from askpro_pipelines.resources.tenants import TenantsResource
-from askpro_pipelines.schedules import dimensions_hourly, facts_every_15_minutes, facts_nightly_reconciliation
+from askpro_pipelines.schedules import (
+    dimensions_hourly,
+    facts_every_15_minutes,
+    facts_nightly_reconciliation,
+)
 
 
 @pytest.fixture

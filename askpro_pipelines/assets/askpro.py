@@ -1,12 +1,22 @@
 """The linked `askpro` tables: where Retell and Cal.com meet."""
 
-from dagster import AssetExecutionContext, AutomationCondition, BackfillPolicy, MaterializeResult, asset
+from dagster import (
+    AssetExecutionContext,
+    AutomationCondition,
+    BackfillPolicy,
+    MaterializeResult,
+    asset,
+)
 
 from askpro_pipelines.assets.calcom import calcom_event_types, staff_event_types
-from askpro_pipelines.assets.table_metadata import table_metadata
 from askpro_pipelines.assets.facts import fact_metadata, tenant_days
+from askpro_pipelines.assets.table_metadata import table_metadata
 from askpro_pipelines.outcomes import LINK_WINDOW, outcome_rows
-from askpro_pipelines.partitions import day_window, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.partitions import (
+    day_window,
+    tenant_day_partitions,
+    tenant_partitions,
+)
 from askpro_pipelines.phone_chain import assignment_rows
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource

@@ -5,12 +5,23 @@ returns what happened. The link table is derived from the warehouse copy of the 
 so its lineage is real data flow, not decoration.
 """
 
-from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, asset, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    asset,
+    multi_asset,
+)
 
-from askpro_pipelines.assets.table_metadata import table_metadata
 from askpro_pipelines.assets.facts import fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
-from askpro_pipelines.partitions import day_window, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.partitions import (
+    day_window,
+    tenant_day_partitions,
+    tenant_partitions,
+)
 from askpro_pipelines.resources.calcom import CalcomClient, CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource

@@ -1,15 +1,31 @@
 """Retell dimension tables, one partition per tenant."""
 
-from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, asset, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    asset,
+    multi_asset,
+)
 
-from askpro_pipelines.assets.table_metadata import table_metadata
 from askpro_pipelines.assets.facts import fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
-from askpro_pipelines.partitions import day_window, tenant_day_partitions, tenant_partitions
+from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.partitions import (
+    day_window,
+    tenant_day_partitions,
+    tenant_partitions,
+)
 from askpro_pipelines.resources.retell import RetellClient, RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.warehouse.rows import agent_version_rows, call_rows, latest_agent_rows, phone_number_rows
+from askpro_pipelines.warehouse.rows import (
+    agent_version_rows,
+    call_rows,
+    latest_agent_rows,
+    phone_number_rows,
+)
 
 GROUP = "retell"
 KINDS = {"retell", "sql"}

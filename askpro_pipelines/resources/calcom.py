@@ -25,7 +25,12 @@ from askpro_pipelines.models.calcom import (
     staff_from_v2_user,
 )
 from askpro_pipelines.resources.api_base import ApiResource, parse_records
-from askpro_pipelines.resources.http import ApiError, PayloadError, RequestStats, ResilientClient
+from askpro_pipelines.resources.http import (
+    ApiError,
+    PayloadError,
+    RequestStats,
+    ResilientClient,
+)
 from askpro_pipelines.tenants import Tenant
 
 API = "calcom"

@@ -9,10 +9,12 @@ carry a secret (keys are redacted from messages, logs, metadata, and from httpx'
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -234,7 +236,8 @@ class CircuitBreaker:
     through after `cooldown_s` (half-open); probe success closes it, probe failure re-opens it.
 
     Any other HTTP answer counts as success: it proves the upstream is up, even if it said no.
-    Not thread-safe: requests are sequential, so a probe's verdict lands before the next request.
+    Thread-safe: clients forked for concurrent detail requests share one breaker, and while the
+    half-open probe is in flight every other request is refused.
     """
 
     def __init__(
@@ -248,6 +251,8 @@ class CircuitBreaker:
         self._state: Literal["closed", "open", "half_open"] = "closed"
         self._consecutive_failures = 0
         self._opened_at = 0.0
+        self._probing = False
+        self._lock = threading.Lock()
 
     @property
     def state(self) -> Literal["closed", "open", "half_open"]:
@@ -266,24 +271,31 @@ class CircuitBreaker:
 
     def before_request(self) -> None:
         """Allow the attempt, or raise BreakerOpen while the breaker refuses traffic."""
-        if self._state == "closed":
-            return
-        if self._state == "open":
-            left = self._cooldown_left()
-            if left > 0:
-                raise BreakerOpen(self._consecutive_failures, left)
-            # Requests are sequential, so this probe's verdict arrives before the next request.
-            self._state = "half_open"
+        with self._lock:
+            if self._state == "closed":
+                return
+            if self._state == "open":
+                left = self._cooldown_left()
+                if left > 0:
+                    raise BreakerOpen(self._consecutive_failures, left)
+                self._state = "half_open"
+            elif self._probing:  # half-open: one probe at a time decides
+                raise BreakerOpen(self._consecutive_failures, 0.0)
+            self._probing = True
 
     def record_success(self) -> None:
-        self._state = "closed"
-        self._consecutive_failures = 0
+        with self._lock:
+            self._state = "closed"
+            self._consecutive_failures = 0
+            self._probing = False
 
     def record_failure(self) -> None:
-        self._consecutive_failures += 1
-        if self._state == "half_open" or self._consecutive_failures >= self.failure_threshold:
-            self._state = "open"
-            self._opened_at = self._clock()
+        with self._lock:
+            self._consecutive_failures += 1
+            self._probing = False
+            if self._state == "half_open" or self._consecutive_failures >= self.failure_threshold:
+                self._state = "open"
+                self._opened_at = self._clock()
 
     def _cooldown_left(self) -> float:
         return max(0.0, self.cooldown_s - (self._clock() - self._opened_at))
@@ -307,6 +319,15 @@ class RequestStats:
     server_errors: int = 0
     transport_errors: int = 0  # timeouts + connection errors
     rate_limit_headers: dict[str, str] = field(default_factory=dict)  # last seen value per header
+
+    def merge(self, other: "RequestStats") -> None:
+        """Add a forked client's counters (concurrent detail requests) into these."""
+        self.requests += other.requests
+        self.retries += other.retries
+        self.rate_limited += other.rate_limited
+        self.server_errors += other.server_errors
+        self.transport_errors += other.transport_errors
+        self.rate_limit_headers.update(other.rate_limit_headers)
 
     def as_metadata(self, prefix: str) -> dict[str, int | str]:
         """Flat metadata, e.g. {"calcom/requests": 12, "calcom/ratelimit/x-ratelimit-remaining": "97"}."""
@@ -447,6 +468,17 @@ class ResilientClient:
         self._last_failure: str | None = None
 
     # -- public API --
+
+    def fork(self) -> "ResilientClient":
+        """A client for another thread: same pool, breaker, settings and secrets; its own counters.
+
+        Merge its `stats` back with `RequestStats.merge` when the thread is done.
+        """
+        twin = copy.copy(self)
+        twin.stats = RequestStats()
+        twin._owns_http = False
+        twin._last_failure = None
+        return twin
 
     def get_json(
         self,

@@ -28,8 +28,18 @@ from askpro_pipelines.models.retell import (
     unwrap_list,
     with_prompt,
 )
-from askpro_pipelines.resources.api_base import ApiResource, parse_records
-from askpro_pipelines.resources.http import ApiError, PayloadError, RequestStats, ResilientClient
+from askpro_pipelines.resources.api_base import (
+    ApiResource,
+    DetailRequest,
+    get_all,
+    parse_records,
+)
+from askpro_pipelines.resources.http import (
+    ApiError,
+    PayloadError,
+    RequestStats,
+    ResilientClient,
+)
 from askpro_pipelines.tenants import Tenant
 
 API = "retell"
@@ -48,10 +58,11 @@ _GONE = {404, 405}
 class RetellClient:
     """One tenant's Retell account."""
 
-    def __init__(self, tenant: Tenant, http: ResilientClient, page_size: int = 100):
+    def __init__(self, tenant: Tenant, http: ResilientClient, page_size: int = 100, detail_concurrency: int = 8):
         self.tenant = tenant
         self.http = http
         self.page_size = page_size
+        self.detail_concurrency = detail_concurrency
         self.generation: dict[str, str] = {}
         self._llms: dict[tuple[str, int | None], Llm | None] = {}
         self.agent_tags: dict[str, dict[str, int | None]] = {}  # from current list-agents summaries
@@ -75,6 +86,7 @@ class RetellClient:
         if versions is None:
             versions = self._legacy_agent_versions()
         unique = {(v.agent_id, v.version): v for v in versions}
+        self._load_llms(unique.values())
         return [with_prompt(v, self._llm_for(v)) for _, v in sorted(unique.items())]
 
     def _current_agent_versions(self) -> list[AgentVersion] | None:
@@ -89,11 +101,11 @@ class RetellClient:
             if body is None:
                 return None
             items, has_more, key = self._unwrap(body, AGENTS)
-            for summary in self._parse(AGENTS, items, agent_summary_from_raw):
+            summaries = list(self._parse(AGENTS, items, agent_summary_from_raw))
+            for summary in summaries:
                 self.agent_tags[summary.agent_id] = {tag.tag: tag.version for tag in summary.tags}
-                raw_versions = self.http.get_json(
-                    f"/get-agent-versions/{summary.agent_id}", entity=AGENTS, record_id=summary.agent_id
-                )
+            requests = [DetailRequest(f"/get-agent-versions/{s.agent_id}", AGENTS, s.agent_id) for s in summaries]
+            for summary, raw_versions in zip(summaries, get_all(self.http, requests, self.detail_concurrency)):
                 if not isinstance(raw_versions, list):
                     raise self._payload_error(AGENTS, "get-agent-versions did not return a list", summary.agent_id)
                 versions += self._parse(AGENTS, raw_versions, agent_version_from_raw)
@@ -115,6 +127,16 @@ class RetellClient:
             params = {"limit": LEGACY_AGENT_PAGE, "pagination_key": page[-1].agent_id, "pagination_key_version": page[-1].version}
         self.generation[AGENTS] = LEGACY
         return versions
+
+    def _load_llms(self, versions) -> None:
+        """Fetch every LLM (id, version) the agents use that is not cached yet, concurrently."""
+        wanted = sorted({(v.llm_id, v.llm_version) for v in versions if v.llm_id} - set(self._llms), key=str)
+        requests = [
+            DetailRequest(f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None)
+            for llm_id, version in wanted
+        ]
+        for cache_key, raw in zip(wanted, get_all(self.http, requests, self.detail_concurrency)):
+            (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw)
 
     def _llm_for(self, agent: AgentVersion) -> Llm | None:
         if not agent.llm_id:
@@ -162,17 +184,26 @@ class RetellClient:
         """
         lo, hi = _ms(start), _ms(end) - 1
         if self._use(CALLS) == CURRENT:
-            for call in self._current_calls(lo, hi):
-                if with_transcripts and call.transcript is None and call.call_status != "not_connected":
-                    raw = self.http.get_json(f"/v2/get-call/{call.call_id}", entity=CALLS, record_id=call.call_id)
-                    (detail,) = self._parse(CALLS, [raw], call_from_raw)
-                    call = merge_call(call, detail)
-                yield call
+            for page in self._current_calls(lo, hi):
+                if with_transcripts:
+                    page = self._with_transcripts(page)
+                yield from page
             if self.generation[CALLS] == CURRENT:
                 return
         yield from self._legacy_calls(lo, hi)
 
-    def _current_calls(self, lo: int, hi: int) -> Iterator[Call]:
+    def _with_transcripts(self, calls: list[Call]) -> list[Call]:
+        """Fill each connected call's transcript from GET /v2/get-call, concurrently."""
+        missing = [i for i, c in enumerate(calls) if c.transcript is None and c.call_status != "not_connected"]
+        requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
+        merged = list(calls)
+        for index, raw in zip(missing, get_all(self.http, requests, self.detail_concurrency)):
+            (detail,) = self._parse(CALLS, [raw], call_from_raw)
+            merged[index] = merge_call(calls[index], detail)
+        return merged
+
+    def _current_calls(self, lo: int, hi: int) -> Iterator[list[Call]]:
+        """Pages of POST /v3/list-calls (no transcripts); nothing when the account lacks it (404/405)."""
         key: str | None = None
         while True:
             body_json: dict[str, Any] = {
@@ -190,7 +221,7 @@ class RetellClient:
                 return
             self.generation[CALLS] = CURRENT
             items, has_more, key = self._unwrap(body, CALLS)
-            yield from self._parse(CALLS, items, call_from_raw)
+            yield list(self._parse(CALLS, items, call_from_raw))
             if not has_more:
                 return
 
@@ -246,6 +277,9 @@ class RetellResource(ApiResource):
 
     timeout_s: float = Field(default=60.0, description="Per-request timeout (Retell's SDK uses 60 s).")
     page_size: int = Field(default=100, description="Items per page of the current list endpoints (max 1000).")
+    detail_concurrency: int = Field(
+        default=8, description="Detail requests (versions, LLM prompts, transcripts) in flight at once per tenant."
+    )
 
     def client_for(self, tenant: Tenant) -> RetellClient:
         """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
@@ -257,4 +291,4 @@ class RetellResource(ApiResource):
             key=key,
             headers={"Authorization": f"Bearer {key}"},
         )
-        return RetellClient(tenant, http, page_size=self.page_size)
+        return RetellClient(tenant, http, page_size=self.page_size, detail_concurrency=self.detail_concurrency)

@@ -4,7 +4,13 @@ Adding a tenant to the file makes its partition appear in the UI within a tick; 
 removes the partition (its warehouse rows stay until someone deletes them on purpose).
 """
 
-from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import (
+    DefaultSensorStatus,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
 
 from askpro_pipelines.partitions import tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource

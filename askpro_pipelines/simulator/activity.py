@@ -29,7 +29,12 @@ from zoneinfo import ZoneInfo
 from askpro_pipelines.simulator.world import ascii_slug, stable_hash
 
 if TYPE_CHECKING:
-    from askpro_pipelines.simulator.world import SimAgent, SimEventType, SimPhoneNumber, TenantWorld
+    from askpro_pipelines.simulator.world import (
+        SimAgent,
+        SimEventType,
+        SimPhoneNumber,
+        TenantWorld,
+    )
 
 ACTIVITY_FIRST_DAY = date(2026, 1, 1)
 ACTIVITY_LAST_DAY = date(2026, 12, 31)

@@ -7,8 +7,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from askpro_pipelines.models.bookings import Booking
+from askpro_pipelines.models.calcom import (
+    EventType,
+    EventTypeHost,
+    Schedule,
+    Staff,
+    staff_from_host,
+)
 from askpro_pipelines.models.calls import Call
-from askpro_pipelines.models.calcom import EventType, EventTypeHost, Schedule, Staff, staff_from_host
 from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
 
 

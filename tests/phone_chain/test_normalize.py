@@ -4,7 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from askpro_pipelines.phone_chain import InvalidPhoneNumber, normalize_phone_number, resolve_version
+from askpro_pipelines.phone_chain import (
+    InvalidPhoneNumber,
+    normalize_phone_number,
+    resolve_version,
+)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,12 @@ from askpro_pipelines.definitions import defs
 from askpro_pipelines.partitions import tenant_day_key
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.sensors.webhooks import MAX_ATTEMPTS, calcom_webhook_sensor, retell_webhook_sensor, route
+from askpro_pipelines.sensors.webhooks import (
+    MAX_ATTEMPTS,
+    calcom_webhook_sensor,
+    retell_webhook_sensor,
+    route,
+)
 from askpro_pipelines.simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.webhooks.store import WebhookStore
