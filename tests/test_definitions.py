@@ -120,3 +120,12 @@ def test_derived_tables_follow_their_upstreams():
         result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
         assert result.get_num_requested(AssetKey("phone_assignments")) == 1
         assert result.get_num_requested(AssetKey("booking_outcomes")) == 0
+
+
+def test_the_two_sync_jobs_cover_every_synced_asset():
+    graph = defs.resolve_asset_graph()
+    materializable = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    covered = set()
+    for name in ("sync_dimensions", "sync_facts"):
+        covered |= set(defs.resolve_job_def(name).asset_layer.selected_asset_keys)
+    assert covered == materializable
