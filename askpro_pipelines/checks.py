@@ -271,10 +271,9 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
             days = sorted({str(day) for _, day in pairs})
             label = f"{pairs[0][0]} {days[0]}" + (f"…{days[-1]}" if len(days) > 1 else "")
             return check_result(label, "duplicate keys", problems, rows)
-        else:
-            tenant = label = tenants.get(context.partition_key).slug
-            rows = warehouse.warehouse.read_slice(table, tenant, key)
-        return check_result(label, "duplicate keys", duplicate_keys(rows, key), len(rows))
+        tenant = tenants.get(context.partition_key).slug
+        rows = warehouse.warehouse.read_slice(table, tenant, key)
+        return check_result(tenant, "duplicate keys", duplicate_keys(rows, key), len(rows))
 
     return _check
 

@@ -1,7 +1,7 @@
 """What fact assets share: walking a run's (tenant, day) partitions and summing what was written."""
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+import datetime as dt
+from collections.abc import Callable, Iterator
 
 from dagster import AssetExecutionContext, MetadataValue
 
@@ -10,17 +10,16 @@ from askpro_pipelines.partitions import fact_partitions
 from askpro_pipelines.tenants import Tenant
 from askpro_pipelines.warehouse import WriteStats
 
-Client = TypeVar("Client")
-
 
 def tenant_days(
     context: AssetExecutionContext, get_tenant: Callable[[str], Tenant]
-) -> Iterable[tuple[Tenant, "object"]]:
+) -> Iterator[tuple[Tenant, dt.date]]:
     """(tenant, day) for each partition of the run, in order; a single-run backfill yields many."""
     tenants: dict[str, Tenant] = {}
     for slug, day in fact_partitions(context.partition_keys):
-        tenant = tenants.setdefault(slug, get_tenant(slug))
-        yield tenant, day
+        if slug not in tenants:  # the tenants file is read once per tenant, not once per day
+            tenants[slug] = get_tenant(slug)
+        yield tenants[slug], day
 
 
 def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, extra: dict | None = None) -> dict:
