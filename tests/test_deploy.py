@@ -1,0 +1,36 @@
+"""The scale-out configs load as Dagster reads them (no Docker engine or cluster runs here)."""
+
+import shutil
+from pathlib import Path
+
+import yaml
+from dagster import DagsterInstance
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def test_docker_instance_config_loads_with_the_docker_run_launcher(postgres_url, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(DEPLOY / "docker" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
+    monkeypatch.setenv("ASKPRO_IMAGE", "registry.example/askpro-pipelines:test")
+    with DagsterInstance.from_config(str(home)) as instance:
+        launcher = instance.run_launcher
+        assert type(launcher).__name__ == "DockerRunLauncher"
+        assert launcher.image == "registry.example/askpro-pipelines:test"
+        assert "ASKPRO_WAREHOUSE_URL" in launcher.env_vars
+        assert instance.run_retries_enabled and not instance.run_retries_retry_on_asset_or_op_failure
+
+
+def test_helm_values_name_the_code_location_and_the_k8s_launcher():
+    values = yaml.safe_load((DEPLOY / "k8s" / "values.yaml").read_text())
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", "askpro_pipelines.definitions", "-a", "defs"]
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert values["dagsterDaemon"]["runRetries"]["retryOnAssetOrOpFailure"] is False
+
+
+def test_dockerfile_serves_the_code_location():
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert "askpro_pipelines.definitions" in text and 'pip install --no-cache-dir ".[docker,k8s]"' in text
