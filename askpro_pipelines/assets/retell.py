@@ -23,6 +23,7 @@ from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.warehouse.rows import (
     agent_version_rows,
     call_rows,
+    known_transcripts,
     latest_agent_rows,
     phone_number_rows,
 )
@@ -117,9 +118,9 @@ def retell_call_tables(
     for tenant, day in tenant_days(context, tenants.get):
         client = clients.get(tenant.slug) or clients.setdefault(tenant.slug, retell.client_for(tenant))
         start, end = day_window(day, tenant.timezone)
-        calls, transcripts = call_rows(
-            client.calls(start, end, with_transcripts="retell_call_transcripts" in selected)
-        )
+        with_transcripts = "retell_call_transcripts" in selected
+        known = known_transcripts(warehouse.warehouse, tenant.slug, day) if with_transcripts else {}
+        calls, transcripts = call_rows(client.calls(start, end, with_transcripts, known))
         for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
             if table in selected:
                 written[table].append(warehouse.warehouse.replace_slice(table, tenant.slug, rows, day=day))

@@ -176,24 +176,39 @@ class RetellClient:
 
     # ---- calls ------------------------------------------------------------------------------
 
-    def calls(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool = True) -> Iterator[Call]:
+    def calls(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        with_transcripts: bool = True,
+        known_transcripts: Mapping[tuple[str, dt.datetime], str] | None = None,
+    ) -> Iterator[Call]:
         """Calls that started in [start, end) (UTC instants).
 
         The current POST /v3/list-calls omits transcripts, so each call's transcript comes from
         GET /v2/get-call when asked for; the legacy POST /v2/list-calls has them inline.
+        `known_transcripts` ((call id, end) → transcript, from the warehouse) saves that request for
+        ended calls already synced: an ended call's transcript no longer changes.
         """
         lo, hi = _ms(start), _ms(end) - 1
         if self._use(CALLS) == CURRENT:
             for page in self._current_calls(lo, hi):
                 if with_transcripts:
-                    page = self._with_transcripts(page)
+                    page = self._with_transcripts(page, known_transcripts or {})
                 yield from page
             if self.generation[CALLS] == CURRENT:
                 return
         yield from self._legacy_calls(lo, hi)
 
-    def _with_transcripts(self, calls: list[Call]) -> list[Call]:
-        """Fill each connected call's transcript from GET /v2/get-call, concurrently."""
+    def _with_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> list[Call]:
+        """Fill each connected call's transcript: the stored one for an ended call already synced,
+        else from GET /v2/get-call, concurrently."""
+        calls = [
+            c.model_copy(update={"transcript": known[(c.call_id, c.end_utc)]})
+            if c.transcript is None and c.call_status == "ended" and (c.call_id, c.end_utc) in known
+            else c
+            for c in calls
+        ]
         missing = [i for i, c in enumerate(calls) if c.transcript is None and c.call_status != "not_connected"]
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
         merged = list(calls)

@@ -3,6 +3,7 @@
 Pure functions: records in, dicts keyed by table column out. The assets stay a few lines.
 """
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -175,3 +176,22 @@ def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[st
         if call.transcript is not None:
             transcripts.append({"call_id": call.call_id, "transcript": call.transcript})
     return rows, transcripts
+
+
+def known_transcripts(warehouse, tenant: str, day) -> dict[tuple[str, dt.datetime], str]:
+    """(call id, end) → stored transcript of the day's ended calls, so a re-sync need not fetch them."""
+    ends = {
+        r["call_id"]: _utc(r["end_utc"])
+        for r in warehouse.read_slice("retell_calls", tenant, ["call_id", "end_utc", "call_status"], day=day)
+        if r["call_status"] == "ended" and r["end_utc"] is not None
+    }
+    return {
+        (r["call_id"], ends[r["call_id"]]): r["transcript"]
+        for r in warehouse.read_slice("retell_call_transcripts", tenant, ["call_id", "transcript"], day=day)
+        if r["call_id"] in ends and r["transcript"] is not None
+    }
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; every stored instant is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -124,3 +124,20 @@ def test_retell_rate_limit_with_retry_after_ms_then_success(sync, simulator):
     metadata = _metadata(sync.instance, "retell_phone_numbers")
     assert metadata["retell/rate_limited"] == 1 and metadata["retell/retries"] == 1
     assert metadata["retell/endpoints/retell_phone_numbers"] == "current"
+
+
+def test_a_resync_reuses_stored_transcripts_of_ended_calls(sync, simulator, warehouse_env):
+    import datetime as dt
+
+    from askpro_pipelines.sync import FACT_ASSETS
+
+    day = dt.date(2026, 11, 18)
+    assert sync(tenant_slugs=["praxis-v2"], select=FACT_ASSETS, until=day).success
+    fetched = simulator.request_count("/retell/v2/get-call")
+    assert fetched > 0
+    again = sync(tenant_slugs=["praxis-v2"], select=FACT_ASSETS, until=day)
+    assert again.success
+    assert simulator.request_count("/retell/v2/get-call") == fetched  # nothing fetched again
+    tables = {t.table: t for t in again.tenants[0].tables}
+    assert (tables["retell_call_transcripts"].inserted, tables["retell_call_transcripts"].updated) == (0, 0)
+    assert tables["retell_call_transcripts"].rows > 0
