@@ -14,7 +14,7 @@ from dagster import (
     multi_asset,
 )
 
-from askpro_pipelines.assets.facts import fact_metadata, tenant_days
+from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.table_metadata import table_metadata
 from askpro_pipelines.partitions import (
@@ -22,7 +22,7 @@ from askpro_pipelines.partitions import (
     tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.resources.calcom import CalcomClient, CalcomResource
+from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.warehouse.rows import (
@@ -171,10 +171,10 @@ def calcom_schedules(
 def calcom_bookings(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
 ) -> MaterializeResult:
-    clients: dict[str, CalcomClient] = {}
+    clients = ClientPerTenant(calcom.client_for)
     written = []
     for tenant, day in tenant_days(context, tenants.get):
-        client = clients.get(tenant.slug) or clients.setdefault(tenant.slug, calcom.client_for(tenant))
+        client = clients(tenant)
         start, end = day_window(day, tenant.timezone)
         rows = booking_rows(client.bookings(start, end))
         written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day))

@@ -22,6 +22,19 @@ def tenant_days(
         yield tenants[slug], day
 
 
+class ClientPerTenant(dict):
+    """One API client per tenant for a run that walks many days, made on first use."""
+
+    def __init__(self, make: Callable[[Tenant], object]):
+        super().__init__()
+        self._make = make
+
+    def __call__(self, tenant: Tenant):
+        if tenant.slug not in self:
+            self[tenant.slug] = self._make(tenant)
+        return self[tenant.slug]
+
+
 def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, extra: dict | None = None) -> dict:
     """Totals over the run's partitions (one entry per day would not fit a range run's single event)."""
     days = sorted({str(s.day) for s in written if s.day is not None})

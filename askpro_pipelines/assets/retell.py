@@ -9,7 +9,7 @@ from dagster import (
     multi_asset,
 )
 
-from askpro_pipelines.assets.facts import fact_metadata, tenant_days
+from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.table_metadata import table_metadata
 from askpro_pipelines.partitions import (
@@ -17,7 +17,7 @@ from askpro_pipelines.partitions import (
     tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.resources.retell import RetellClient, RetellResource
+from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.warehouse.rows import (
@@ -113,10 +113,10 @@ def retell_call_tables(
 ):
     """One listing per day feeds both tables; a day range runs day by day in one run."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}
-    clients: dict[str, RetellClient] = {}
+    clients = ClientPerTenant(retell.client_for)
     written: dict[str, list] = {"retell_calls": [], "retell_call_transcripts": []}
     for tenant, day in tenant_days(context, tenants.get):
-        client = clients.get(tenant.slug) or clients.setdefault(tenant.slug, retell.client_for(tenant))
+        client = clients(tenant)
         start, end = day_window(day, tenant.timezone)
         with_transcripts = "retell_call_transcripts" in selected
         known = known_transcripts(warehouse.warehouse, tenant.slug, day) if with_transcripts else {}

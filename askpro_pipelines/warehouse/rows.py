@@ -181,7 +181,7 @@ def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[st
 def known_transcripts(warehouse, tenant: str, day) -> dict[tuple[str, dt.datetime], str]:
     """(call id, end) → stored transcript of the day's ended calls, so a re-sync need not fetch them."""
     ends = {
-        r["call_id"]: _utc(r["end_utc"])
+        r["call_id"]: r["end_utc"]
         for r in warehouse.read_slice("retell_calls", tenant, ["call_id", "end_utc", "call_status"], day=day)
         if r["call_status"] == "ended" and r["end_utc"] is not None
     }
@@ -191,7 +191,3 @@ def known_transcripts(warehouse, tenant: str, day) -> dict[tuple[str, dt.datetim
         if r["call_id"] in ends and r["transcript"] is not None
     }
 
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; every stored instant is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

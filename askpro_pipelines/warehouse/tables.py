@@ -6,11 +6,33 @@ a duplicate from the API lands, and the `duplicate keys` asset check names it, i
 whole tenant's sync failing on a constraint.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """An instant stored as UTC and always read back timezone-aware.
+
+    PostgreSQL's timestamptz does this by itself; SQLite hands back naive datetimes, which readers
+    would otherwise each have to patch.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 # Bookkeeping columns every table carries; they are not part of the row's content hash.
 BOOKKEEPING_COLUMNS = ("row_hash", "synced_at")
@@ -19,7 +41,7 @@ BOOKKEEPING_COLUMNS = ("row_hash", "synced_at")
 def _bookkeeping() -> list[sa.Column]:
     return [
         sa.Column("row_hash", sa.String(40), nullable=False, comment="sha1 of the row's content; unchanged rows are not rewritten"),
-        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, comment="when this row was last inserted or changed (UTC)"),
+        sa.Column("synced_at", UtcDateTime(), nullable=False, comment="when this row was last inserted or changed (UTC)"),
     ]
 
 
@@ -131,7 +153,7 @@ retell_agents = sa.Table(
     sa.Column("prompt", sa.Text, comment="general prompt + state prompts, secrets redacted"),
     sa.Column("prompt_hash", sa.String(64), comment="sha256 of the redacted prompt"),
     sa.Column("tags", sa.JSON, comment="{tag: version} from the current list-agents"),
-    sa.Column("last_modified", sa.DateTime(timezone=True)),
+    sa.Column("last_modified", UtcDateTime()),
     *_bookkeeping(),
     sa.Index("ix_retell_agents_key", "tenant", "agent_id"),
 )
@@ -148,7 +170,7 @@ retell_agent_versions = sa.Table(
     sa.Column("llm_id", sa.String(64)),
     sa.Column("llm_version", sa.Integer),
     sa.Column("prompt_hash", sa.String(64), comment="a changed prompt shows as a new hash"),
-    sa.Column("last_modified", sa.DateTime(timezone=True)),
+    sa.Column("last_modified", UtcDateTime()),
     *_bookkeeping(),
     sa.Index("ix_retell_agent_versions_key", "tenant", "agent_id", "version"),
 )
@@ -167,7 +189,7 @@ retell_phone_numbers = sa.Table(
     sa.Column("outbound_agent_version", sa.String(32)),
     sa.Column("inbound_agents", sa.JSON, comment="[{agent_id, agent_version, weight}]"),
     sa.Column("outbound_agents", sa.JSON),
-    sa.Column("last_modified", sa.DateTime(timezone=True)),
+    sa.Column("last_modified", UtcDateTime()),
     *_bookkeeping(),
     sa.Index("ix_retell_phone_numbers_key", "tenant", "phone_number"),
 )
@@ -200,8 +222,8 @@ calcom_bookings = sa.Table(
     sa.Column("uid", sa.String(64), nullable=False),
     sa.Column("booking_id", sa.String(64)),
     sa.Column("status", sa.String(16), nullable=False, comment="accepted | pending | cancelled | rejected | awaiting_host"),
-    sa.Column("start_utc", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("end_utc", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("start_utc", UtcDateTime(), nullable=False),
+    sa.Column("end_utc", UtcDateTime(), nullable=False),
     sa.Column("event_type_id", sa.String(64)),
     sa.Column("title", sa.Text),
     sa.Column("organizer_staff_id", sa.String(64)),
@@ -212,8 +234,8 @@ calcom_bookings = sa.Table(
     sa.Column("rescheduled_to_uid", sa.String(64)),
     sa.Column("rescheduled", sa.Boolean),
     sa.Column("cancellation_reason", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
-    sa.Column("updated_at", sa.DateTime(timezone=True), comment="null from API v1 (not exposed)"),
+    sa.Column("created_at", UtcDateTime()),
+    sa.Column("updated_at", UtcDateTime(), comment="null from API v1 (not exposed)"),
     sa.Column("metadata", sa.JSON),
     *_bookkeeping(),
     sa.Index("ix_calcom_bookings_key", "tenant", "day", "uid"),
@@ -234,8 +256,8 @@ retell_calls = sa.Table(
     sa.Column("from_number", sa.String(32)),
     sa.Column("to_number", sa.String(32)),
     sa.Column("call_status", sa.String(16)),
-    sa.Column("start_utc", sa.DateTime(timezone=True)),
-    sa.Column("end_utc", sa.DateTime(timezone=True)),
+    sa.Column("start_utc", UtcDateTime()),
+    sa.Column("end_utc", UtcDateTime()),
     sa.Column("duration_ms", sa.BigInteger),
     sa.Column("disconnection_reason", sa.String(64)),
     sa.Column("cost_cents", sa.Float, comment="call_cost.combined_cost, in cents"),
@@ -287,13 +309,13 @@ webhook_events = sa.Table(
     sa.Column("dedup_key", sa.String(255), nullable=False, comment="the provider's id of this delivery; a repeat is stored once"),
     sa.Column("entity_id", sa.String(128), comment="booking uid / call id the event is about"),
     sa.Column("event_day", sa.Date, comment="the tenant-local day of the booking / call start: the partition to refresh"),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
     sa.Column("payload", sa.Text, nullable=False, comment="raw body as received (UTF-8), secrets redacted"),
     sa.Column("status", sa.String(16), nullable=False, comment="pending | queued | processed | dead"),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("run_key", sa.String(255), comment="the sensor run request that carries this event"),
     sa.Column("last_error", sa.Text),
-    sa.Column("processed_at", sa.DateTime(timezone=True)),
+    sa.Column("processed_at", UtcDateTime()),
     sa.UniqueConstraint("provider", "tenant", "dedup_key", name="uq_webhook_events_delivery"),
     sa.Index("ix_webhook_events_status", "provider", "status", "id"),
 )

@@ -68,13 +68,6 @@ class LandedEvent:
     payload: str
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands datetimes back naive; they were written as UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def _to_event(row: sa.Row) -> LandedEvent:
     m = row._mapping
     return LandedEvent(
@@ -85,12 +78,12 @@ def _to_event(row: sa.Row) -> LandedEvent:
         dedup_key=m["dedup_key"],
         entity_id=m["entity_id"],
         event_day=m["event_day"],
-        received_at=_utc(m["received_at"]),
+        received_at=m["received_at"],
         status=m["status"],
         attempts=m["attempts"],
         run_key=m["run_key"],
         last_error=m["last_error"],
-        processed_at=_utc(m["processed_at"]),
+        processed_at=m["processed_at"],
         payload=m["payload"],
     )
 

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from askpro_pipelines.simulator import (
@@ -49,23 +48,6 @@ TRANSCRIPT_FIELDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with Simulator(CONFIG) as simulator:
-        yield simulator
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_faults(request):
-    yield
-    if "sim" in request.fixturenames:
-        request.getfixturevalue("sim").clear_faults()
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client(timeout=10) as http:
-        yield http
 
 
 def v2(sim, client, path, spec=PRAXIS, headers=V2, **params):

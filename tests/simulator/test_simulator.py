@@ -56,23 +56,6 @@ V2_EVENT_TYPES = {"cal-api-version": "2024-06-14"}
 V2_SCHEDULES = {"cal-api-version": "2024-06-11"}
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with Simulator(CONFIG) as simulator:
-        yield simulator
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_faults(request):
-    yield
-    if "sim" in request.fixturenames:
-        request.getfixturevalue("sim").clear_faults()
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client(timeout=10) as http:
-        yield http
 
 
 def v1(sim, client, path, spec=STADTPARK, **params):
