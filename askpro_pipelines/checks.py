@@ -5,7 +5,7 @@ one tenant's slice from the warehouse and report the offending rows by key.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dagster import (
@@ -119,14 +119,6 @@ def numbers_on_several_branches(rows: Iterable[Mapping[str, Any]]) -> list[dict[
         if r["branch_id"] is not None:
             places[r["phone_number"]].add(f"{r['tenant']}/{r['branch_id']}")
     return [{"phone_number": n, "branches": ", ".join(sorted(p))} for n, p in sorted(places.items()) if len(p) > 1]
-
-
-def duplicate_keys(rows: Iterable[Mapping[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
-    """Natural keys that occur more than once, with how often."""
-    counts: dict[tuple, int] = defaultdict(int)
-    for row in rows:
-        counts[tuple(row[k] for k in key)] += 1
-    return [{**dict(zip(key, k)), "count": n} for k, n in counts.items() if n > 1]
 
 
 # ---- reporting ------------------------------------------------------------------------------
@@ -263,17 +255,20 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     ) -> AssetCheckResult:
         if contract.by_day:  # one key, or every day of a single-run range
             pairs = fact_partitions(context.partition_keys)
-            rows, problems = 0, []
+            days_by_tenant: dict[str, list] = defaultdict(list)
             for slug, day in pairs:
-                day_rows = warehouse.warehouse.read_slice(table, tenants.get(slug).slug, key, day=day)
-                rows += len(day_rows)
-                problems += [{"day": str(day), **p} for p in duplicate_keys(day_rows, key)]
+                days_by_tenant[tenants.get(slug).slug].append(day)
+            rows, problems = 0, []
+            for tenant, days in days_by_tenant.items():
+                found, duplicates = warehouse.warehouse.duplicate_keys(table, tenant, days=days)
+                rows += found
+                problems += [{**p, "day": str(p["day"])} for p in duplicates]
             days = sorted({str(day) for _, day in pairs})
             label = f"{pairs[0][0]} {days[0]}" + (f"…{days[-1]}" if len(days) > 1 else "")
             return check_result(label, "duplicate keys", problems, rows)
         tenant = tenants.get(context.partition_key).slug
-        rows = warehouse.warehouse.read_slice(table, tenant, key)
-        return check_result(tenant, "duplicate keys", duplicate_keys(rows, key), len(rows))
+        rows, problems = warehouse.warehouse.duplicate_keys(table, tenant)
+        return check_result(tenant, "duplicate keys", problems, rows)
 
     return _check
 

@@ -5,6 +5,7 @@ into anything that is logged or shown. A bad file fails with one message that na
 and the field, so ops staff can fix it without reading a traceback.
 """
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -249,8 +250,13 @@ def _format_validation_error(error: ValidationError, raw: Mapping) -> str:
     return "; ".join(lines)
 
 
+@functools.lru_cache(maxsize=16)
 def parse_tenants(text: str, source: str = "<tenants>") -> TenantsConfig:
-    """Parse and validate tenants YAML; errors name the file, tenant and field."""
+    """Parse and validate tenants YAML; errors name the file, tenant and field.
+
+    Cached by text: assets and checks load the file at every step (so edits apply without a
+    reload), and the parsed config is frozen, so an unchanged file is parsed once.
+    """
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,6 +1,10 @@
-"""cProfile of one warm full sync of the benchmark tenant (figure 1), to see where time goes beyond the fetch floor.
+"""Profile one warm full sync of the benchmark tenant (figure 1), to see where time goes beyond the fetch floor.
 
-    .venv/bin/python -m benchmarks.profile_sync [--size small|large] [--days N] [--top 35]
+    .venv/bin/python -m benchmarks.profile_sync [--size small|large] [--days N] [--top 35] [--py-spy PATH]
+
+cProfile sees only the main thread (the Retell detail fetches run on worker threads and show up as lock
+waits); with `--py-spy PATH` py-spy samples whichever thread holds the GIL (`--gil`), i.e. where this process spends its CPU, and prints the functions
+holding the most samples, plus the collapsed stacks in `--out` (default /tmp/askpro-sync.pyspy).
 """
 
 import argparse
@@ -8,7 +12,10 @@ import cProfile
 import io
 import os
 import pstats
+import signal
+import subprocess
 import tempfile
+from collections import Counter
 import warnings
 from pathlib import Path
 
@@ -22,6 +29,8 @@ def main() -> None:
     parser.add_argument("--size", default="large", choices=list(bench.SIZES))
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--py-spy", dest="py_spy", default=None, help="path to py-spy: sample all threads")
+    parser.add_argument("--out", default="/tmp/askpro-sync.pyspy", help="collapsed stacks written by py-spy")
     args = parser.parse_args()
     s = bench.SIZES[args.size]
     days = args.days or s["days"]
@@ -31,24 +40,54 @@ def main() -> None:
     os.environ.pop("DAGSTER_HOME", None)
     from dagster import DagsterInstance
 
-    from askpro_pipelines.sync import simulator_for
     from askpro_pipelines.tenants import load_tenants
+    from benchmarks.sim_server import SimulatorProcess
 
     config = load_tenants()
     phones = [bench.BRANCH_NUMBER] + [f"+49307{n:08d}" for n in range(2, s["phones"] + 1)]
-    overrides = {bench.SLUG: dict(event_types=s["event_types"], staff=s["staff"], agents=s["agents"], phone_numbers=phones,
+    overrides = {bench.SLUG: dict(event_types=s["event_types"], staff=s["staff"], schedules_per_staff=s["schedules_per_staff"],
+                                  agents=s["agents"], phone_numbers=phones,
                                   calls_per_day=s["calls_per_day"], bookings_per_day=s["bookings_per_day"])}  # fmt: skip
-    with simulator_for(config, spec_overrides=overrides):
+    # The simulator in its own process, as in benchmarks.run: the profile holds only the sync's own frames.
+    with SimulatorProcess(tmp / "tenants.yaml", overrides):
         bench.timed_sync(config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days)  # warm the simulator
-        profiler = cProfile.Profile()
-        profiler.enable()
-        seconds, _ = bench.timed_sync(config, f"sqlite:///{tmp / 'main.db'}", DagsterInstance.ephemeral(), days)
-        profiler.disable()
-    print(f"profiled full sync: {seconds:.1f} s (includes the simulator thread's share of the GIL)")
+        if args.py_spy:
+            spy = subprocess.Popen([args.py_spy, "record", "--pid", str(os.getpid()), "--rate", "250", "--format", "raw",
+                                    "--output", args.out, "--gil", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            seconds, _ = bench.timed_sync(config, f"sqlite:///{tmp / 'main.db'}", DagsterInstance.ephemeral(), days)
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+        else:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            seconds, _ = bench.timed_sync(config, f"sqlite:///{tmp / 'main.db'}", DagsterInstance.ephemeral(), days)
+            profiler.disable()
+    print(f"profiled full sync: {seconds:.1f} s (simulator in its own process)")
+    if args.py_spy:
+        print_collapsed(Path(args.out), args.top)
+        return
     for key in ("tottime", "cumulative"):
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(args.top)
         print(out.getvalue())
+
+
+def print_collapsed(path: Path, top: int) -> None:
+    """Self and inclusive sample shares per function from py-spy's collapsed stacks (all threads)."""
+    own, inclusive, total = Counter(), Counter(), 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] for f in stack.split(";")[1:]]
+        n = int(count)
+        total += n
+        if frames:
+            own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    for title, counts in (("self", own), ("inclusive", inclusive)):
+        print(f"\n{title} samples ({total} in all)")
+        for frame, n in counts.most_common(top):
+            print(f"{100 * n / total:6.1f}%  {frame}")
 
 
 if __name__ == "__main__":

@@ -84,8 +84,15 @@ def is_secret_name(name: str) -> bool:
     return squashed.endswith(_SECRET_NAME_SUFFIXES)
 
 
+# Any of the gates above, in one case-insensitive scan: most strings (names, ids, transcripts without
+# secrets) contain none and return after it, without lower-casing or a per-pattern check.
+_ANY_GATE = re.compile("|".join(sorted({re.escape(n) for needs in _GATES for n in needs})), re.IGNORECASE)
+
+
 def redact_text(text: str) -> str:
     """Mask key-shaped substrings (Cal.com and Retell keys, bearer tokens, key=value secrets)."""
+    if _ANY_GATE.search(text) is None:
+        return text
     lowered = text.lower()
     for (pattern, replacement), needs in zip(_STRING_PATTERNS, _GATES):
         if any(needle in lowered for needle in needs):
@@ -106,8 +113,12 @@ def redact_secrets(value: Any) -> Any:
         copy: dict[Any, Any] = {}
         for key, item in value.items():
             secret = isinstance(key, str) and is_secret_name(key) and item is not None and not isinstance(item, bool)
-            copy[redact_text(key) if isinstance(key, str) else key] = REDACTED if secret else redact_secrets(item)
+            copy[_redact_key(key) if isinstance(key, str) else key] = REDACTED if secret else redact_secrets(item)
         return copy
     if isinstance(value, list | tuple):
         return [redact_secrets(item) for item in value]
     return value
+
+
+# Field names repeat across records; their redaction is cached like `is_secret_name`.
+_redact_key = functools.lru_cache(maxsize=4096)(redact_text)

@@ -520,22 +520,14 @@ class ResilientClient:
         method = method.upper()
         url = self._url(path)
         merged_params = {k: v for k, v in {**self._default_params, **dict(params or {})}.items() if v is not None}
-        merged_headers = {**self._default_headers, **dict(headers or {})}
-        context = {
-            "tenant": self.tenant,
-            "api": self.api,
-            "entity": entity,
-            "record_id": None if record_id is None else self._clean(str(record_id)),
-            "method": method,
-            "path": self._clean(httpx.URL(url).path),
-        }
+        merged_headers = {**self._default_headers, **headers} if headers else self._default_headers
 
         attempt = 0
         while True:
             attempt += 1
             refused = self._consult_breaker()
             if refused is not None:
-                raise CircuitOpenError(refused, **context) from None
+                raise CircuitOpenError(refused, **self._context(method, url, entity, record_id)) from None
             self.stats.requests += 1
             result = self._attempt(method, url, merged_params, json, merged_headers)
             if not isinstance(result, _Failure):
@@ -543,6 +535,7 @@ class ResilientClient:
 
             failure = result
             self._last_failure = failure.reason
+            context = self._context(method, url, entity, record_id)
             if not failure.retryable or attempt >= self.retry.max_attempts:
                 raise ApiError(failure.message, status=failure.status, attempts=attempt, **context) from None
             refused = self._consult_breaker(probe=False)
@@ -582,6 +575,17 @@ class ResilientClient:
         if path.startswith(("http://", "https://")):
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _context(self, method: str, url: str, entity: str, record_id: str | None) -> dict[str, Any]:
+        """Who and what a failure is about, redacted; built only when something failed (hot path)."""
+        return {
+            "tenant": self.tenant,
+            "api": self.api,
+            "entity": entity,
+            "record_id": None if record_id is None else self._clean(str(record_id)),
+            "method": method,
+            "path": self._clean(httpx.URL(url).path),
+        }
 
     def _clean(self, text: str) -> str:
         return redact(redact_url(text), self._secrets)
@@ -647,7 +651,8 @@ class ResilientClient:
         )
 
     def _decode(self, response: httpx.Response) -> _Success | _Failure:
-        if not response.content.strip():
+        content = response.content
+        if not content or content.isspace():
             return _Success(None)
         try:
             return _Success(response.json())
@@ -668,9 +673,10 @@ class ResilientClient:
         return self._clean(message)
 
     def _note_rate_limit_headers(self, headers: httpx.Headers) -> None:
-        for name, value in headers.items():
+        for raw_name, raw_value in headers.raw:  # bytes: no per-header decoding on the hot path
+            name = raw_name.decode("latin-1")
             if _is_rate_limit_header(name):
-                self.stats.rate_limit_headers[name.lower()] = self._clean(value)
+                self.stats.rate_limit_headers[name.lower()] = self._clean(raw_value.decode("latin-1"))
 
 
 @dataclass

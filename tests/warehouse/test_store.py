@@ -67,6 +67,20 @@ def test_duplicate_keys_land_so_the_check_can_name_them(warehouse):
     assert warehouse.replace_slice("staff", "t", [_staff("1"), _staff("1", "Zweite")]).unchanged
 
 
+def test_duplicate_keys_are_counted_by_the_database_per_tenant_and_day(warehouse):
+    warehouse.replace_slice("staff", "t", [_staff("1"), _staff("1", "Zweite"), _staff("2")])
+    warehouse.replace_slice("staff", "other", [_staff("2"), _staff("2")])
+    assert warehouse.duplicate_keys("staff", "t") == (3, [{"staff_id": "1", "count": 2}])
+
+    day1, day2 = dt.date(2026, 9, 1), dt.date(2026, 9, 2)
+    call = {"call_id": "c1", "call_status": "ended"}
+    warehouse.replace_slice("retell_calls", "t", [call, call], day=day1)
+    warehouse.replace_slice("retell_calls", "t", [call, {**call, "call_id": "c2"}], day=day2)
+    rows, duplicates = warehouse.duplicate_keys("retell_calls", "t", days=[day1, day2])
+    assert rows == 4 and duplicates == [{"day": day1, "call_id": "c1", "count": 2}]
+    assert warehouse.duplicate_keys("retell_calls", "t", days=[day2]) == (2, [])
+
+
 def test_failure_mid_write_leaves_the_previous_slice(warehouse):
     warehouse.replace_slice("staff", "t", [_staff(str(i)) for i in range(1200)])
     broken = [_staff(str(i), name="neu") for i in range(1200)]
