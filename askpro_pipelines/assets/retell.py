@@ -1,5 +1,8 @@
 """Retell dimension tables, one partition per tenant."""
 
+from functools import partial
+from itertools import groupby
+
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
@@ -111,19 +114,21 @@ def retell_phone_numbers(
 def retell_call_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
 ):
-    """One listing per day feeds both tables; a day range runs day by day in one run."""
+    """One listing per day feeds both tables; a day range runs day by day in one run, the next
+    day's transcripts being fetched while a day is written."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     clients = ClientPerTenant(retell.client_for)
     written: dict[str, list] = {"retell_calls": [], "retell_call_transcripts": []}
-    for tenant, day in tenant_days(context, tenants.get):
-        client = clients(tenant)
-        start, end = day_window(day, tenant.timezone)
-        with_transcripts = "retell_call_transcripts" in selected
-        known = known_transcripts(warehouse.warehouse, tenant.slug, day) if with_transcripts else {}
-        calls, transcripts = call_rows(client.calls(start, end, with_transcripts, known))
-        for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
-            if table in selected:
-                written[table].append(warehouse.warehouse.replace_slice(table, tenant.slug, rows, day=day))
+    with_transcripts = "retell_call_transcripts" in selected
+    wh = warehouse.warehouse
+    for tenant, days in groupby(tenant_days(context, tenants.get), key=lambda pair: pair[0]):
+        windows = [(day, *day_window(day, tenant.timezone)) for _, day in days]
+        known = partial(known_transcripts, wh, tenant.slug)
+        for day, day_calls in clients(tenant).calls_by_window(windows, with_transcripts, known):
+            calls, transcripts = call_rows(day_calls)
+            for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
+                if table in selected:
+                    written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day))
     requests = {k: v for c in clients.values() for k, v in c.metadata().items()}
     for table, stats in written.items():
         if table in selected:

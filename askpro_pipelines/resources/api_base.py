@@ -1,10 +1,7 @@
 """What the Cal.com and Retell resources share: the run's connection pool, per-tenant breakers,
 the resilience settings ops can tune in the Launchpad, and record parsing that fails once."""
 
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -12,6 +9,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.resources.details import DetailFetcher, details_for
 from askpro_pipelines.resources.http import (
     CircuitBreaker,
     PayloadError,
@@ -21,45 +19,6 @@ from askpro_pipelines.resources.http import (
 )
 
 MAX_REPORTED_RECORD_ERRORS = 10
-
-
-@dataclass(frozen=True)
-class DetailRequest:
-    """One GET for a record's details (a call's transcript, an agent's versions, an LLM's prompt)."""
-
-    path: str
-    entity: str
-    record_id: str | None = None
-    params: Mapping[str, Any] | None = None
-
-
-def get_all(http: ResilientClient, requests: Sequence[DetailRequest], workers: int) -> list[Any]:
-    """GET every request, `workers` at a time, answers in request order.
-
-    Detail requests are independent, and one at a time they spent most of a large sync waiting
-    on the network (benchmarks/RESULTS.md). Each thread uses a fork of the client (same pool,
-    breaker and secrets); their counters are merged back. The first error is raised.
-    """
-    if workers <= 1 or len(requests) <= 1:
-        return [http.get_json(r.path, entity=r.entity, record_id=r.record_id, params=r.params) for r in requests]
-    local = threading.local()
-    forks: list[ResilientClient] = []
-    forks_lock = threading.Lock()
-
-    def fetch(request: DetailRequest) -> Any:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = http.fork()
-            with forks_lock:
-                forks.append(client)
-        return client.get_json(request.path, entity=request.entity, record_id=request.record_id, params=request.params)
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{http.api}-details") as pool:
-            return list(pool.map(fetch, requests))
-    finally:
-        for fork in forks:
-            http.stats.merge(fork.stats)
 
 
 def parse_records(
@@ -103,15 +62,26 @@ class ApiResource(ConfigurableResource):
 
     _http: httpx.Client | None = PrivateAttr(default=None)
     _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
+    _detail_fetchers: dict[str, DetailFetcher] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         install_log_redaction()
         self._http = httpx.Client(timeout=self.timeout_s)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        for fetcher in self._detail_fetchers.values():
+            fetcher.close()
+        self._detail_fetchers.clear()
         if self._http is not None:
             self._http.close()
             self._http = None
+
+    def detail_fetcher(self, tenant: str, workers: int, *, in_process: bool) -> DetailFetcher:
+        """One tenant's detail fetcher for the run (a helper process is started once and reused)."""
+        key = f"{tenant}/{workers}/{in_process}"
+        if key not in self._detail_fetchers:
+            self._detail_fetchers[key] = details_for(in_process, workers)
+        return self._detail_fetchers[key]
 
     def resilient_client(
         self,

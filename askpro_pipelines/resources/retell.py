@@ -7,8 +7,8 @@ goes straight there. Prompts come from the agent's LLM and are redacted before t
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from pydantic import Field
 
@@ -28,12 +28,8 @@ from askpro_pipelines.models.retell import (
     unwrap_list,
     with_prompt,
 )
-from askpro_pipelines.resources.api_base import (
-    ApiResource,
-    DetailRequest,
-    get_all,
-    parse_records,
-)
+from askpro_pipelines.resources.api_base import ApiResource, parse_records
+from askpro_pipelines.resources.details import DetailFetcher, DetailRequest, ThreadedDetails
 from askpro_pipelines.resources.http import (
     ApiError,
     PayloadError,
@@ -53,16 +49,24 @@ def _ms(moment: dt.datetime) -> int:
     """Epoch milliseconds, Retell's timestamp unit."""
     return int(moment.timestamp() * 1000)
 _GONE = {404, 405}
+W = TypeVar("W")  # the caller's key of a calls window (a day)
 
 
 class RetellClient:
     """One tenant's Retell account."""
 
-    def __init__(self, tenant: Tenant, http: ResilientClient, page_size: int = 100, detail_concurrency: int = 8):
+    def __init__(
+        self,
+        tenant: Tenant,
+        http: ResilientClient,
+        page_size: int = 100,
+        detail_concurrency: int = 8,
+        details: DetailFetcher | None = None,
+    ):
         self.tenant = tenant
         self.http = http
         self.page_size = page_size
-        self.detail_concurrency = detail_concurrency
+        self.details = details or ThreadedDetails(detail_concurrency)
         self.generation: dict[str, str] = {}
         self._llms: dict[tuple[str, int | None], Llm | None] = {}
         self.agent_tags: dict[str, dict[str, int | None]] = {}  # from current list-agents summaries
@@ -105,7 +109,7 @@ class RetellClient:
             for summary in summaries:
                 self.agent_tags[summary.agent_id] = {tag.tag: tag.version for tag in summary.tags}
             requests = [DetailRequest(f"/get-agent-versions/{s.agent_id}", AGENTS, s.agent_id) for s in summaries]
-            for summary, raw_versions in zip(summaries, get_all(self.http, requests, self.detail_concurrency)):
+            for summary, raw_versions in zip(summaries, self.details.fetch(self.http, requests), strict=True):
                 if not isinstance(raw_versions, list):
                     raise self._payload_error(AGENTS, "get-agent-versions did not return a list", summary.agent_id)
                 versions += self._parse(AGENTS, raw_versions, agent_version_from_raw)
@@ -135,7 +139,7 @@ class RetellClient:
             DetailRequest(f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None)
             for llm_id, version in wanted
         ]
-        for cache_key, raw in zip(wanted, get_all(self.http, requests, self.detail_concurrency)):
+        for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
             (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw)
 
     def _llm_for(self, agent: AgentVersion) -> Llm | None:
@@ -190,19 +194,46 @@ class RetellClient:
         `known_transcripts` ((call id, end) → transcript, from the warehouse) saves that request for
         ended calls already synced: an ended call's transcript no longer changes.
         """
+        for _, calls in self.calls_by_window([(None, start, end)], with_transcripts, lambda _: known_transcripts or {}):
+            yield from calls
+
+    def calls_by_window(
+        self,
+        windows: Iterable[tuple[W, dt.datetime, dt.datetime]],
+        with_transcripts: bool = True,
+        known_for: Callable[[W], Mapping[tuple[str, dt.datetime], str]] | None = None,
+    ) -> Iterator[tuple[W, list[Call]]]:
+        """(key, calls) for each window (key, start, end), in order, as `calls` gives them.
+
+        One window ahead: the next window is listed and its transcripts requested before this
+        one's calls are handed over, so the detail fetcher keeps working while the caller writes.
+        Memory holds two windows, whatever their number. `known_for(key)` gives `known_transcripts`.
+        """
+        ahead: tuple[W, list] | None = None
+        for key, start, end in windows:
+            known = known_for(key) if (with_transcripts and known_for) else {}
+            prepared = (key, self._list_window(start, end, with_transcripts, known))
+            if ahead is not None:
+                yield ahead[0], self._complete(ahead[1])
+            ahead = prepared
+        if ahead is not None:
+            yield ahead[0], self._complete(ahead[1])
+
+    def _list_window(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known) -> list:
+        """The window's pages, each with its transcript requests already submitted (current API),
+        or with transcripts inline (legacy list-calls)."""
         lo, hi = _ms(start), _ms(end) - 1
+        pages = []
         if self._use(CALLS) == CURRENT:
             for page in self._current_calls(lo, hi):
-                if with_transcripts:
-                    page = self._with_transcripts(page, known_transcripts or {})
-                yield from page
+                pages.append(self._request_transcripts(page, known) if with_transcripts else (page, [], None))
             if self.generation[CALLS] == CURRENT:
-                return
-        yield from self._legacy_calls(lo, hi)
+                return pages
+        return pages + [(list(self._legacy_calls(lo, hi)), [], None)]
 
-    def _with_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> list[Call]:
-        """Fill each connected call's transcript: the stored one for an ended call already synced,
-        else from GET /v2/get-call, concurrently."""
+    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]):
+        """Fill each connected call's transcript from the stored one for an ended call already
+        synced, and submit GET /v2/get-call for the rest: (calls, indexes waiting, ticket)."""
         calls = [
             c.model_copy(update={"transcript": known[(c.call_id, c.end_utc)]})
             if c.transcript is None and c.call_status == "ended" and (c.call_id, c.end_utc) in known
@@ -211,10 +242,18 @@ class RetellClient:
         ]
         missing = [i for i, c in enumerate(calls) if c.transcript is None and c.call_status != "not_connected"]
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
-        merged = list(calls)
-        for index, raw in zip(missing, get_all(self.http, requests, self.detail_concurrency)):
-            (detail,) = self._parse(CALLS, [raw], call_from_raw)
-            merged[index] = merge_call(calls[index], detail)
+        return calls, missing, self.details.submit(self.http, requests) if requests else None
+
+    def _complete(self, pages: list) -> list[Call]:
+        """The window's calls with the requested transcripts merged in."""
+        merged: list[Call] = []
+        for calls, missing, ticket in pages:
+            page = list(calls)
+            if ticket is not None:
+                for index, raw in zip(missing, self.details.collect(ticket), strict=True):
+                    (detail,) = self._parse(CALLS, [raw], call_from_raw)
+                    page[index] = merge_call(calls[index], detail)
+            merged += page
         return merged
 
     def _current_calls(self, lo: int, hi: int) -> Iterator[list[Call]]:
@@ -295,6 +334,11 @@ class RetellResource(ApiResource):
     detail_concurrency: int = Field(
         default=8, description="Detail requests (versions, LLM prompts, transcripts) in flight at once per tenant."
     )
+    detail_process: bool = Field(
+        default=True,
+        description="Send detail requests from a helper process, so HTTP work and parsing run on two cores "
+        "(see resources/details.py); false keeps them on threads of the run's process.",
+    )
 
     def client_for(self, tenant: Tenant) -> RetellClient:
         """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
@@ -306,4 +350,5 @@ class RetellResource(ApiResource):
             key=key,
             headers={"Authorization": f"Bearer {key}"},
         )
-        return RetellClient(tenant, http, page_size=self.page_size, detail_concurrency=self.detail_concurrency)
+        details = self.detail_fetcher(tenant.slug, self.detail_concurrency, in_process=not self.detail_process)
+        return RetellClient(tenant, http, page_size=self.page_size, details=details)

@@ -1,0 +1,123 @@
+"""Detail requests on threads and in the helper process: same answers, errors, counters and secrets.
+
+Runs against the bundled simulator over real loopback HTTP (fixtures in tests/conftest.py).
+"""
+
+import logging
+import os
+import subprocess
+
+import pytest
+
+from askpro_pipelines.resources.details import DetailRequest, ProcessDetails, ThreadedDetails
+from askpro_pipelines.resources.http import ApiError
+from askpro_pipelines.resources.retell import RetellResource
+from askpro_pipelines.simulator.server import Fault
+from askpro_pipelines.tenants import load_tenants
+
+FAST = dict(backoff_base_s=0.01, max_backoff_s=0.02, max_attempts=2)
+
+
+@pytest.fixture
+def retell(simulator):
+    tenant = load_tenants().get("praxis-v2")
+    resource = RetellResource(**FAST)
+    client = resource.client_for(tenant)
+    yield client
+    client.http.close()
+    resource.teardown_after_execution(None)
+
+
+@pytest.fixture
+def process_details():
+    details = ProcessDetails(workers=3)
+    yield details
+    details.close()
+
+
+def _agent_requests(client, n=6):
+    """`n` get-agent-versions requests, cycling over the tenant's agents (the test tenant has two)."""
+    summaries = client.http.post_json("/v2/list-agents", entity="retell_agents", json={})["items"]
+    ids = [s["agent_id"] for s in summaries]
+    return [DetailRequest(f"/get-agent-versions/{ids[i % len(ids)]}", "retell_agents", ids[i % len(ids)]) for i in range(n)]
+
+
+def test_the_process_gives_the_threads_answers_in_order_and_counts_its_requests(retell, process_details):
+    requests = _agent_requests(retell)
+    assert len(requests) >= 3
+    before = retell.http.stats.requests
+    threaded = list(ThreadedDetails(4).fetch(retell.http, requests))
+    assert retell.http.stats.requests == before + len(requests)
+    in_process = list(process_details.fetch(retell.http, requests))
+    assert in_process == threaded
+    assert retell.http.stats.requests == before + 2 * len(requests)
+
+
+def test_batches_submitted_ahead_are_collected_in_order_by_one_worker(retell, process_details):
+    requests = _agent_requests(retell)
+    first = process_details.submit(retell.http, requests[:2])
+    second = process_details.submit(retell.http, requests[2:])
+    pid = process_details._worker.process.pid
+    assert [v[0]["agent_id"] for v in process_details.collect(first)] == [r.record_id for r in requests[:2]]
+    assert [v[0]["agent_id"] for v in process_details.collect(second)] == [r.record_id for r in requests[2:]]
+    assert process_details._worker.process.pid == pid  # one worker for the run
+    with pytest.raises(RuntimeError, match="order"):
+        third, fourth = process_details.submit(retell.http, requests[:1]), process_details.submit(retell.http, requests[:1])
+        list(process_details.collect(fourth))
+
+
+def test_a_failed_request_raises_the_clients_error_after_its_retries_and_logs_them(retell, process_details, simulator, caplog):
+    requests = _agent_requests(retell, 3)[:2]
+    simulator.add_fault(Fault(kind="status", status=500, path_prefix=f"/retell{requests[1].path}", count=-1))
+    with caplog.at_level(logging.WARNING, logger="askpro_pipelines.http"), pytest.raises(ApiError) as failure:
+        list(process_details.fetch(retell.http, requests))
+    error = failure.value
+    assert (error.tenant, error.api, error.entity, error.record_id, error.status) == (
+        "praxis-v2", "retell", "retell_agents", requests[1].record_id, 500
+    )
+    assert error.attempts == 2 and "retrying GET" in caplog.text  # the worker's retry warning reached us
+    # The worker survives a failed batch and serves the next one.
+    simulator.clear_faults()
+    assert len(list(process_details.fetch(retell.http, requests))) == 2
+
+
+def test_a_consumer_that_stops_early_ends_the_worker_and_the_next_batch_gets_a_fresh_one(retell, process_details):
+    requests = _agent_requests(retell)
+    answers = process_details.fetch(retell.http, requests)
+    next(answers)
+    worker = process_details._worker.process
+    answers.close()  # e.g. the first record was malformed and the caller raised
+    assert worker.wait(timeout=10) is not None and process_details._worker is None
+    assert len(list(process_details.fetch(retell.http, requests))) == len(requests)
+
+
+def test_a_worker_that_dies_mid_batch_is_a_clear_error_and_the_next_batch_gets_a_new_one(retell, process_details, simulator):
+    requests = _agent_requests(retell, 2)
+    simulator.add_fault(Fault(kind="slow", delay_s=3.0, path_prefix=f"/retell{requests[0].path}"))
+    ticket = process_details.submit(retell.http, requests)
+    process_details._worker.process.kill()
+    with pytest.raises(ApiError, match=r"tenant=praxis-v2 api=retell entity=retell_agents.*detail request process ended"):
+        list(process_details.collect(ticket))
+    simulator.clear_faults()
+    assert len(list(process_details.fetch(retell.http, requests))) == 2
+
+
+def test_the_key_reaches_the_worker_over_the_pipe_only(retell, process_details):
+    list(process_details.fetch(retell.http, _agent_requests(retell, 1)))
+    pid = process_details._worker.process.pid
+    key = os.environ["TEST_V2_RETELL_API_KEY"]
+    cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode()
+    assert key not in cmdline and "detail_worker" in cmdline
+
+
+def test_the_resource_starts_one_worker_per_tenant_and_stops_it_at_teardown(simulator):
+    tenant = load_tenants().get("praxis-v2")
+    resource = RetellResource(**FAST)
+    client = resource.client_for(tenant)
+    assert resource.client_for(tenant).details is client.details
+    list(client.calls_by_window([]))  # nothing to do: no worker yet
+    requests = _agent_requests(client, 2)
+    list(client.details.fetch(client.http, requests))
+    process: subprocess.Popen = client.details._worker.process
+    resource.teardown_after_execution(None)
+    assert process.wait(timeout=10) == 0
