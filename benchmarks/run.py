@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import pickle
 import platform
 import re
 import resource
@@ -23,6 +24,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -65,6 +67,7 @@ tenants:
         phone_numbers: ["{BRANCH_NUMBER}"]
 """
 WEBHOOK_SECRET = "whsec-bench-0123456789"
+FINDINGS_HEADING = "## Findings, fixes, before/after"
 
 
 def log(message: str) -> None:
@@ -114,13 +117,18 @@ class ScratchDatabases:
 
 
 class Recorder:
-    """Wraps httpx.Client.send so the requests a sync sends can be replayed by plain httpx."""
+    """Wraps httpx.Client.send so the requests a sync sends can be replayed by plain httpx.
 
-    def __init__(self):
+    Requests sent from helper processes (the Retell detail worker) are recorded by
+    `benchmarks/record_hook/sitecustomize.py`, which `recording()` puts on their PYTHONPATH.
+    """
+
+    def __init__(self, spool: Path):
         import httpx
 
         self.requests: list[tuple[str, str, list, bytes]] = []
         self.active = False
+        self.spool = spool
         original = httpx.Client.send
         recorder = self
 
@@ -132,6 +140,33 @@ class Recorder:
             return original(client, request, **kwargs)
 
         httpx.Client.send = send
+
+    @contextmanager
+    def recording(self):
+        """Record this process's requests and those of helper processes started meanwhile."""
+        self.spool.mkdir(parents=True, exist_ok=True)
+        saved = {name: os.environ.get(name) for name in ("BENCH_RECORD_DIR", "PYTHONPATH")}
+        hook = str(BENCH_DIR / "record_hook")
+        os.environ["BENCH_RECORD_DIR"] = str(self.spool)
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (hook, saved["PYTHONPATH"]) if p)
+        self.active = True
+        try:
+            yield self
+        finally:
+            self.active = False
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            for spooled in sorted(self.spool.glob("*.pickle")):
+                with spooled.open("rb") as stream:
+                    while True:
+                        try:
+                            self.requests.append(pickle.load(stream))
+                        except EOFError:
+                            break
+                spooled.unlink()
 
     def replay(self) -> tuple[float, int, int]:
         """Download the same pages with one plain httpx.Client: no parsing, no writes."""
@@ -185,19 +220,27 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _reaped_children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class CpuSplit:
-    """CPU seconds spent by this (client) process and by the simulator process over a timed block."""
+    """CPU seconds over a timed block: this (client) process, its helper processes (the Retell detail
+    worker, reaped when the run's resources are torn down) and the simulator process."""
 
     def __init__(self, simulator_pid: int):
         self.pid = simulator_pid
 
     def __enter__(self) -> Self:
         self.t0, self.c0, self.s0 = time.perf_counter(), time.process_time(), _proc_cpu_s(self.pid)
+        self.h0 = _reaped_children_cpu_s()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.result = {"wall_s": round(time.perf_counter() - self.t0, 2),
                        "client_cpu_s": round(time.process_time() - self.c0, 2),
+                       "helper_cpu_s": round(_reaped_children_cpu_s() - self.h0, 2),
                        "simulator_cpu_s": round(_proc_cpu_s(self.pid) - self.s0, 2)}  # fmt: skip
 
 
@@ -425,7 +468,7 @@ def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str |
                             bookings_per_day=s["bookings_per_day"])}  # fmt: skip
     dbs = ScratchDatabases(backend, tmp)
     out: dict = {"backend": backend, "size": size, "days": days, "spec": {k: v for k, v in s.items()}}
-    recorder = Recorder()
+    recorder = Recorder(tmp / "recorded")
     try:
         started = time.perf_counter()
         # The simulator runs in its own process (benchmarks/sim_server.py), so on 2 cores it does not share
@@ -439,10 +482,8 @@ def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str |
                 # Warm-up + recording: a full sync into a throw-away database, so the simulator has rendered
                 # (and cached) every page before the timed sync and the fetch floor see them.
                 cpu = out["cpu"] = {}  # wall vs CPU of the sync process and of the simulator process
-                recorder.active = True
-                with CpuSplit(simulator.process.pid) as split:
+                with recorder.recording(), CpuSplit(simulator.process.pid) as split:
                     cold_s, cold = timed_sync(config, dbs.new("warmup"), DagsterInstance.ephemeral(), days)
-                recorder.active = False
                 out["cold_sync_s"], cpu["warm_up"] = cold_s, split.result
                 log(f"{backend}: warm-up sync {cold_s:.1f}s, {len(recorder.requests)} requests recorded")
 
@@ -602,6 +643,10 @@ def write_results(path: Path, info: dict, results: list[dict], rows: list[tuple]
             for n, bf in r["backfill"].items():
                 lines.append(f"- {r['backend']} backfill {n} days: rows {bf['rows']}, success {bf['success']}")
     lines += ["", "Raw figures: `benchmarks/results.json`.", ""]
+    # The hand-written analysis (profiles, fixes, before/after) is kept across runs.
+    previous = path.read_text(encoding="utf-8") if path.exists() else ""
+    if FINDINGS_HEADING in previous:
+        lines.append(previous[previous.index(FINDINGS_HEADING):].rstrip() + "\n")
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -76,11 +76,11 @@ class ApiResource(ConfigurableResource):
             self._http.close()
             self._http = None
 
-    def detail_fetcher(self, tenant: str, workers: int, *, in_process: bool) -> DetailFetcher:
-        """One tenant's detail fetcher for the run (a helper process is started once and reused)."""
-        key = f"{tenant}/{workers}/{in_process}"
+    def detail_fetcher(self, tenant: str, workers: int, processes: int) -> DetailFetcher:
+        """One tenant's detail fetcher for the run (helper processes are started once and reused)."""
+        key = f"{tenant}/{workers}/{processes}"
         if key not in self._detail_fetchers:
-            self._detail_fetchers[key] = details_for(in_process, workers)
+            self._detail_fetchers[key] = details_for(processes, workers)
         return self._detail_fetchers[key]
 
     def resilient_client(

@@ -59,6 +59,7 @@ def serve(stdin, stdout) -> None:
         timeout=settings["timeout"],
         retry=RetrySettings(**settings["retry"]),
         breaker=CircuitBreaker(**settings["breaker"]),
+        raw_bodies=True,  # the parent decodes: this process's CPU is what limits the request rate
     )
     try:
         while (batch := read_frame(stdin)) is not None:

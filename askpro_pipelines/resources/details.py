@@ -7,9 +7,9 @@ fetched while it still works on the previous one (`fetch` does both at once):
 - `ThreadedDetails`: threads of this process. Simple, but every byte of HTTP work (httpx builds
   the request, parses the response, decodes the JSON) holds this interpreter's GIL, so it cannot
   overlap with the parsing and writing the asset does with the answers.
-- `ProcessDetails`: a helper process (`python -m askpro_pipelines.resources.detail_worker`) runs
-  the same resilient client on its own threads and pipes the decoded answers back. HTTP and
-  parsing then run on two cores. On the benchmark tenant the plain HTTP client work alone was
+- `ProcessDetails`: helper processes (`python -m askpro_pipelines.resources.detail_worker`) run
+  the same resilient client on their own threads and pipe the answers back. HTTP and parsing then
+  run on several cores. On the benchmark tenant the plain HTTP client work alone was
   ~0.4 ms of CPU per request, about as much as everything the sync does with the answer
   (benchmarks/RESULTS.md).
 
@@ -25,10 +25,10 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Protocol
 
-from askpro_pipelines.resources.http import ApiError, ResilientClient, RequestStats, logger
+from askpro_pipelines.resources.http import ApiError, RawBody, RequestStats, ResilientClient, logger
 
 WORKER_MODULE = "askpro_pipelines.resources.detail_worker"
 _LENGTH = struct.Struct("!Q")
@@ -219,76 +219,100 @@ class _Worker:
 @dataclass(eq=False)  # identity: a ticket is one submitted batch
 class _Ticket:
     http: ResilientClient
-    requests: Sequence[DetailRequest]
-    worker: "_Worker"
+    requests: list[DetailRequest]
+    workers: list[_Worker] = field(default_factory=list)  # request i went to workers[i % len(workers)]
     collected: bool = False
 
 
 class ProcessDetails:
-    """Detail requests in one helper process per tenant and API, started on first use and kept for
-    the run (the resource closes it at teardown; at interpreter exit at the latest).
+    """Detail requests in `helpers` helper processes per tenant and API (request i of a batch goes to
+    helper i mod n; the answers are merged back in order), started on first use and kept for the run.
+    The resource closes them at teardown; they exit with the run's process at the latest.
 
-    The worker has its own breaker with the same thresholds, and its request counters are added
-    to the calling client's after every batch. A consumer that stops in the middle of a batch (a
-    malformed record raised) ends the worker; batches submitted after it are sent again to a fresh one.
+    `workers` is the total of requests in flight; each helper runs its share on threads. Each helper
+    has its own breaker with the same thresholds, and its request counters are added to the calling
+    client's after every batch. A consumer that stops in the middle of a batch (a malformed record
+    raised) ends the helpers; batches submitted after it are sent again to fresh ones. A batch that
+    is not collected before a later one is abandoned: its answers are read and dropped.
     """
 
-    def __init__(self, workers: int, python: str = sys.executable):
+    def __init__(self, workers: int, helpers: int = 2, python: str = sys.executable):
         self.workers = max(1, workers)
+        self.helpers = max(1, min(helpers, self.workers))
         self.python = python
-        self._worker: _Worker | None = None
+        self._pool: list[_Worker] = []
         self._outstanding: list[_Ticket] = []
 
     def submit(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> _Ticket:
-        worker = self._worker_for(http)
-        ticket = _Ticket(http, list(requests), worker)
+        ticket = _Ticket(http, list(requests))
         if ticket.requests:
             self._send(ticket)
-            self._outstanding.append(ticket)
         return ticket
 
     def collect(self, ticket: _Ticket) -> Iterator[Any]:
         if not ticket.requests or ticket.collected:
             return
-        if ticket.worker is not self._worker or ticket not in self._outstanding:  # its worker was ended
-            ticket.worker = self._worker_for(ticket.http)
+        if ticket not in self._outstanding:  # its helpers were ended since: send it again
             self._send(ticket)
-            self._outstanding.append(ticket)
-        if self._outstanding[0] is not ticket:
-            raise RuntimeError("detail batches must be collected in the order they were submitted")
+        while self._outstanding[0] is not ticket:  # submitted earlier, never collected: abandoned
+            self._drain(self._outstanding[0])
         yield from self._answers(ticket)
 
     def fetch(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> Iterator[Any]:
         return self.collect(self.submit(http, requests))
 
     def _send(self, ticket: _Ticket) -> None:
-        batch = tuple((r.path, r.entity, r.record_id, dict(r.params) if r.params else None) for r in ticket.requests)
-        try:
-            write_frame(ticket.worker.process.stdin, batch)
-        except OSError:
-            self._died(ticket)
+        pool = self._pool_for(ticket.http)
+        ticket.workers = pool[: min(len(pool), len(ticket.requests))]
+        n = len(ticket.workers)
+        for index, worker in enumerate(ticket.workers):
+            share = ticket.requests[index::n]
+            batch = tuple((r.path, r.entity, r.record_id, dict(r.params) if r.params else None) for r in share)
+            try:
+                write_frame(worker.process.stdin, batch)
+            except OSError:
+                self._died(ticket, worker)
+        self._outstanding.append(ticket)
+
+    def _frame(self, ticket: _Ticket, worker: _Worker) -> tuple:
+        """The worker's next answer, error or end frame (its log frames are logged here)."""
+        while True:
+            data = worker.frames.get()
+            if data is None:
+                self._died(ticket, worker)
+            frame = pickle.loads(data)
+            if frame[0] != "log":
+                return frame
+            logger.log(frame[1], frame[2])
 
     def _answers(self, ticket: _Ticket) -> Iterator[Any]:
-        worker, http = ticket.worker, ticket.http
-        finished = False
+        http, workers = ticket.http, ticket.workers
+        ended: set[int] = set()  # workers whose "end" frame was read
         error: ApiError | None = None
+        finished = False
         try:
-            while True:
-                data = worker.frames.get()
-                if data is None:
-                    self._died(ticket)
-                frame = pickle.loads(data)
-                kind = frame[0]
-                if kind == "ok":
-                    yield frame[1]
-                elif kind == "log":
-                    logger.log(frame[1], frame[2])
-                elif kind == "error":
+            for index, request in enumerate(ticket.requests):
+                slot = index % len(workers)
+                frame = self._frame(ticket, workers[slot])
+                if frame[0] == "error":
                     error = frame[1]
-                elif kind == "end":
-                    http.stats.merge(RequestStats(**frame[1]))
-                    finished = True
                     break
+                if frame[0] == "end":  # fewer answers than requests: cannot happen without an error
+                    ended.add(slot)
+                    http.stats.merge(RequestStats(**frame[1]))
+                    error = ApiError("the detail request process answered too few requests", tenant=http.tenant,
+                                     api=http.api, entity=request.entity, record_id=request.record_id)  # fmt: skip
+                    break
+                value = frame[1]
+                if isinstance(value, RawBody):  # decoded here, where it is used: the helpers' CPU is the limit
+                    value = http.decode_body(value, method="GET", path=request.path, entity=request.entity, record_id=request.record_id)
+                yield value
+            for slot, worker in enumerate(workers):  # each helper's "end" (after its error, if it had one)
+                if slot not in ended:
+                    while (frame := self._frame(ticket, worker))[0] != "end":
+                        pass
+                    http.stats.merge(RequestStats(**frame[1]))
+            finished = True
         finally:
             ticket.collected = True
             if ticket in self._outstanding:
@@ -298,18 +322,27 @@ class ProcessDetails:
         if error is not None:
             raise error
 
-    def _worker_for(self, http: ResilientClient) -> _Worker:
-        settings = client_settings(http, self.workers)
-        if self._worker is not None and (not self._worker.alive() or settings != self._worker.settings):
-            if self._outstanding:
-                raise RuntimeError("a detail batch of another client is still outstanding")
-            self.close()
-        if self._worker is None:
-            self._worker = _Worker(self.python, settings)
-        return self._worker
+    def _drain(self, ticket: _Ticket) -> None:
+        try:
+            for _ in self._answers(ticket):
+                pass
+        except ApiError:  # nobody asked for these answers any more, nor for their errors
+            pass
+        ticket.collected = False  # collecting it after all sends it again
 
-    def _died(self, ticket: _Ticket) -> None:
-        code = ticket.worker.process.poll()
+    def _pool_for(self, http: ResilientClient) -> list[_Worker]:
+        threads = -(-self.workers // self.helpers)  # ceil: `workers` in flight in all
+        settings = client_settings(http, threads)
+        if self._pool and (not all(w.alive() for w in self._pool) or settings != self._pool[0].settings):
+            for ticket in list(self._outstanding):
+                self._drain(ticket)
+            self.close()
+        if not self._pool:
+            self._pool = [_Worker(self.python, settings) for _ in range(self.helpers)]
+        return self._pool
+
+    def _died(self, ticket: _Ticket, worker: _Worker) -> None:
+        code = worker.process.poll()
         self.close()
         raise ApiError(
             f"the detail request process ended unexpectedly (exit code {code})",
@@ -319,12 +352,14 @@ class ProcessDetails:
         )
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-        self._worker = None
+        for worker in self._pool:
+            worker.stop()
+        self._pool = []
+        for ticket in self._outstanding:
+            ticket.workers = []
         self._outstanding = []
 
 
-def details_for(in_process: bool, workers: int) -> DetailFetcher:
-    """The fetcher a resource hands its clients: threads here, or the helper process."""
-    return ThreadedDetails(workers) if in_process else ProcessDetails(workers)
+def details_for(processes: int, workers: int) -> DetailFetcher:
+    """The fetcher a resource hands its clients: threads here (0 processes), or helper processes."""
+    return ProcessDetails(workers, helpers=processes) if processes > 0 else ThreadedDetails(workers)

@@ -10,6 +10,7 @@ carry a secret (keys are redacted from messages, logs, metadata, and from httpx'
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import random
@@ -449,6 +450,7 @@ class ResilientClient:
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = "askpro-pipelines",
+        raw_bodies: bool = False,
     ):
         self.base_url = base_url.rstrip("/")
         self.tenant = tenant
@@ -466,6 +468,8 @@ class ResilientClient:
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._last_failure: str | None = None
+        # The detail worker passes bodies on undecoded: the JSON is decoded once, by whoever uses it.
+        self.raw_bodies = raw_bodies
 
     # -- public API --
 
@@ -654,12 +658,25 @@ class ResilientClient:
         content = response.content
         if not content or content.isspace():
             return _Success(None)
+        if self.raw_bodies:
+            return _Success(RawBody(content, response.status_code))
         try:
             return _Success(response.json())
         except ValueError:
-            snippet = self._clean(_snippet(response.text))
-            message = f"malformed JSON in response body: {snippet}"
-            return _Failure(message, response.status_code, False, "malformed JSON")
+            return self._malformed(response.text, response.status_code)
+
+    def _malformed(self, text: str, status: int) -> _Failure:
+        message = f"malformed JSON in response body: {self._clean(_snippet(text))}"
+        return _Failure(message, status, False, "malformed JSON")
+
+    def decode_body(self, body: "RawBody", *, method: str, path: str, entity: str, record_id: str | None = None) -> Any:
+        """Decode a body another process fetched with `raw_bodies` exactly as `request_json` would."""
+        try:
+            return json.loads(body.content)
+        except ValueError:
+            failure = self._malformed(body.content.decode("utf-8", "replace"), body.status)
+            context = self._context(method, self._url(path), entity, record_id)
+            raise ApiError(failure.message, status=failure.status, attempts=1, **context) from None
 
     def _error_message(self, response: httpx.Response) -> str:
         try:
@@ -682,6 +699,14 @@ class ResilientClient:
 @dataclass
 class _Success:
     value: Any
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A successful response's undecoded JSON body (clients with `raw_bodies`, see `decode_body`)."""
+
+    content: bytes
+    status: int
 
 
 def _implied_secrets(headers: Mapping[str, str], params: Mapping[str, Any]) -> list[str]:

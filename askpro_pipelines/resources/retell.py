@@ -334,10 +334,11 @@ class RetellResource(ApiResource):
     detail_concurrency: int = Field(
         default=8, description="Detail requests (versions, LLM prompts, transcripts) in flight at once per tenant."
     )
-    detail_process: bool = Field(
-        default=True,
-        description="Send detail requests from a helper process, so HTTP work and parsing run on two cores "
-        "(see resources/details.py); false keeps them on threads of the run's process.",
+    detail_processes: int = Field(
+        default=2,
+        ge=0,
+        description="Helper processes that send the detail requests, so HTTP work and parsing use several "
+        "cores (resources/details.py); 0 keeps them on threads of the run's process.",
     )
 
     def client_for(self, tenant: Tenant) -> RetellClient:
@@ -350,5 +351,5 @@ class RetellResource(ApiResource):
             key=key,
             headers={"Authorization": f"Bearer {key}"},
         )
-        details = self.detail_fetcher(tenant.slug, self.detail_concurrency, in_process=not self.detail_process)
+        details = self.detail_fetcher(tenant.slug, self.detail_concurrency, self.detail_processes)
         return RetellClient(tenant, http, page_size=self.page_size, details=details)

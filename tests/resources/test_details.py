@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from askpro_pipelines.resources.details import DetailRequest, ProcessDetails, ThreadedDetails
-from askpro_pipelines.resources.http import ApiError
+from askpro_pipelines.resources.http import ApiError, RawBody, ResilientClient
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.simulator.server import Fault
 from askpro_pipelines.tenants import load_tenants
@@ -30,9 +30,13 @@ def retell(simulator):
 
 @pytest.fixture
 def process_details():
-    details = ProcessDetails(workers=3)
+    details = ProcessDetails(workers=4, helpers=2)
     yield details
     details.close()
+
+
+def _pids(details):
+    return [worker.process.pid for worker in details._pool]
 
 
 def _agent_requests(client, n=6):
@@ -53,17 +57,25 @@ def test_the_process_gives_the_threads_answers_in_order_and_counts_its_requests(
     assert retell.http.stats.requests == before + 2 * len(requests)
 
 
-def test_batches_submitted_ahead_are_collected_in_order_by_one_worker(retell, process_details):
-    requests = _agent_requests(retell)
-    first = process_details.submit(retell.http, requests[:2])
-    second = process_details.submit(retell.http, requests[2:])
-    pid = process_details._worker.process.pid
-    assert [v[0]["agent_id"] for v in process_details.collect(first)] == [r.record_id for r in requests[:2]]
-    assert [v[0]["agent_id"] for v in process_details.collect(second)] == [r.record_id for r in requests[2:]]
-    assert process_details._worker.process.pid == pid  # one worker for the run
-    with pytest.raises(RuntimeError, match="order"):
-        third, fourth = process_details.submit(retell.http, requests[:1]), process_details.submit(retell.http, requests[:1])
-        list(process_details.collect(fourth))
+def test_batches_submitted_ahead_are_collected_in_order_by_the_same_helpers(retell, process_details):
+    requests = _agent_requests(retell, 7)
+    first = process_details.submit(retell.http, requests[:3])
+    second = process_details.submit(retell.http, requests[3:])
+    pids = _pids(process_details)
+    assert len(pids) == 2
+    assert [v[0]["agent_id"] for v in process_details.collect(first)] == [r.record_id for r in requests[:3]]
+    assert [v[0]["agent_id"] for v in process_details.collect(second)] == [r.record_id for r in requests[3:]]
+    assert _pids(process_details) == pids  # the same helpers for the whole run
+
+
+def test_a_batch_left_uncollected_is_dropped_and_sent_again_if_collected_later(retell, process_details):
+    requests = _agent_requests(retell, 4)
+    before = retell.http.stats.requests
+    skipped = process_details.submit(retell.http, requests[:2])
+    later = process_details.submit(retell.http, requests[2:])
+    assert [v[0]["agent_id"] for v in process_details.collect(later)] == [r.record_id for r in requests[2:]]
+    assert [v[0]["agent_id"] for v in process_details.collect(skipped)] == [r.record_id for r in requests[:2]]
+    assert retell.http.stats.requests == before + 6  # the skipped batch was fetched twice
 
 
 def test_a_failed_request_raises_the_clients_error_after_its_retries_and_logs_them(retell, process_details, simulator, caplog):
@@ -81,13 +93,27 @@ def test_a_failed_request_raises_the_clients_error_after_its_retries_and_logs_th
     assert len(list(process_details.fetch(retell.http, requests))) == 2
 
 
-def test_a_consumer_that_stops_early_ends_the_worker_and_the_next_batch_gets_a_fresh_one(retell, process_details):
+def test_a_body_the_helper_passed_on_undecoded_fails_like_a_malformed_response_here():
+    key = "key_0123456789abcdef0123456789abcdef"
+    http = ResilientClient(base_url="http://127.0.0.1:9", tenant="praxis-v2", api="retell", secrets=[key])
+    assert http.decode_body(RawBody(b'{"ok": true}', 200), method="GET", path="/x", entity="retell_calls") == {"ok": True}
+    with pytest.raises(ApiError) as failure:
+        http.decode_body(RawBody(f'{{"key": "{key}", oops'.encode(), 200), method="GET",
+                         path="/v2/get-call/call_1", entity="retell_calls", record_id="call_1")  # fmt: skip
+    error = failure.value
+    assert (error.tenant, error.entity, error.record_id, error.status, error.path) == (
+        "praxis-v2", "retell_calls", "call_1", 200, "/v2/get-call/call_1"
+    )
+    assert "malformed JSON in response body" in str(error) and key not in str(error)
+
+
+def test_a_consumer_that_stops_early_ends_the_helpers_and_the_next_batch_gets_fresh_ones(retell, process_details):
     requests = _agent_requests(retell)
     answers = process_details.fetch(retell.http, requests)
     next(answers)
-    worker = process_details._worker.process
+    helpers = [worker.process for worker in process_details._pool]
     answers.close()  # e.g. the first record was malformed and the caller raised
-    assert worker.wait(timeout=10) is not None and process_details._worker is None
+    assert all(helper.wait(timeout=10) is not None for helper in helpers) and not process_details._pool
     assert len(list(process_details.fetch(retell.http, requests))) == len(requests)
 
 
@@ -95,7 +121,7 @@ def test_a_worker_that_dies_mid_batch_is_a_clear_error_and_the_next_batch_gets_a
     requests = _agent_requests(retell, 2)
     simulator.add_fault(Fault(kind="slow", delay_s=3.0, path_prefix=f"/retell{requests[0].path}"))
     ticket = process_details.submit(retell.http, requests)
-    process_details._worker.process.kill()
+    process_details._pool[0].process.kill()
     with pytest.raises(ApiError, match=r"tenant=praxis-v2 api=retell entity=retell_agents.*detail request process ended"):
         list(process_details.collect(ticket))
     simulator.clear_faults()
@@ -104,20 +130,27 @@ def test_a_worker_that_dies_mid_batch_is_a_clear_error_and_the_next_batch_gets_a
 
 def test_the_key_reaches_the_worker_over_the_pipe_only(retell, process_details):
     list(process_details.fetch(retell.http, _agent_requests(retell, 1)))
-    pid = process_details._worker.process.pid
     key = os.environ["TEST_V2_RETELL_API_KEY"]
-    cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode()
-    assert key not in cmdline and "detail_worker" in cmdline
+    for pid in _pids(process_details):
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode()
+        assert key not in cmdline and "detail_worker" in cmdline
 
 
-def test_the_resource_starts_one_worker_per_tenant_and_stops_it_at_teardown(simulator):
+def test_the_resource_starts_its_helpers_once_per_tenant_and_stops_them_at_teardown(simulator):
     tenant = load_tenants().get("praxis-v2")
     resource = RetellResource(**FAST)
     client = resource.client_for(tenant)
     assert resource.client_for(tenant).details is client.details
-    list(client.calls_by_window([]))  # nothing to do: no worker yet
-    requests = _agent_requests(client, 2)
-    list(client.details.fetch(client.http, requests))
-    process: subprocess.Popen = client.details._worker.process
+    assert not client.details._pool  # nothing asked yet: no helper started
+    list(client.details.fetch(client.http, _agent_requests(client, 2)))
+    helpers: list[subprocess.Popen] = [worker.process for worker in client.details._pool]
+    assert len(helpers) == 2
     resource.teardown_after_execution(None)
-    assert process.wait(timeout=10) == 0
+    assert [helper.wait(timeout=10) for helper in helpers] == [0, 0]
+
+
+def test_without_helper_processes_the_requests_run_on_threads(simulator):
+    tenant = load_tenants().get("praxis-v2")
+    client = RetellResource(detail_processes=0, **FAST).client_for(tenant)
+    assert isinstance(client.details, ThreadedDetails)
+    assert len(list(client.details.fetch(client.http, _agent_requests(client, 3)))) == 3
