@@ -84,16 +84,22 @@ def is_secret_name(name: str) -> bool:
     return squashed.endswith(_SECRET_NAME_SUFFIXES)
 
 
-# Any of the gates above, in one case-insensitive scan: most strings (names, ids, transcripts without
-# secrets) contain none and return after it, without lower-casing or a per-pattern check.
-_ANY_GATE = re.compile("|".join(sorted({re.escape(n) for needs in _GATES for n in needs})), re.IGNORECASE)
+# The fewest needles that cover every gate ("key" covers "key_"): most strings (names, ids, transcripts
+# without secrets) hold none and return after these few substring scans. (One case-insensitive regex
+# alternation instead was 6x slower on a 1 KB transcript.)
+_ALL_NEEDLES = tuple(
+    sorted({n for needs in _GATES for n in needs if not any(m != n and m in n for gate in _GATES for m in gate)})
+)
 
 
 def redact_text(text: str) -> str:
     """Mask key-shaped substrings (Cal.com and Retell keys, bearer tokens, key=value secrets)."""
-    if _ANY_GATE.search(text) is None:
-        return text
     lowered = text.lower()
+    for needle in _ALL_NEEDLES:
+        if needle in lowered:
+            break
+    else:
+        return text
     for (pattern, replacement), needs in zip(_STRING_PATTERNS, _GATES):
         if any(needle in lowered for needle in needs):
             text = pattern.sub(replacement, text)

@@ -10,7 +10,6 @@ carry a secret (keys are redacted from messages, logs, metadata, and from httpx'
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import random
@@ -24,6 +23,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
+
+from askpro_pipelines.json_codec import loads_json
 
 __all__ = [
     "ApiError",
@@ -661,7 +662,7 @@ class ResilientClient:
         if self.raw_bodies:
             return _Success(RawBody(content, response.status_code))
         try:
-            return _Success(response.json())
+            return _Success(loads_json(content))
         except ValueError:
             return self._malformed(response.text, response.status_code)
 
@@ -672,7 +673,7 @@ class ResilientClient:
     def decode_body(self, body: "RawBody", *, method: str, path: str, entity: str, record_id: str | None = None) -> Any:
         """Decode a body another process fetched with `raw_bodies` exactly as `request_json` would."""
         try:
-            return json.loads(body.content)
+            return loads_json(body.content)
         except ValueError:
             failure = self._malformed(body.content.decode("utf-8", "replace"), body.status)
             context = self._context(method, self._url(path), entity, record_id)

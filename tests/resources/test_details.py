@@ -154,3 +154,18 @@ def test_without_helper_processes_the_requests_run_on_threads(simulator):
     client = RetellResource(detail_processes=0, **FAST).client_for(tenant)
     assert isinstance(client.details, ThreadedDetails)
     assert len(list(client.details.fetch(client.http, _agent_requests(client, 3)))) == 3
+
+
+def test_json_bodies_decode_fast_and_keep_the_standard_librarys_acceptance():
+    from askpro_pipelines.json_codec import loads_json
+
+    assert loads_json(b'{"calls": [{"call_id": "c1"}]}') == {"calls": [{"call_id": "c1"}]}
+    nan = loads_json(b'{"cost": NaN}')["cost"]  # orjson refuses NaN; the standard library takes it
+    assert nan != nan
+    assert loads_json('{"name": "Müller"}'.encode("utf-16")) == {"name": "Müller"}
+    assert loads_json(b'{"id": 123456789012345678901234567890}') == {"id": 123456789012345678901234567890}
+    assert loads_json('{"id": 18446744073709551616, "n": "0123456789012345678"}') == {
+        "id": 2**64, "n": "0123456789012345678"
+    }
+    with pytest.raises(ValueError):
+        loads_json(b'{"truncated": ')

@@ -95,3 +95,14 @@ def test_default_url_is_sqlite_under_the_data_dir(tmp_path):
     url = resolve_warehouse_url(environ={"ASKPRO_DATA_DIR": str(tmp_path)})
     assert url == f"sqlite:///{tmp_path / 'warehouse.db'}"
     assert resolve_warehouse_url(environ={"ASKPRO_WAREHOUSE_URL": "postgresql://u@h/db"}) == "postgresql://u@h/db"
+
+
+def test_rows_with_values_the_fast_encoder_refuses_still_hash_and_diff(warehouse):
+    row = {"call_id": "c1", "call_status": "ended", "metadata": {"big": 2**70, "z": 1, "a": [1, 2]}}
+    day = dt.date(2026, 9, 1)
+    assert warehouse.replace_slice("retell_calls", "t", [row], day=day).inserted == 1
+    assert warehouse.replace_slice("retell_calls", "t", [dict(row)], day=day).unchanged
+    changed = {**row, "metadata": {**row["metadata"], "big": 2**70 + 1}}
+    assert warehouse.replace_slice("retell_calls", "t", [changed], day=day).updated == 1
+    (stored,) = warehouse.read_slice("retell_calls", "t", ["metadata"], day=day)
+    assert stored["metadata"]["big"] == 2**70 + 1 and isinstance(stored["metadata"]["big"], int)
