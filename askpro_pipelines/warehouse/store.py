@@ -7,6 +7,7 @@ hash per natural key), so a second sync with nothing changed writes nothing.
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 from collections import defaultdict
@@ -96,6 +97,51 @@ def _json_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: Any, column: sa.Column, dialect) -> str:
+    """One value in COPY's text format, converted as an INSERT would bind it."""
+    if isinstance(column.type, sa.types.TypeDecorator):
+        value = column.type.process_bind_param(value, dialect)
+    if value is None:
+        return "\\N"
+    if isinstance(column.type, sa.JSON):
+        text = _json_text(value)
+    elif isinstance(value, bool):
+        text = "t" if value else "f"
+    elif isinstance(value, dt.date | dt.time):  # datetime is a date: ISO 8601 with its offset
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return text.translate(_COPY_ESCAPES)
+
+
+def _copy_rows(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with PostgreSQL's COPY, in the caller's transaction.
+
+    On a large sync the multi-row INSERTs were most of the PostgreSQL run's extra time over SQLite;
+    COPY skips parsing and planning one statement per batch.
+    """
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    dialect = conn.dialect
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_field(row[name], column, dialect) for name, column in zip(names, columns)))
+        buffer.write("\n")
+    buffer.seek(0)
+    quote = dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(statement, buffer)
+    except dialect.dbapi.Error as exc:  # the same SQLAlchemy error (IntegrityError, ...) an INSERT raises
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -181,8 +227,11 @@ class Warehouse:
             else:
                 self._delete_keys(conn, contract, scope, stale)
             fresh = [row for k in inserted + updated for row in new_groups[k]]
-            for start in range(0, len(fresh), _CHUNK):
-                conn.execute(t.insert(), fresh[start : start + _CHUNK])
+            if fresh and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+                _copy_rows(conn, t, fresh)
+            else:
+                for start in range(0, len(fresh), _CHUNK):
+                    conn.execute(t.insert(), fresh[start : start + _CHUNK])
 
         return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted), day)
 

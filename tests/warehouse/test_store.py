@@ -106,3 +106,32 @@ def test_rows_with_values_the_fast_encoder_refuses_still_hash_and_diff(warehouse
     assert warehouse.replace_slice("retell_calls", "t", [changed], day=day).updated == 1
     (stored,) = warehouse.read_slice("retell_calls", "t", ["metadata"], day=day)
     assert stored["metadata"]["big"] == 2**70 + 1 and isinstance(stored["metadata"]["big"], int)
+
+
+def test_every_column_type_survives_the_bulk_load_exactly(warehouse):
+    """PostgreSQL takes new rows by COPY: text escapes, NULLs, JSON, booleans, instants and floats
+    must come back as an INSERT would have stored them (SQLite runs the same rows through INSERT)."""
+    berlin = dt.timezone(dt.timedelta(hours=2))
+    tricky = "Tab\there, new\nline, CR\r, back\\slash, \\N literal, Umlaut ÄÖÜß, emoji 📞, quote \" '"
+    rows = [
+        {"call_id": "c1", "agent_id": None, "agent_version": 3, "call_status": "ended",
+         "start_utc": dt.datetime(2026, 9, 1, 10, 0, tzinfo=berlin), "end_utc": dt.datetime(2026, 9, 1, 8, 5, 30, 123456, tzinfo=dt.UTC),
+         "duration_ms": 2**40, "cost_cents": 12.375, "call_successful": True, "in_voicemail": False,
+         "call_summary": tricky, "metadata": {"note": tricky, "nested": [1, 2.5, None, True, {"k": "\\t"}]},
+         "dynamic_variables": {}},
+        {"call_id": "c2", "call_status": None, "call_summary": "", "metadata": None, "call_successful": None},
+    ]  # fmt: skip
+    day = dt.date(2026, 9, 1)
+    assert warehouse.replace_slice("retell_calls", "t", rows, day=day).inserted == 2
+    stored = {r["call_id"]: r for r in warehouse.read_slice("retell_calls", "t", day=day)}
+    first = stored["c1"]
+    assert first["call_summary"] == tricky and first["metadata"] == rows[0]["metadata"]
+    assert first["start_utc"] == dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC) and first["start_utc"].utcoffset() == dt.timedelta(0)
+    assert first["end_utc"] == rows[0]["end_utc"]
+    assert (first["duration_ms"], first["cost_cents"], first["call_successful"], first["in_voicemail"]) == (2**40, 12.375, True, False)
+    assert first["agent_id"] is None and first["dynamic_variables"] == {} and first["day"] == day
+    second = stored["c2"]
+    assert second["call_summary"] == "" and second["call_status"] is None and second["call_successful"] is None
+    assert second["metadata"] is None
+    # And the diff sees them as unchanged afterwards.
+    assert warehouse.replace_slice("retell_calls", "t", rows, day=day).unchanged
