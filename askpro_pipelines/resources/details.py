@@ -216,17 +216,24 @@ class _Worker:
                 pass
 
 
+# Until a batch this large comes, batches run on threads here: starting the helpers (~0.2 s of CPU
+# each) costs more than it saves for a small tenant's few dozen requests.
+SMALL_BATCH = 64
+
+
 @dataclass(eq=False)  # identity: a ticket is one submitted batch
 class _Ticket:
     http: ResilientClient
     requests: list[DetailRequest]
     workers: list[_Worker] = field(default_factory=list)  # request i went to workers[i % len(workers)]
     collected: bool = False
+    local: Iterator[Any] | None = None  # a small batch answered by threads of this process
 
 
 class ProcessDetails:
     """Detail requests in `helpers` helper processes per tenant and API (request i of a batch goes to
-    helper i mod n; the answers are merged back in order), started on first use and kept for the run.
+    helper i mod n; the answers are merged back in order), started by the first batch of at least
+    `small_batch` requests (smaller ones before it run on threads here) and kept for the run.
     The resource closes them at teardown; they exit with the run's process at the latest.
 
     `workers` is the total of requests in flight; each helper runs its share on threads. Each helper
@@ -236,20 +243,26 @@ class ProcessDetails:
     is not collected before a later one is abandoned: its answers are read and dropped.
     """
 
-    def __init__(self, workers: int, helpers: int = 2, python: str = sys.executable):
+    def __init__(self, workers: int, helpers: int = 2, python: str = sys.executable, small_batch: int = SMALL_BATCH):
         self.workers = max(1, workers)
         self.helpers = max(1, min(helpers, self.workers))
+        self.small_batch = small_batch
         self.python = python
         self._pool: list[_Worker] = []
         self._outstanding: list[_Ticket] = []
 
     def submit(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> _Ticket:
         ticket = _Ticket(http, list(requests))
-        if ticket.requests:
+        if not self._pool and len(ticket.requests) < self.small_batch:
+            ticket.local = iter_all(http, ticket.requests, self.workers)
+        elif ticket.requests:
             self._send(ticket)
         return ticket
 
     def collect(self, ticket: _Ticket) -> Iterator[Any]:
+        if ticket.local is not None:
+            yield from ticket.local
+            return
         if not ticket.requests or ticket.collected:
             return
         if ticket not in self._outstanding:  # its helpers were ended since: send it again

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from askpro_pipelines.resources.details import DetailRequest, ProcessDetails, ThreadedDetails
+from askpro_pipelines.resources.details import SMALL_BATCH, DetailRequest, ProcessDetails, ThreadedDetails
 from askpro_pipelines.resources.http import ApiError, RawBody, ResilientClient
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.simulator.server import Fault
@@ -30,7 +30,7 @@ def retell(simulator):
 
 @pytest.fixture
 def process_details():
-    details = ProcessDetails(workers=4, helpers=2)
+    details = ProcessDetails(workers=4, helpers=2, small_batch=0)  # every batch to the helpers
     yield details
     details.close()
 
@@ -136,13 +136,26 @@ def test_the_key_reaches_the_worker_over_the_pipe_only(retell, process_details):
         assert key not in cmdline and "detail_worker" in cmdline
 
 
+def test_small_batches_stay_on_threads_until_a_large_one_starts_the_helpers(retell):
+    details = ProcessDetails(workers=4, helpers=2, small_batch=5)
+    try:
+        requests = _agent_requests(retell, 4)
+        assert len(list(details.fetch(retell.http, requests))) == 4 and not details._pool
+        large = _agent_requests(retell, 6)
+        assert [v[0]["agent_id"] for v in details.fetch(retell.http, large)] == [r.record_id for r in large]
+        assert len(details._pool) == 2
+        assert len(list(details.fetch(retell.http, requests))) == 4  # now small ones go to the helpers too
+    finally:
+        details.close()
+
+
 def test_the_resource_starts_its_helpers_once_per_tenant_and_stops_them_at_teardown(simulator):
     tenant = load_tenants().get("praxis-v2")
     resource = RetellResource(**FAST)
     client = resource.client_for(tenant)
     assert resource.client_for(tenant).details is client.details
     assert not client.details._pool  # nothing asked yet: no helper started
-    list(client.details.fetch(client.http, _agent_requests(client, 2)))
+    list(client.details.fetch(client.http, _agent_requests(client, SMALL_BATCH)))
     helpers: list[subprocess.Popen] = [worker.process for worker in client.details._pool]
     assert len(helpers) == 2
     resource.teardown_after_execution(None)
