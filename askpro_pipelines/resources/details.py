@@ -207,7 +207,11 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
+        """End the worker: at the end of its input when idle; `kill` when its work is abandoned (it
+        would otherwise finish the batch, or block on a full pipe nobody reads any more)."""
+        if kill and self.process.poll() is None:
+            self.process.kill()
         self.finalizer()  # runs _stop once
         while self.reader.is_alive():  # let the reader see the end of the stream
             try:
@@ -331,7 +335,7 @@ class ProcessDetails:
             if ticket in self._outstanding:
                 self._outstanding.remove(ticket)
             if not finished:  # abandoned mid-batch or died: never read a stale answer later
-                self.close()
+                self.close(kill=True)
         if error is not None:
             raise error
 
@@ -356,7 +360,7 @@ class ProcessDetails:
 
     def _died(self, ticket: _Ticket, worker: _Worker) -> None:
         code = worker.process.poll()
-        self.close()
+        self.close(kill=True)
         raise ApiError(
             f"the detail request process ended unexpectedly (exit code {code})",
             tenant=ticket.http.tenant,
@@ -364,9 +368,11 @@ class ProcessDetails:
             entity=ticket.requests[0].entity,
         )
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the helpers; batches still outstanding are dropped (collecting one sends it again)."""
+        kill = kill or bool(self._outstanding)
         for worker in self._pool:
-            worker.stop()
+            worker.stop(kill=kill)
         self._pool = []
         for ticket in self._outstanding:
             ticket.workers = []
