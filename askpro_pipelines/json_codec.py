@@ -7,22 +7,27 @@ nothing is decoded differently than before, only faster.
 """
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-# 19+ digits in a row could be an integer beyond 64 bits (orjson would make it a float).
-_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+# 19+ digits in a row could be an integer beyond 64 bits (orjson would make it a float). Found by
+# mapping digits to NUL (which valid JSON text never holds raw) and a substring search: a regex scan
+# for the same run took 5x longer than orjson's whole decode.
+_DIGITS_TO_NUL = bytes.maketrans(b"0123456789", b"\0" * 10)
+_LONG_RUN = b"\0" * 19
+
+
+def _may_hold_big_integers(content: bytes) -> bool:
+    return _LONG_RUN in content.translate(_DIGITS_TO_NUL)
 
 
 def loads_json(content: bytes | str) -> Any:
     """The decoded value; ValueError (json.JSONDecodeError) when it is not JSON."""
-    long_digits = _LONG_DIGITS_BYTES if isinstance(content, bytes) else _LONG_DIGITS_TEXT
-    if long_digits.search(content) is None:
+    raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    if not _may_hold_big_integers(raw):
         try:
-            return orjson.loads(content)
+            return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
     return json.loads(content)
