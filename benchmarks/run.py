@@ -338,7 +338,7 @@ def backfill_in_child(url: str, days: int) -> dict:
 
 def load_time() -> list[float]:
     times = []
-    for _ in range(3):
+    for _ in range(5):
         started = time.perf_counter()
         subprocess.run([PY, "-c", "import askpro_pipelines.definitions"], cwd=ROOT, check=True, env=os.environ.copy())
         times.append(time.perf_counter() - started)
@@ -648,7 +648,7 @@ def _later_rows(r: dict) -> list[tuple]:
 
 def load_rows(times: list[float]) -> list[tuple]:
     best = min(times)
-    return [("6 code location load", f"{best:.2f} s (best of 3: {', '.join(f'{t:.2f}' for t in times)})", "≤1.5 s",
+    return [("6 code location load", f"{best:.2f} s (best of {len(times)}: {', '.join(f'{t:.2f}' for t in times)})", "≤1.5 s",
              f"{best / 1.5:.2f}× of target", _verdict(best <= 1.5))]  # fmt: skip
 
 
