@@ -1,0 +1,75 @@
+"""Per-step timings of warm full syncs of the benchmark tenant, from each run's event log.
+
+    .venv/bin/python -m benchmarks.step_times [--size small|large] [--days N] [--repeat 1]
+        [--detail-processes 2] [--detail-concurrency 8]
+
+Shows which steps the wall time goes to (the "serial" and "helper" phases in RESULTS.md) and lets the
+Retell detail settings be compared on the same simulator process.
+"""
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+
+
+def main() -> None:
+    from benchmarks import run as bench
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", default="large", choices=list(bench.SIZES))
+    parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--detail-processes", type=int, default=2)
+    parser.add_argument("--detail-concurrency", type=int, default=8)
+    parser.add_argument("--min-step-s", type=float, default=0.05, help="list steps at least this long")
+    args = parser.parse_args()
+    s = bench.SIZES[args.size]
+    days = args.days or s["days"]
+    tmp = Path(tempfile.mkdtemp(prefix="askpro-steps-"))
+    (tmp / "tenants.yaml").write_text(bench.TENANTS_YAML, encoding="utf-8")
+    os.environ["ASKPRO_TENANTS_FILE"] = str(tmp / "tenants.yaml")
+    os.environ.pop("DAGSTER_HOME", None)
+    from dagster import DagsterEventType, DagsterInstance
+
+    from askpro_pipelines.sync import run_sync
+    from askpro_pipelines.tenants import load_tenants
+    from benchmarks.sim_server import SimulatorProcess
+
+    phones = [bench.BRANCH_NUMBER] + [f"+49307{n:08d}" for n in range(2, s["phones"] + 1)]
+    overrides = {bench.SLUG: dict(event_types=s["event_types"], staff=s["staff"], schedules_per_staff=s["schedules_per_staff"],
+                                  agents=s["agents"], phone_numbers=phones, calls_per_day=s["calls_per_day"],
+                                  bookings_per_day=s["bookings_per_day"])}  # fmt: skip
+    retell = {"detail_processes": args.detail_processes, "detail_concurrency": args.detail_concurrency}
+    with SimulatorProcess(tmp / "tenants.yaml", overrides):
+        config = load_tenants()
+        bench.timed_sync(config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days)  # warm the simulator
+        for attempt in range(args.repeat):
+            instance = DagsterInstance.ephemeral()
+            os.environ["ASKPRO_WAREHOUSE_URL"] = f"sqlite:///{tmp / f'main{attempt}.db'}"
+            started, cpu = time.perf_counter(), time.process_time()
+            run_sync(config, days=days, until=bench.UNTIL, instance=instance, run_config={"resources": {"retell": {"config": retell}}})
+            print(f"full sync {time.perf_counter() - started:.2f} s, sync process CPU {time.process_time() - cpu:.2f} s ({retell})")
+            for run in reversed(instance.get_runs()):
+                logs = instance.all_logs(run.run_id)
+                first, last = logs[0].timestamp, logs[-1].timestamp
+                print(f"  {run.job_name}: {last - first:.2f} s")
+                begun: dict[str, float] = {}
+                for entry in logs:
+                    if not entry.is_dagster_event:
+                        continue
+                    kind = entry.dagster_event.event_type
+                    if kind == DagsterEventType.STEP_START:
+                        begun[entry.step_key] = entry.timestamp
+                    elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+                        took = entry.timestamp - begun[entry.step_key]
+                        if took >= args.min_step_s:
+                            print(f"    at {begun[entry.step_key] - first:5.2f} s  {took:5.2f} s  {entry.step_key}")
+
+
+if __name__ == "__main__":
+    main()
