@@ -1,12 +1,14 @@
-"""JSON decoding for API bodies and JSON columns: orjson where it is exact, the standard library otherwise.
+"""JSON for API bodies, JSON columns and row hashes: orjson where it is exact, the standard library otherwise.
 
-A large sync decodes ~60 MB of API JSON and re-reads JSON columns; orjson does that about 3x faster.
-It differs from the standard library in what it accepts: it refuses NaN/Infinity and non-UTF-8 text,
-and turns an integer beyond 64 bits into a float. Those inputs go to the standard library, so
-nothing is decoded differently than before, only faster.
+A large sync decodes ~60 MB of API JSON, re-reads JSON columns and hashes every row; orjson does that
+3-5x faster. It differs from the standard library in what it takes: it refuses NaN/Infinity and
+non-UTF-8 text, turns an integer beyond 64 bits into a float when decoding and refuses one when
+encoding. Those values go to the standard library, so nothing is read or written differently.
 """
 
+import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -31,3 +33,21 @@ def loads_json(content: bytes | str) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(content)
+
+
+def dumps_json(value: Any, *, sort_keys: bool = False, default: Callable[[Any], Any] | None = None) -> bytes:
+    """UTF-8 JSON (dates and times as ISO text); `default` converts what JSON has no type for."""
+    try:
+        options = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+        return orjson.dumps(value, default=default, option=options)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits (or a value neither can encode: TypeError)
+
+        def iso_or_default(item: Any) -> Any:  # what orjson writes by itself
+            if isinstance(item, dt.date | dt.time):
+                return item.isoformat()
+            if default is None:
+                raise TypeError(f"Object of type {type(item).__name__} is not JSON serializable") from None
+            return default(item)
+
+        text = json.dumps(value, sort_keys=sort_keys, default=iso_or_default, ensure_ascii=False, separators=(",", ":"))
+        return text.encode()

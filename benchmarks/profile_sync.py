@@ -29,27 +29,21 @@ def main() -> None:
     parser.add_argument("--size", default="large", choices=list(bench.SIZES))
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--top", type=int, default=35)
-    parser.add_argument("--py-spy", dest="py_spy", default=None, help="path to py-spy: sample all threads")
+    parser.add_argument("--py-spy", dest="py_spy", default=None, help="path to py-spy: sample whichever thread holds the GIL")
     parser.add_argument("--out", default="/tmp/askpro-sync.pyspy", help="collapsed stacks written by py-spy")
     args = parser.parse_args()
-    s = bench.SIZES[args.size]
-    days = args.days or s["days"]
+    days = args.days or bench.SIZES[args.size]["days"]
     tmp = Path(tempfile.mkdtemp(prefix="askpro-prof-"))
-    (tmp / "tenants.yaml").write_text(bench.TENANTS_YAML, encoding="utf-8")
-    os.environ["ASKPRO_TENANTS_FILE"] = str(tmp / "tenants.yaml")
+    tenants_file, overrides = bench.bench_tenant(args.size, tmp)
     os.environ.pop("DAGSTER_HOME", None)
     from dagster import DagsterInstance
 
     from askpro_pipelines.tenants import load_tenants
     from benchmarks.sim_server import SimulatorProcess
 
-    config = load_tenants()
-    phones = [bench.BRANCH_NUMBER] + [f"+49307{n:08d}" for n in range(2, s["phones"] + 1)]
-    overrides = {bench.SLUG: dict(event_types=s["event_types"], staff=s["staff"], schedules_per_staff=s["schedules_per_staff"],
-                                  agents=s["agents"], phone_numbers=phones,
-                                  calls_per_day=s["calls_per_day"], bookings_per_day=s["bookings_per_day"])}  # fmt: skip
     # The simulator in its own process, as in benchmarks.run: the profile holds only the sync's own frames.
-    with SimulatorProcess(tmp / "tenants.yaml", overrides):
+    with SimulatorProcess(tenants_file, overrides):
+        config = load_tenants()
         bench.timed_sync(config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days)  # warm the simulator
         if args.py_spy:
             spy = subprocess.Popen([args.py_spy, "record", "--pid", str(os.getpid()), "--rate", "250", "--format", "raw",

@@ -71,6 +71,20 @@ WEBHOOK_SECRET = "whsec-bench-0123456789"
 FINDINGS_HEADING = "## Findings, fixes, before/after"
 
 
+def bench_tenant(size: str, tmp: Path) -> tuple[Path, dict]:
+    """Write the benchmark's tenants file into `tmp` and point ASKPRO_TENANTS_FILE at it; returns the
+    file and the simulator's spec overrides for `size` (what `SimulatorProcess` takes)."""
+    s = SIZES[size]
+    tenants_file = tmp / "tenants.yaml"
+    tenants_file.write_text(TENANTS_YAML, encoding="utf-8")
+    os.environ["ASKPRO_TENANTS_FILE"] = str(tenants_file)
+    phones = [BRANCH_NUMBER] + [f"+49307{n:08d}" for n in range(2, s["phones"] + 1)]
+    overrides = {SLUG: dict(event_types=s["event_types"], staff=s["staff"], schedules_per_staff=s["schedules_per_staff"],
+                            agents=s["agents"], phone_numbers=phones, calls_per_day=s["calls_per_day"],
+                            bookings_per_day=s["bookings_per_day"])}  # fmt: skip
+    return tenants_file, overrides
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -506,16 +520,10 @@ def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str |
     from benchmarks.sim_server import SimulatorProcess, build_world
 
     s = SIZES[size]
-    tenants_file = tmp / "tenants.yaml"
-    tenants_file.write_text(TENANTS_YAML, encoding="utf-8")
-    os.environ["ASKPRO_TENANTS_FILE"] = str(tenants_file)
+    tenants_file, overrides = bench_tenant(size, tmp)
     os.environ["BENCH_CALCOM_WEBHOOK_SECRET"] = WEBHOOK_SECRET
     os.environ["ASKPRO_DATA_DIR"] = str(tmp / "data")
     config = load_tenants()
-    phones = [BRANCH_NUMBER] + [f"+49307{n:08d}" for n in range(2, s["phones"] + 1)]
-    overrides = {SLUG: dict(event_types=s["event_types"], staff=s["staff"], schedules_per_staff=s["schedules_per_staff"],
-                            agents=s["agents"], phone_numbers=phones, calls_per_day=s["calls_per_day"],
-                            bookings_per_day=s["bookings_per_day"])}  # fmt: skip
     dbs = ScratchDatabases(backend, tmp)
     out: dict = {"backend": backend, "size": size, "days": days, "spec": {k: v for k, v in s.items()}}
     recorder = Recorder(tmp / "recorded")

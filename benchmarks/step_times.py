@@ -28,11 +28,9 @@ def main() -> None:
     parser.add_argument("--detail-concurrency", type=int, default=8)
     parser.add_argument("--min-step-s", type=float, default=0.05, help="list steps at least this long")
     args = parser.parse_args()
-    s = bench.SIZES[args.size]
-    days = args.days or s["days"]
+    days = args.days or bench.SIZES[args.size]["days"]
     tmp = Path(tempfile.mkdtemp(prefix="askpro-steps-"))
-    (tmp / "tenants.yaml").write_text(bench.TENANTS_YAML, encoding="utf-8")
-    os.environ["ASKPRO_TENANTS_FILE"] = str(tmp / "tenants.yaml")
+    tenants_file, overrides = bench.bench_tenant(args.size, tmp)
     os.environ.pop("DAGSTER_HOME", None)
     from dagster import DagsterEventType, DagsterInstance
 
@@ -40,12 +38,8 @@ def main() -> None:
     from askpro_pipelines.tenants import load_tenants
     from benchmarks.sim_server import SimulatorProcess
 
-    phones = [bench.BRANCH_NUMBER] + [f"+49307{n:08d}" for n in range(2, s["phones"] + 1)]
-    overrides = {bench.SLUG: dict(event_types=s["event_types"], staff=s["staff"], schedules_per_staff=s["schedules_per_staff"],
-                                  agents=s["agents"], phone_numbers=phones, calls_per_day=s["calls_per_day"],
-                                  bookings_per_day=s["bookings_per_day"])}  # fmt: skip
     retell = {"detail_processes": args.detail_processes, "detail_concurrency": args.detail_concurrency}
-    with SimulatorProcess(tmp / "tenants.yaml", overrides):
+    with SimulatorProcess(tenants_file, overrides):
         config = load_tenants()
         bench.timed_sync(config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days)  # warm the simulator
         for attempt in range(args.repeat):

@@ -62,7 +62,7 @@ class ApiResource(ConfigurableResource):
 
     _http: httpx.Client | None = PrivateAttr(default=None)
     _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
-    _detail_fetchers: dict[str, DetailFetcher] = PrivateAttr(default_factory=dict)
+    _detail_fetchers: dict[tuple[str, int, int], DetailFetcher] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         install_log_redaction()
@@ -78,7 +78,7 @@ class ApiResource(ConfigurableResource):
 
     def detail_fetcher(self, tenant: str, workers: int, processes: int) -> DetailFetcher:
         """One tenant's detail fetcher for the run (helper processes are started once and reused)."""
-        key = f"{tenant}/{workers}/{processes}"
+        key = (tenant, workers, processes)
         if key not in self._detail_fetchers:
             self._detail_fetchers[key] = details_for(processes, workers)
         return self._detail_fetchers[key]

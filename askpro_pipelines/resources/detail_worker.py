@@ -13,7 +13,7 @@ import sys
 import threading
 from dataclasses import asdict
 
-from askpro_pipelines.resources.details import DetailRequest, iter_all, read_frame, write_frame
+from askpro_pipelines.resources.details import iter_all, read_frame, write_frame
 from askpro_pipelines.resources.http import (
     ApiError,
     CircuitBreaker,
@@ -62,8 +62,7 @@ def serve(stdin, stdout) -> None:
         raw_bodies=True,  # the parent decodes: this process's CPU is what limits the request rate
     )
     try:
-        while (batch := read_frame(stdin)) is not None:
-            requests = [DetailRequest(*request) for request in batch]
+        while (requests := read_frame(stdin)) is not None:
             http.stats = RequestStats()
             try:
                 for value in iter_all(http, requests, settings["workers"]):

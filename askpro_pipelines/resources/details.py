@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from askpro_pipelines.resources.http import ApiError, RawBody, RequestStats, ResilientClient, logger
 
@@ -79,24 +79,27 @@ def iter_all(http: ResilientClient, requests: Sequence[DetailRequest], workers: 
     return in_order()
 
 
-class DetailFetcher(Protocol):
+class DetailFetcher:
     """How a client GETs many independent records (a call's transcript, an LLM's prompt, ...)."""
 
     def submit(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> Any:
         """Start the batch; returns a ticket for `collect`. Collect tickets in the order submitted."""
-        ...
+        raise NotImplementedError
 
     def collect(self, ticket: Any) -> Iterator[Any]:
         """The decoded answers in request order; the first failure raises (an ApiError)."""
-        ...
+        raise NotImplementedError
 
-    def fetch(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> Iterator[Any]: ...
+    def fetch(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> Iterator[Any]:
+        """Submit and collect one batch."""
+        return self.collect(self.submit(http, requests))
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the fetcher holds (helper processes)."""
 
 
 @dataclass
-class ThreadedDetails:
+class ThreadedDetails(DetailFetcher):
     """Detail requests on `workers` threads of this process."""
 
     workers: int
@@ -107,16 +110,10 @@ class ThreadedDetails:
     def collect(self, ticket: Iterator[Any]) -> Iterator[Any]:
         return ticket
 
-    def fetch(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> Iterator[Any]:
-        return self.collect(self.submit(http, requests))
-
-    def close(self) -> None:
-        pass
-
 
 # ---- the helper process ---------------------------------------------------------------------
 # Frames both ways: 8-byte length, then a pickle. Parent → worker: the client settings once, then one
-# tuple of requests per batch. Worker → parent, per batch: ("ok", value) per request in order, at most
+# list of DetailRequest per batch. Worker → parent, per batch: ("ok", value) per request in order, at most
 # one ("error", ApiError) after which the batch stops, ("log", level, message) for the client's
 # warnings (retries), and ("end", stats) last. Pickle is safe here: both ends are this package.
 
@@ -234,7 +231,7 @@ class _Ticket:
     local: Iterator[Any] | None = None  # a small batch answered by threads of this process
 
 
-class ProcessDetails:
+class ProcessDetails(DetailFetcher):
     """Detail requests in `helpers` helper processes per tenant and API (request i of a batch goes to
     helper i mod n; the answers are merged back in order), started by the first batch of at least
     `small_batch` requests (smaller ones before it run on threads here) and kept for the run.
@@ -275,18 +272,13 @@ class ProcessDetails:
             self._drain(self._outstanding[0])
         yield from self._answers(ticket)
 
-    def fetch(self, http: ResilientClient, requests: Sequence[DetailRequest]) -> Iterator[Any]:
-        return self.collect(self.submit(http, requests))
-
     def _send(self, ticket: _Ticket) -> None:
         pool = self._pool_for(ticket.http)
         ticket.workers = pool[: min(len(pool), len(ticket.requests))]
         n = len(ticket.workers)
         for index, worker in enumerate(ticket.workers):
-            share = ticket.requests[index::n]
-            batch = tuple((r.path, r.entity, r.record_id, dict(r.params) if r.params else None) for r in share)
             try:
-                write_frame(worker.process.stdin, batch)
+                write_frame(worker.process.stdin, ticket.requests[index::n])
             except OSError:
                 self._died(ticket, worker)
         self._outstanding.append(ticket)

@@ -180,34 +180,22 @@ class RetellClient:
 
     # ---- calls ------------------------------------------------------------------------------
 
-    def calls(
-        self,
-        start: dt.datetime,
-        end: dt.datetime,
-        with_transcripts: bool = True,
-        known_transcripts: Mapping[tuple[str, dt.datetime], str] | None = None,
-    ) -> Iterator[Call]:
-        """Calls that started in [start, end) (UTC instants).
-
-        The current POST /v3/list-calls omits transcripts, so each call's transcript comes from
-        GET /v2/get-call when asked for; the legacy POST /v2/list-calls has them inline.
-        `known_transcripts` ((call id, end) → transcript, from the warehouse) saves that request for
-        ended calls already synced: an ended call's transcript no longer changes.
-        """
-        for _, calls in self.calls_by_window([(None, start, end)], with_transcripts, lambda _: known_transcripts or {}):
-            yield from calls
-
     def calls_by_window(
         self,
         windows: Iterable[tuple[W, dt.datetime, dt.datetime]],
         with_transcripts: bool = True,
         known_for: Callable[[W], Mapping[tuple[str, dt.datetime], str]] | None = None,
     ) -> Iterator[tuple[W, list[Call]]]:
-        """(key, calls) for each window (key, start, end), in order, as `calls` gives them.
+        """(key, calls that started in [start, end)) for each window (key, start, end), in order.
+
+        The current POST /v3/list-calls omits transcripts, so each call's transcript comes from
+        GET /v2/get-call when asked for; the legacy POST /v2/list-calls has them inline.
+        `known_for(key)` ((call id, end) → transcript, from the warehouse) saves that request for
+        ended calls already synced: an ended call's transcript no longer changes.
 
         One window ahead: the next window is listed and its transcripts requested before this
         one's calls are handed over, so the detail fetcher keeps working while the caller writes.
-        Memory holds two windows, whatever their number. `known_for(key)` gives `known_transcripts`.
+        Memory holds two windows, whatever their number.
         """
         ahead: tuple[W, list] | None = None
         for key, start, end in windows:

@@ -8,7 +8,6 @@ hash per natural key), so a second sync with nothing changed writes nothing.
 import datetime as dt
 import hashlib
 import io
-import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -16,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from askpro_pipelines.json_codec import loads_json
+from askpro_pipelines.json_codec import dumps_json, loads_json
 from askpro_pipelines.warehouse.tables import CONTRACTS, TableContract, metadata
 
 WAREHOUSE_URL_ENV = "ASKPRO_WAREHOUSE_URL"
@@ -68,20 +66,9 @@ class WriteStats:
         return not (self.inserted or self.updated or self.deleted)
 
 
-_HASH_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-
-
 def _row_hash(row: Mapping[str, Any], columns: list[str]) -> str:
-    """Content hash of a row: orjson, sorted keys (dates and times in ISO form, anything else as str).
-
-    orjson is ~5x faster than json.dumps here, the writer's largest own cost on a large sync.
-    """
-    values = [row.get(c) for c in columns]
-    try:
-        payload = orjson.dumps(values, default=str, option=_HASH_OPTIONS)
-    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: the standard library takes anything
-        payload = json.dumps(values, sort_keys=True, default=str).encode()
-    return hashlib.sha1(payload).hexdigest()
+    """Content hash of a row (sorted keys, dates and times as ISO text, anything else JSON lacks as str)."""
+    return hashlib.sha1(dumps_json([row.get(c) for c in columns], sort_keys=True, default=str)).hexdigest()
 
 
 def _dicts(result) -> list[dict[str, Any]]:
@@ -91,10 +78,7 @@ def _dicts(result) -> list[dict[str, Any]]:
 
 
 def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits
-        return json.dumps(value, ensure_ascii=False)
+    return dumps_json(value).decode()
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -156,7 +140,7 @@ def create_engine(url: str, *, pre_ping: bool = True) -> Engine:
     connections are recycled after 5 minutes instead, and a dropped one is invalidated on its error.
     """
     options = {"pool_pre_ping": True} if pre_ping else {"pool_recycle": 300}
-    # JSON columns (hosts, tags, metadata, ...) through orjson: ~3x faster than the standard library.
+    # JSON columns (hosts, tags, metadata, ...) through json_codec: orjson where it is exact.
     engine = sa.create_engine(url, json_serializer=_json_text, json_deserializer=loads_json, **options)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
