@@ -1,10 +1,6 @@
 """Cal.com bookings from API v1, API v2 and webhooks normalise into one record, with secrets masked."""
 
-import copy
 import datetime
-import json
-from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -22,9 +18,8 @@ from askpro_pipelines.models.bookings import (
 )
 from askpro_pipelines.models.errors import RecordError
 from askpro_pipelines.models.redaction import REDACTED
+from tests.fixtures import api_example as example
 
-# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 FIRST_UID = "8nGq4kLzR2xYpWv7TbC1sD"
 CANCELLED_UID = "Qh3WmT9vKa6ZsLp2NdX8yF"
 NEW_UID = "Zr5TnV2bXc8QwE1yUi4oPa"
@@ -48,16 +43,6 @@ SHARED_FIELDS = (
     "attendee_phone",
     "rescheduled_from_uid",
 )
-
-
-@cache
-def _load(name: str):
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-
-
-def example(name: str):
-    """A fresh copy, so a test that edits a payload cannot leak into another."""
-    return copy.deepcopy(_load(name))
 
 
 def v1(uid: str = FIRST_UID) -> dict:

@@ -1,10 +1,6 @@
 """Cal.com v1 and v2 payloads normalise into the same typed records, and bad records fail by name."""
 
-import copy
 import datetime
-import json
-from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -30,22 +26,11 @@ from askpro_pipelines.models.calcom import (
     staff_from_v2_user,
 )
 from askpro_pipelines.models.errors import RecordError
+from tests.fixtures import api_example as example
 
-# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 # JavaScript getDay() order, written out independently of the code under test.
 JS_DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 UUID_HOST = "7f3c1f0e-2b8a-4c55-9d0e-5a1b2c3d4e5f"
-
-
-@cache
-def _load(name: str):
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-
-
-def example(name: str):
-    """A fresh copy, so a test that edits a payload cannot leak into another."""
-    return copy.deepcopy(_load(name))
 
 
 def v1_event_types() -> dict[int, dict]:

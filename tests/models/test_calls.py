@@ -1,10 +1,6 @@
 """Retell calls from get-call, both list-calls generations and webhooks normalise into one record."""
 
-import copy
 import datetime
-import json
-from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -22,9 +18,8 @@ from askpro_pipelines.models.calls import (
 )
 from askpro_pipelines.models.errors import RecordError
 from askpro_pipelines.models.redaction import REDACTED
+from tests.fixtures import api_example as example
 
-# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 CALL_ID = "call_9b2e4f71c0a35d68e1f2a7b4c93"
 VOICEMAIL_CALL_ID = "call_5d0c8e2a1f7b4936a2e0c1d8b75"
 AGENT_ID = "agent_7c1f0e2d9a4b5c6d7e8f901a2b"
@@ -36,16 +31,6 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 # 1789459083120 ms, worked out by hand: 20 711 days after 1970-01-01 is 2026-09-15, plus 28 683.120 s.
 STARTED = datetime.datetime(2026, 9, 15, 7, 58, 3, 120000, tzinfo=UTC)
 ENDED = datetime.datetime(2026, 9, 15, 8, 1, 7, 680000, tzinfo=UTC)
-
-
-@cache
-def _load(name: str):
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-
-
-def example(name: str):
-    """A fresh copy, so a test that edits a payload cannot leak into another."""
-    return copy.deepcopy(_load(name))
 
 
 def get_call(**changes) -> dict:

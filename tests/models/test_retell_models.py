@@ -1,11 +1,8 @@
 """Retell payloads of both endpoint generations normalise into the same records, with secrets masked."""
 
-import copy
 import datetime
 import hashlib
 import json
-from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -29,9 +26,8 @@ from askpro_pipelines.models.retell import (
     unwrap_list,
     with_prompt,
 )
+from tests.fixtures import api_example as example
 
-# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 AGENT_ID = "agent_7c1f0e2d9a4b5c6d7e8f901a2b"
 OUTBOUND_AGENT_ID = "agent_0d4e8a1b2c3f5a6b7c8d9e0f1a"
 LLM_ID = "llm_3f9a2c7e1b8d4a6f0c5e9d2b7a14"
@@ -40,16 +36,6 @@ NUMBER = "+493012345678"
 EXAMPLE_MODIFIED = datetime.datetime(2026, 8, 20, 10, 15, 42, 333000, tzinfo=datetime.UTC)
 CAL_KEY = "cal_live_" + "0123456789abcdef" * 2
 RETELL_KEY = "key_" + "9f8e7d6c5b4a" * 2
-
-
-@cache
-def _load(name: str):
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-
-
-def example(name: str):
-    """A fresh copy, so a test that edits a payload cannot leak into another."""
-    return copy.deepcopy(_load(name))
 
 
 def agent_raw(**changes) -> dict:

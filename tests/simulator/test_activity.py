@@ -4,7 +4,6 @@ call endpoints with their pagination, mutations and faults."""
 import json
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,8 +15,8 @@ from askpro_pipelines.simulator import (
     SimulatorConfig,
     build_world,
 )
+from tests.fixtures import api_example as example
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 BERLIN = ZoneInfo("Europe/Berlin")
 
 PRAXIS = SimTenantSpec(
@@ -48,8 +47,6 @@ TRANSCRIPT_FIELDS = {
 }
 
 
-
-
 def v2(sim, client, path, spec=PRAXIS, headers=V2, **params):
     auth = {"Authorization": f"Bearer {spec.calcom_key}", **headers}
     return client.get(f"{sim.calcom_base_url}/v2{path}", headers=auth, params=params)
@@ -62,13 +59,6 @@ def v1(sim, client, path, spec=PRAXIS, **params):
 def retell(sim, client, path, spec=PRAXIS, **body):
     headers = {"Authorization": f"Bearer {spec.retell_key}"}
     return client.post(f"{sim.retell_base_url}{path}", headers=headers, json=body)
-
-
-def example(name):
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip(f"API examples not available at {EXAMPLES}")
-    return json.loads(path.read_text("utf-8"))
 
 
 def dump(items) -> str:

@@ -1,13 +1,11 @@
 """The simulator over real HTTP: determinism, API shapes, pagination, auth, faults, lifecycle."""
 
-import json
 import re
 import socket
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,9 +18,8 @@ from askpro_pipelines.simulator import (
     build_world,
     demo_config,
 )
+from tests.fixtures import api_example as example
 
-# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 
 STADTPARK = SimTenantSpec(
     slug="praxis-am-stadtpark",
@@ -56,8 +53,6 @@ V2_EVENT_TYPES = {"cal-api-version": "2024-06-14"}
 V2_SCHEDULES = {"cal-api-version": "2024-06-11"}
 
 
-
-
 def v1(sim, client, path, spec=STADTPARK, **params):
     return client.get(f"{sim.calcom_base_url}/v1{path}", params={"apiKey": spec.calcom_key, **params})
 
@@ -70,13 +65,6 @@ def v2(sim, client, path, spec=STADTPARK, headers=None, **params):
 def retell(sim, client, method, path, spec=STADTPARK, **kwargs):
     headers = {"Authorization": f"Bearer {spec.retell_key}"}
     return client.request(method, f"{sim.retell_base_url}{path}", headers=headers, **kwargs)
-
-
-def example(name):
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip(f"API examples not available at {EXAMPLES}")
-    return json.loads(path.read_text("utf-8"))
 
 
 def assert_keys_like(records, examples, optional=frozenset()):

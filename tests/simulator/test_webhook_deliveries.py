@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +19,9 @@ from askpro_pipelines.simulator import (
     retell_delivery,
 )
 from askpro_pipelines.simulator.webhooks import BOOKING_LEAD_DAYS, retell_signature
+from tests.fixtures import api_example as example
+from tests.fixtures import api_example_bytes as example_bytes
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
 
 PRAXIS = SimTenantSpec(
     slug="praxis-am-stadtpark",
@@ -35,17 +35,6 @@ PRAXIS = SimTenantSpec(
 CONFIG = SimulatorConfig(seed=11, tenants=[PRAXIS])
 DAY = date(2026, 9, 17)
 SECRET, RETELL_KEY = "whsec_sim", "key_sim_webhook"
-
-
-def example_bytes(name: str) -> bytes:
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip(f"API examples not available at {EXAMPLES}")
-    return path.read_bytes()
-
-
-def example(name: str):
-    return json.loads(example_bytes(name))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import shutil
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,10 +20,11 @@ from askpro_pipelines.webhooks.app import _BatchLander, derive_calcom, derive_re
 from askpro_pipelines.webhooks.server import ReceiverThread
 from askpro_pipelines.webhooks.signatures import calcom_signature, retell_signature
 from askpro_pipelines.webhooks.store import NewEvent, WebhookStore
+from tests.fixtures import api_example
+from tests.fixtures import api_example_bytes as _example
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
-CALCOM_VECTORS = json.loads((EXAMPLES / "calcom_webhook_signature_test_vectors.json").read_text("utf-8"))
-RETELL_VECTORS = json.loads((EXAMPLES / "retell_webhook_signature_test_vectors.json").read_text("utf-8"))
+CALCOM_VECTORS = api_example("calcom_webhook_signature_test_vectors.json")
+RETELL_VECTORS = api_example("retell_webhook_signature_test_vectors.json")
 CAL_SECRET = CALCOM_VECTORS["webhook_secret"]
 RETELL_KEY = RETELL_VECTORS["api_key"]
 # Within five minutes of every Retell vector's timestamp.
@@ -81,10 +81,6 @@ def start_receiver(tenants_file):
 def client():
     with httpx.Client(timeout=10) as c:
         yield c
-
-
-def _example(name: str) -> bytes:
-    return (EXAMPLES / name).read_bytes()
 
 
 def _post_calcom(client, receiver, body: bytes, *, tenant="praxis", secret=CAL_SECRET, signature=None, **kwargs):

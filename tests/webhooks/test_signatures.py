@@ -1,7 +1,6 @@
 """Signature checks against the providers' published vectors, and every way a delivery can be forged."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,15 +11,11 @@ from askpro_pipelines.webhooks.signatures import (
     verify_calcom,
     verify_retell,
 )
+from tests.fixtures import api_example
+from tests.fixtures import api_example_bytes as _body
 
-# The API reference lives in shared/, beside the repository (as on developer machines and in CI).
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
-CALCOM_VECTORS = json.loads((EXAMPLES / "calcom_webhook_signature_test_vectors.json").read_text("utf-8"))
-RETELL_VECTORS = json.loads((EXAMPLES / "retell_webhook_signature_test_vectors.json").read_text("utf-8"))
-
-
-def _body(name: str) -> bytes:
-    return (EXAMPLES / name).read_bytes()
+CALCOM_VECTORS = api_example("calcom_webhook_signature_test_vectors.json")
+RETELL_VECTORS = api_example("retell_webhook_signature_test_vectors.json")
 
 
 @pytest.mark.parametrize("vector", CALCOM_VECTORS["vectors"], ids=lambda v: v["body_file"])
