@@ -20,87 +20,20 @@ from askpro_pipelines.webhooks.app import _BatchLander, derive_calcom, derive_re
 from askpro_pipelines.webhooks.server import ReceiverThread
 from askpro_pipelines.webhooks.signatures import calcom_signature, retell_signature
 from askpro_pipelines.webhooks.store import NewEvent, WebhookStore
-from tests.fixtures import api_example
 from tests.fixtures import api_example_bytes as _example
+from tests.webhooks.signed import (
+    CAL_SECRET,
+    CALCOM_VECTORS,
+    RETELL_KEY,
+    RETELL_VECTORS,
+    TENANTS_YAML,
+)
+from tests.webhooks.signed import post_calcom as _post_calcom
+from tests.webhooks.signed import post_retell as _post_retell
+from tests.webhooks.signed import retell_body as _retell_body
 
-CALCOM_VECTORS = api_example("calcom_webhook_signature_test_vectors.json")
-RETELL_VECTORS = api_example("retell_webhook_signature_test_vectors.json")
-CAL_SECRET = CALCOM_VECTORS["webhook_secret"]
-RETELL_KEY = RETELL_VECTORS["api_key"]
 # Within five minutes of every Retell vector's timestamp.
 RETELL_VECTOR_NOW = 1789459200000
-
-TENANTS_YAML = """
-tenants:
-  - slug: praxis
-    name: Praxis am Stadtpark
-    timezone: Europe/Berlin
-    calcom:
-      api_key_env: TEST_PRAXIS_CAL_KEY
-      webhook_secret_env: TEST_PRAXIS_CAL_WEBHOOK_SECRET
-    retell:
-      api_key_env: TEST_PRAXIS_RETELL_KEY
-  - slug: quiet
-    name: No webhooks configured
-    timezone: America/New_York
-    calcom:
-      api_key_env: TEST_QUIET_CAL_KEY
-"""
-
-
-@pytest.fixture
-def tenants_file(tmp_path, monkeypatch):
-    path = tmp_path / "tenants.yaml"
-    path.write_text(TENANTS_YAML, "utf-8")
-    monkeypatch.setenv("ASKPRO_TENANTS_FILE", str(path))
-    monkeypatch.delenv("ASKPRO_SIMULATOR_URL", raising=False)
-    monkeypatch.setenv("TEST_PRAXIS_CAL_WEBHOOK_SECRET", CAL_SECRET)
-    monkeypatch.setenv("TEST_PRAXIS_RETELL_KEY", RETELL_KEY)
-    return path
-
-
-@pytest.fixture
-def start_receiver(tenants_file):
-    """Start receivers on a database URL; every one is stopped at the end of the test."""
-    started: list[tuple[ReceiverThread, WebhookStore]] = []
-
-    def start(url: str, **options) -> tuple[ReceiverThread, WebhookStore]:
-        store = WebhookStore(create_engine(url))
-        receiver = ReceiverThread(store, load_tenants, **options)
-        receiver.start()
-        started.append((receiver, store))
-        return receiver, store
-
-    yield start
-    for receiver, store in started:
-        receiver.stop()
-        store.dispose()
-
-
-@pytest.fixture
-def client():
-    with httpx.Client(timeout=10) as c:
-        yield c
-
-
-def _post_calcom(client, receiver, body: bytes, *, tenant="praxis", secret=CAL_SECRET, signature=None, **kwargs):
-    headers = {"Content-Type": "application/json"}
-    if signature is not False:
-        headers["X-Cal-Signature-256"] = signature or calcom_signature(secret, body)
-    return client.post(f"{receiver.url}/webhooks/calcom/{tenant}", content=body, headers=headers, **kwargs)
-
-
-def _post_retell(client, receiver, body: bytes, *, tenant="praxis", key=RETELL_KEY, signature=None, ts=None):
-    headers = {"content-type": "application/json"}
-    if signature is not False:
-        stamp = ts if ts is not None else time.time_ns() // 1_000_000
-        headers["x-retell-signature"] = signature or retell_signature(key, body, stamp)
-    return client.post(f"{receiver.url}/webhooks/retell/{tenant}", content=body, headers=headers)
-
-
-def _retell_body(call_id: str, event: str = "call_ended", transcript: str = "Grüß Gott") -> bytes:
-    call = {"call_id": call_id, "start_timestamp": 1789459083120, "transcript": transcript}
-    return json.dumps({"event": event, "call": call}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 # -- accepted --------------------------------------------------------------------------------
