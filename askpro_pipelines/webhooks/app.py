@@ -42,7 +42,14 @@ from askpro_pipelines.tenants import (
     tenants_file_path,
 )
 from askpro_pipelines.webhooks.signatures import retell_rejection, verify_calcom
-from askpro_pipelines.webhooks.store import DEAD, PENDING, NewEvent, WebhookStore
+from askpro_pipelines.webhooks.store import (
+    DEAD,
+    PENDING,
+    NewEvent,
+    UnstorableEvent,
+    WebhookStore,
+    unstorable_reason,
+)
 
 logger = logging.getLogger("askpro_pipelines.webhooks")
 
@@ -51,6 +58,7 @@ RETELL = "retell"
 CALCOM_SIGNATURE_HEADER = "x-cal-signature-256"
 RETELL_SIGNATURE_HEADER = "x-retell-signature"
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+_TOO_DEEP = "body nested too deeply"
 _MAX_EVENT_TYPE = 64  # webhook_events.event_type
 _MAX_ENTITY_ID = 128  # webhook_events.entity_id
 _MAX_DEDUP_KEY = 255  # webhook_events.dedup_key
@@ -184,7 +192,8 @@ def redact_payload(text: str, parsed: Any) -> str:
 
     Key-shaped strings are masked by `redact_text`, secret-named fields by value. Should text
     surgery ever break the JSON (a key pattern eating an escaped quote), the parsed body is
-    re-serialised from `redact_secrets` instead, so nothing unredacted or unparseable is stored.
+    re-serialised from `redact_secrets` instead, so nothing unredacted or unparseable is stored;
+    that copy escapes every non-ASCII character, so an unpaired surrogate stays storable.
     """
     try:
         redacted = _redact_secret_fields(redact_text(text))
@@ -193,7 +202,11 @@ def redact_payload(text: str, parsed: Any) -> str:
         json.loads(redacted)
         return redacted
     except (ValueError, RecursionError):
-        return json.dumps(redact_secrets(parsed), ensure_ascii=False, separators=(",", ":"))
+        pass
+    try:
+        return json.dumps(redact_secrets(parsed), separators=(",", ":"))
+    except RecursionError:
+        raise Rejected(400, _TOO_DEEP) from None
 
 
 @lru_cache(maxsize=64)
@@ -206,11 +219,11 @@ def _local_day_of_iso(value: Any, timezone: str) -> dt.date | None:
         return None
     try:
         instant = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=dt.UTC)
+        return instant.astimezone(_zone(timezone)).date()
+    except (ValueError, OverflowError):  # not a time, or one that leaves years 1-9999 in that zone
         return None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=dt.UTC)
-    return instant.astimezone(_zone(timezone)).date()
 
 
 def _local_day_of_ms(value: Any, timezone: str) -> dt.date | None:
@@ -248,23 +261,38 @@ def _dedup_key(*parts: str | None, body: bytes) -> str:
     return f"{parts[0]}:sha256:{digest}"
 
 
+def _storable(value: str, field: str) -> str:
+    """A sender's text bound for a column; refused with 400 (the same on every database) when no column can hold it."""
+    reason = unstorable_reason(value)
+    if reason:
+        raise Rejected(400, f"{field} {reason}", f"{field} {reason}, which cannot be stored")
+    return value
+
+
 def _event_name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Rejected(400, f"missing {field}", f"the body has no {field}")
     if len(value) > _MAX_EVENT_TYPE:
         raise Rejected(400, f"{field} longer than {_MAX_EVENT_TYPE} characters")
-    return value
+    return _storable(value, field)
+
+
+def _first_id(container: dict, names: tuple[str, ...], prefix: str) -> str | None:
+    """The first usable id among `names`; one that cannot be stored is refused as `<prefix><name>`."""
+    for name in names:
+        found = _text_id(container.get(name))
+        if found:
+            return _storable(found, f"{prefix}{name}")
+    return None
 
 
 def derive_calcom(body: dict, raw: bytes, timezone: str) -> _Derived:
     """Keys of a Cal.com delivery: envelope `{triggerEvent, createdAt, payload}` or flat MEETING_*."""
     trigger = _event_name(body.get("triggerEvent"), "triggerEvent")
     inner = body.get("payload")
-    source = inner if isinstance(inner, dict) else body
-    entity = next(
-        (found for name in ("uid", "bookingUid", "bookingId") if (found := _text_id(source.get(name)))), None
-    )
-    created = body.get("createdAt") if isinstance(body.get("createdAt"), str) else None
+    source, prefix = (inner, "payload.") if isinstance(inner, dict) else (body, "")
+    entity = _first_id(source, ("uid", "bookingUid", "bookingId"), prefix)
+    created = _storable(body["createdAt"], "createdAt") if isinstance(body.get("createdAt"), str) else None
     return _Derived(
         event_type=trigger,
         dedup_key=_dedup_key(trigger, entity, created, body=raw),
@@ -276,8 +304,9 @@ def derive_calcom(body: dict, raw: bytes, timezone: str) -> _Derived:
 def derive_retell(body: dict, raw: bytes, timezone: str) -> _Derived:
     """Keys of a Retell delivery `{event, call}` (very old payloads say `data`, chat agents `chat`)."""
     event = _event_name(body.get("event"), "event")
-    call = next((body[k] for k in ("call", "data", "chat") if isinstance(body.get(k), dict)), {})
-    entity = _text_id(call.get("call_id")) or _text_id(call.get("chat_id"))
+    holder = next((k for k in ("call", "data", "chat") if isinstance(body.get(k), dict)), None)
+    call = body[holder] if holder else {}
+    entity = _first_id(call, ("call_id", "chat_id"), f"{holder}.")
     return _Derived(
         event_type=event,
         dedup_key=_dedup_key(event, entity, body=raw),
@@ -462,7 +491,9 @@ def build_app(
         try:
             text = body.decode("utf-8")
             parsed = json.loads(text)
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        except RecursionError:
+            raise Rejected(400, _TOO_DEEP) from None
+        except ValueError:  # UnicodeDecodeError is a ValueError, and so is an integer too long to parse
             raise Rejected(400, "body is not UTF-8 JSON") from None
         if not isinstance(parsed, dict):
             raise Rejected(400, "body is not a JSON object")
@@ -479,6 +510,7 @@ def build_app(
                 check_signature(provider, tenant, request, body)
                 text, parsed = parse(body)
                 derived = derive(parsed, body, tenant.timezone)
+                payload = redact_payload(text, parsed)
             except Rejected as rejected:
                 logger.warning(
                     "webhook rejected: tenant=%r provider=%s status=%d reason=%s",
@@ -494,9 +526,13 @@ def build_app(
                         dedup_key=derived.dedup_key,
                         entity_id=derived.entity_id,
                         event_day=derived.event_day,
-                        payload=redact_payload(text, parsed),
+                        payload=payload,
                     )
                 )
+            except UnstorableEvent as exc:
+                # What derive() let through but the store refuses: still the sender's content, so a 4xx.
+                logger.warning("webhook rejected: status=400 reason=%s", exc)
+                return JSONResponse({"error": "the body holds text that cannot be stored"}, status_code=400)
             except SQLAlchemyError as exc:
                 logger.error(
                     "webhook not stored: tenant=%r provider=%s status=503 reason=database error %s",

@@ -30,6 +30,27 @@ _CHUNK = 500
 _T = webhook_events
 
 
+class UnstorableEvent(ValueError):
+    """An event holding text that a database cannot store (see `unstorable_reason`); nothing was written."""
+
+
+def unstorable_reason(text: str) -> str | None:
+    """Why `text` cannot be stored alike on SQLite and PostgreSQL, or None when it can.
+
+    PostgreSQL text cannot hold NUL (SQLite would keep it), and an unpaired surrogate is not
+    Unicode at all, so UTF-8 drivers of both refuse it. Checking here makes both databases
+    refuse the same events, before any of them is sent.
+    """
+    if "\x00" in text:
+        return "contains a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (not valid Unicode)"
+    return None
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """A delivery to land: what the receiver derived from one request."""
@@ -46,6 +67,18 @@ class NewEvent:
     def key(self) -> tuple[str, str, str]:
         """The delivery's identity: the table's unique key."""
         return (self.provider, self.tenant, self.dedup_key)
+
+    def check_storable(self) -> None:
+        """Raise `UnstorableEvent` naming tenant, provider, entity and the field when a text field cannot be stored."""
+        for field in ("tenant", "provider", "event_type", "dedup_key", "entity_id", "payload"):
+            value = getattr(self, field)
+            reason = value is not None and unstorable_reason(value)
+            if reason:
+                entity = repr(self.entity_id[:80]) if self.entity_id else "unknown"
+                raise UnstorableEvent(
+                    f"webhook event not stored: tenant {self.tenant[:64]!r}, provider {self.provider[:16]!r}, "
+                    f"entity {entity}: {field} {reason}"
+                )
 
 
 @dataclass(frozen=True)
@@ -130,10 +163,13 @@ class WebhookStore:
 
         The receiver groups concurrent deliveries through this, so a burst costs one commit
         instead of one per event. A key repeated within the batch is stored once; the later
-        copies report the same id as duplicates.
+        copies report the same id as duplicates. An event no database can hold fails the batch
+        with `UnstorableEvent` before anything is written, on SQLite as on PostgreSQL.
         """
         if not events:
             return []
+        for event in events:
+            event.check_storable()
         now = dt.datetime.now(dt.UTC)
         first_of: dict[tuple[str, str, str], NewEvent] = {}
         for event in events:
