@@ -531,7 +531,9 @@ def build_app(
                 )
             except UnstorableEvent as exc:
                 # What derive() let through but the store refuses: still the sender's content, so a 4xx.
-                logger.warning("webhook rejected: status=400 reason=%s", exc)
+                logger.warning(
+                    "webhook rejected: tenant=%r provider=%s status=400 reason=%s", tenant.slug, provider, exc
+                )
                 return JSONResponse({"error": "the body holds text that cannot be stored"}, status_code=400)
             except SQLAlchemyError as exc:
                 logger.error(
