@@ -59,6 +59,22 @@ def phone_assignments(
     )
 
 
+def follows_every_updated_day() -> AutomationCondition:
+    """eager() without its latest-time-window clause: a backfill of bookings or calls over past
+    days refreshes the outcomes of each of those days, not only of the newest day.
+
+    A day is requested once a dependency of it updated since the day was last requested or
+    materialized (a run that also wrote the outcomes does not count), never while it or a
+    dependency is being materialized. Missing dependencies do not block: a day whose calls were
+    never synced counts zero calls until they are, and that sync requests the day again.
+    """
+    return (
+        AutomationCondition.any_deps_updated().since_last_handled()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("eager_every_day")
+
+
 BOOKING_COLUMNS = ["uid", "event_type_id", "status", "attendee_phone", "created_at"]
 CALL_COLUMNS = ["call_id", "direction", "from_number", "to_number", "start_utc", "end_utc", "booking_uid"]
 
@@ -68,7 +84,7 @@ CALL_COLUMNS = ["call_id", "direction", "from_number", "to_number", "start_utc",
     group_name=GROUP,
     kinds={"sql"},
     deps=["calcom_bookings", "retell_calls"],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=follows_every_updated_day(),
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Per tenant, branch and day: inbound calls, calls that led to a booking, bookings created, "
