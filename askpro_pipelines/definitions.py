@@ -2,6 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
+from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
@@ -48,5 +49,5 @@ _defs = Definitions(
     executor=in_process_executor,
 )
 
-# Freshness is a policy for every table, applied here once rather than on each asset.
-defs = _defs.map_resolved_asset_specs(func=with_freshness)
+# Freshness, owners, tags and column docs hold for every table: applied here once, not on each asset.
+defs = _defs.map_resolved_asset_specs(func=lambda spec: with_catalog(with_freshness(spec)))

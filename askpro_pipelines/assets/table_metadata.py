@@ -13,20 +13,25 @@ from dagster import (
 )
 
 from askpro_pipelines.warehouse import WriteStats
-from askpro_pipelines.warehouse.tables import CONTRACTS
+from askpro_pipelines.warehouse.tables import metadata as warehouse_tables
+
+
+def column_description(column) -> str | None:
+    """A column's description: its `doc`, else its (older, DDL) comment."""
+    return column.doc or column.comment
 
 
 def column_schema(table: str) -> TableSchema:
-    """The table's columns as Dagster shows them in the UI."""
+    """The table's columns as Dagster shows them in the UI, each with its description."""
     return TableSchema(
         columns=[
             TableColumn(
                 name=column.name,
                 type=str(column.type),
-                description=column.comment,
+                description=column_description(column),
                 constraints=TableColumnConstraints(nullable=bool(column.nullable)),
             )
-            for column in CONTRACTS[table].table.columns
+            for column in warehouse_tables.tables[table].columns
         ]
     )
 
