@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 
 from dagster import AssetExecutionContext, MetadataValue
 
-from askpro_pipelines.assets.table_metadata import column_schema
+from askpro_pipelines.assets.table_metadata import column_schema, request_metadata
 from askpro_pipelines.partitions import fact_partitions, has_begun
 from askpro_pipelines.tenants import Tenant
 from askpro_pipelines.warehouse import WriteStats
@@ -57,5 +57,5 @@ def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, ext
         "days": f"{days[0]} … {days[-1]}" if len(days) > 1 else (days[0] if days else "-"),
         "warehouse": warehouse_url,
     }
-    metadata.update(extra or {})
+    metadata.update(request_metadata(extra))
     return metadata
