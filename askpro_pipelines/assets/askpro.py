@@ -24,11 +24,12 @@ from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 
 GROUP = "askpro"
-CHAIN_HEADERS = ["phone number", "→ agent", "version (bound → reached)", "→ branch", "→ event type", "hosting staff"]
+CHAIN_HEADERS = ["phone number", "→ agent + version", "→ branch", "→ event type", "staff"]
 
 
 def chain_table(rows: list[dict]) -> MetadataValue:
-    """The phone → agent + version → branch → event type chain, one line per number and branch."""
+    """The phone → agent + version → branch → event type chain, one line per number and branch;
+    the version reads "prod → v3 published" when the number is bound to a tag."""
 
     def named(name, ident):
         return f"{name} ({ident})" if name and ident else (name or ident)
@@ -46,8 +47,7 @@ def chain_table(rows: list[dict]) -> MetadataValue:
         [
             (
                 r["phone_number"],
-                named(r["agent_name"], r["agent_id"]),
-                version(r),
+                ", ".join(filter(None, [named(r["agent_name"], r["agent_id"]), version(r)])),
                 named(r["branch_name"], r["branch_id"]),
                 named(r["event_type_title"], r["event_type_id"]),
                 r["hosting_staff_count"],

@@ -28,7 +28,7 @@ def test_phone_assignments_show_the_chain_as_a_table(sync, warehouse_env):
     chain = metadata["phone_chain"]
     assert isinstance(chain, type(MetadataValue.md("")))
     lines = chain.md_str.splitlines()
-    assert lines[0].startswith("| phone number | → agent |") and "→ branch" in lines[0] and "→ event type" in lines[0]
+    assert lines[0].startswith("| phone number | → agent + version |") and "→ branch" in lines[0] and "→ event type" in lines[0]
     engine = sa.create_engine(warehouse_env)
     with engine.connect() as conn:
         rows = conn.execute(
