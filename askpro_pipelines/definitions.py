@@ -23,7 +23,9 @@ from askpro_pipelines.sensors.webhooks import (
     retell_webhook_sensor,
 )
 
-_defs = Definitions(
+# One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
+# without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
+defs = Definitions(
     assets=[webhook_events, *SYNCED_ASSETS],
     asset_checks=all_checks,
     jobs=[sync_dimensions_job, sync_facts_job],
@@ -47,7 +49,4 @@ _defs = Definitions(
     # One process per run: steps of a tenant run share the HTTP pool and never contend for a
     # SQLite file; parallelism comes from running tenants as separate runs.
     executor=in_process_executor,
-)
-
-# Freshness, owners, tags and column docs hold for every table: applied here once, not on each asset.
-defs = _defs.map_resolved_asset_specs(func=lambda spec: with_catalog(with_freshness(spec)))
+).map_resolved_asset_specs(func=lambda spec: with_catalog(with_freshness(spec)))
