@@ -4,7 +4,7 @@
   hours, Retell agents, numbers, phone assignments).
 - `facts_every_15_minutes`: today's and yesterday's bookings, calls and outcomes of every tenant,
   by the tenant's local calendar (late calls and edits around midnight land on the right day).
-- `facts_nightly_reconciliation` (checked hourly): at 03:00 local time of each tenant, the last
+- `facts_nightly_reconciliation` (checked at :15 every hour): at 03:15 local time of each tenant, the last
   `RECONCILE_DAYS` days again in one single-run range, to catch webhooks that never arrived.
 
 Only tenants whose partition exists are scheduled (the tenants sensor adds new ones within a minute).
