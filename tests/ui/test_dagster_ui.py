@@ -43,6 +43,20 @@ query Runs($runIds: [String!]) {
 """
 
 
+def _fresh_screenshots(artifacts_dir, names: list[str]) -> dict:
+    """Paths of a test's screenshots, the previous run's removed: only this run's count."""
+    shots = {name: artifacts_dir / name for name in names}
+    for path in shots.values():
+        path.unlink(missing_ok=True)
+    return shots
+
+
+def _assert_screenshots(shots: dict) -> None:
+    for path in shots.values():
+        assert path.is_file() and path.stat().st_size > 0, f"screenshot missing or empty: {path}"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"not a PNG: {path}"
+
+
 def _dismiss_community_dialog(page) -> None:
     """A new DAGSTER_HOME greets the first visitor with a newsletter dialog; skip it whenever it shows."""
     dialog = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
@@ -66,9 +80,7 @@ def _wait_for_run_outcome(page, ui, run_id: str) -> str:
 def test_asset_graph_and_materialize_from_the_ui(dagster_ui, page, playwright_sync_api, artifacts_dir):
     expect = playwright_sync_api.expect
     ui = dagster_ui
-    shots = {name: artifacts_dir / name for name in SCREENSHOTS}
-    for path in shots.values():
-        path.unlink(missing_ok=True)  # only this run's screenshots count
+    shots = _fresh_screenshots(artifacts_dir, SCREENSHOTS)
     _dismiss_community_dialog(page)
 
     # -- The global asset lineage, reached through the navigation, shows the four groups. --
@@ -131,9 +143,7 @@ def test_asset_graph_and_materialize_from_the_ui(dagster_ui, page, playwright_sy
         engine.dispose()
     assert set(tenants) == {TENANT} and tenants[TENANT] > 0, tenants
 
-    for path in shots.values():
-        assert path.is_file() and path.stat().st_size > 0, f"screenshot missing or empty: {path}"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"not a PNG: {path}"
+    _assert_screenshots(shots)
 
 
 CHAIN_SCREENSHOTS = ["04-columns.png", "05-phone-chain.png"]
@@ -144,9 +154,7 @@ CHAIN_SCREENSHOTS = ["04-columns.png", "05-phone-chain.png"]
 def test_asset_page_shows_column_descriptions_and_the_phone_chain(dagster_ui, page, playwright_sync_api, artifacts_dir):
     expect = playwright_sync_api.expect
     ui = dagster_ui
-    shots = {name: artifacts_dir / name for name in CHAIN_SCREENSHOTS}
-    for path in shots.values():
-        path.unlink(missing_ok=True)
+    shots = _fresh_screenshots(artifacts_dir, CHAIN_SCREENSHOTS)
     _dismiss_community_dialog(page)
 
     page.goto(f"{ui.base_url}/assets/phone_assignments")
@@ -191,5 +199,4 @@ def test_asset_page_shows_column_descriptions_and_the_phone_chain(dagster_ui, pa
         expect(line).to_contain_text(f"{a.event_type_title} ({a.event_type_id})")
     chain.screenshot(path=str(shots["05-phone-chain.png"]), animations="disabled")
 
-    for path in shots.values():
-        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"screenshot missing or not a PNG: {path}"
+    _assert_screenshots(shots)
