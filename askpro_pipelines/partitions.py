@@ -81,6 +81,11 @@ def newest_day(moment: dt.datetime) -> dt.date:
     return moment.astimezone(ZoneInfo(DAY_ZONE)).date()
 
 
+def is_offered_day(day: dt.date, moment: dt.datetime | None = None) -> bool:
+    """Whether `day` is a day partition at `moment`: from the history start to the newest day."""
+    return dt.date.fromisoformat(FACTS_START_DATE) <= day <= newest_day(moment or dt.datetime.now(dt.UTC))
+
+
 def has_begun(day: dt.date, timezone: str, moment: dt.datetime | None = None) -> bool:
     """Whether `day` has started in `timezone`: days still ahead for a tenant are never synced."""
     return day <= local_day(moment or dt.datetime.now(dt.UTC), timezone)
