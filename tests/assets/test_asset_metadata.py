@@ -80,3 +80,39 @@ def test_rate_limit_resets_are_timestamps(sync):
         assert dt.datetime.fromtimestamp(value.value, dt.UTC).year >= 2023, key  # an instant, not a raw count
     remaining = [v for k, v in metadata.items() if "/ratelimit/" in k and "remaining" in k]
     assert remaining and not any(isinstance(v, type(MetadataValue.timestamp(0.0))) for v in remaining)
+
+
+def test_the_chain_says_draft_unresolved_and_unassigned():
+    from askpro_pipelines.assets.askpro import chain_table
+
+    base = {"agent_id": "agent_1", "agent_name": "Empfang", "branch_id": "mitte", "branch_name": "Mitte",
+            "event_type_id": "1001", "event_type_title": "Erstbehandlung", "hosting_staff_count": 2}
+    rows = [
+        {**base, "phone_number": "+491", "agent_version": "3", "agent_version_resolved": 3, "agent_version_published": False},
+        {**base, "phone_number": "+492", "agent_version": "prod", "agent_version_resolved": None, "agent_version_published": None},
+        {**base, "phone_number": "+493", "agent_id": None, "agent_name": None, "agent_version": None,
+         "agent_version_resolved": None, "agent_version_published": None, "branch_id": None, "branch_name": None,
+         "event_type_id": None, "event_type_title": None, "hosting_staff_count": None},
+    ]
+    lines = chain_table(rows).md_str.splitlines()[2:]
+    assert lines[0] == "| +491 | Empfang (agent_1), v3 draft | Mitte (mitte) | Erstbehandlung (1001) | 2 |"
+    assert lines[1].startswith("| +492 | Empfang (agent_1), prod → unresolved |")
+    assert lines[2] == "| +493 | - | - | - | - |"
+
+
+def test_only_reset_instants_become_timestamps():
+    from askpro_pipelines.assets.table_metadata import request_metadata
+
+    shown = request_metadata(
+        {
+            "calcom/requests": 3,
+            "calcom/ratelimit/x-ratelimit-reset": "1700000060",
+            "calcom/ratelimit/x-ratelimit-reset-default": "1700000060000",  # milliseconds
+            "retell/ratelimit/x-ratelimit-reset": "42",  # seconds until the reset, not an instant
+            "calcom/ratelimit/x-ratelimit-remaining": "97",
+        }
+    )
+    assert shown["calcom/ratelimit/x-ratelimit-reset"] == MetadataValue.timestamp(1700000060.0)
+    assert shown["calcom/ratelimit/x-ratelimit-reset-default"] == MetadataValue.timestamp(1700000060.0)
+    assert shown["retell/ratelimit/x-ratelimit-reset"] == "42"
+    assert shown["calcom/ratelimit/x-ratelimit-remaining"] == "97" and shown["calcom/requests"] == 3
