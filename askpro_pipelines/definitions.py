@@ -2,6 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
+from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
@@ -22,7 +23,9 @@ from askpro_pipelines.sensors.webhooks import (
     retell_webhook_sensor,
 )
 
-_defs = Definitions(
+# One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
+# without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
+defs = Definitions(
     assets=[webhook_events, *SYNCED_ASSETS],
     asset_checks=all_checks,
     jobs=[sync_dimensions_job, sync_facts_job],
@@ -46,7 +49,4 @@ _defs = Definitions(
     # One process per run: steps of a tenant run share the HTTP pool and never contend for a
     # SQLite file; parallelism comes from running tenants as separate runs.
     executor=in_process_executor,
-)
-
-# Freshness is a policy for every table, applied here once rather than on each asset.
-defs = _defs.map_resolved_asset_specs(func=with_freshness)
+).map_resolved_asset_specs(func=lambda spec: with_catalog(with_freshness(spec)))

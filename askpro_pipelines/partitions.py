@@ -2,9 +2,21 @@
 
 A fact partition's day is the tenant's local calendar day (its time zone decides the window);
 Dagster only names the day. Keys are built with MultiPartitionKey, never by string.
+
+Which days exist:
+- the first is ASKPRO_FACTS_START_DATE, else the first of the month ASKPRO_HISTORY_DAYS (90) days
+  back. A month start, so the set changes once a month: processes loaded on either side of a
+  midnight (the code server and a run worker) then agree about the oldest day nearly always;
+- the last is today in the tenants' easternmost time zone (largest UTC offset when the code
+  location loads), the latest "today" of any tenant. A tenant further west may see a day that has
+  not begun for it yet: fact assets skip such days (no request, no write) and log it.
 """
 
 import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from dagster import (
     DailyPartitionsDefinition,
@@ -13,19 +25,71 @@ from dagster import (
     MultiPartitionsDefinition,
 )
 
+from askpro_pipelines.tenants import load_tenants
+
+HISTORY_DAYS_ENV = "ASKPRO_HISTORY_DAYS"
+START_DATE_ENV = "ASKPRO_FACTS_START_DATE"
+DEFAULT_HISTORY_DAYS = 90
+
+log = logging.getLogger(__name__)
+
+
+def facts_start_date(environ: Mapping[str, str] | None = None, today: dt.date | None = None) -> dt.date:
+    """The first fact day offered; a bad setting fails naming the variable."""
+    env = os.environ if environ is None else environ
+    today = today or dt.datetime.now(dt.UTC).date()
+    if env.get(START_DATE_ENV):
+        raw = env[START_DATE_ENV]
+        try:
+            start = dt.date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"{START_DATE_ENV}={raw!r} is not a date (YYYY-MM-DD)") from None
+        if start > today:
+            raise ValueError(f"{START_DATE_ENV}={raw} is in the future")
+        return start
+    raw = env.get(HISTORY_DAYS_ENV) or str(DEFAULT_HISTORY_DAYS)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{HISTORY_DAYS_ENV}={raw!r} is not a whole number of days ≥ 1")
+    return (today - dt.timedelta(days=int(raw))).replace(day=1)
+
+
+def easternmost_zone(zones: list[str], moment: dt.datetime | None = None) -> str:
+    """Of the zones, the one whose today starts first (largest UTC offset at `moment`)."""
+    moment = moment or dt.datetime.now(dt.UTC)
+    return max(sorted(set(zones)), key=lambda name: moment.astimezone(ZoneInfo(name)).utcoffset())
+
+
+def _tenant_zones() -> list[str]:
+    """The tenants file's time zones; UTC when it cannot be read (every run then fails on it anyway)."""
+    try:
+        return [tenant.timezone for tenant in load_tenants().tenants] or ["UTC"]
+    except Exception as exc:  # noqa: BLE001 - the code location must still load and show the error elsewhere
+        log.warning("fact days end at today in UTC: the tenants file could not be read (%s)", str(exc).splitlines()[0])
+        return ["UTC"]
+
+
 # Slugs are [a-z0-9-], so they never contain the ',' or '|' that break UI backfills.
 tenant_partitions = DynamicPartitionsDefinition(name="tenants")
 
-# History starts with the pipeline's first year. Days are named in UTC; `end_offset=2` makes
-# today and tomorrow (UTC) partitions too, so a tenant east of UTC has its local today after
-# local midnight.
-FACTS_START_DATE = "2026-01-01"
-day_partitions = DailyPartitionsDefinition(start_date=FACTS_START_DATE, end_offset=2)
+DAY_ZONE = easternmost_zone(_tenant_zones())
+FACTS_START_DATE = facts_start_date().isoformat()
+day_partitions = DailyPartitionsDefinition(start_date=FACTS_START_DATE, timezone=DAY_ZONE, end_offset=1)
 
 
 def newest_day(moment: dt.datetime) -> dt.date:
-    """The newest day partition that exists at `moment` (tomorrow in UTC)."""
-    return moment.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    """The newest day partition at `moment`: today in the easternmost tenant's zone."""
+    return moment.astimezone(ZoneInfo(DAY_ZONE)).date()
+
+
+def is_offered_day(day: dt.date, moment: dt.datetime | None = None) -> bool:
+    """Whether `day` is a day partition at `moment`: from the history start to the newest day."""
+    return dt.date.fromisoformat(FACTS_START_DATE) <= day <= newest_day(moment or dt.datetime.now(dt.UTC))
+
+
+def has_begun(day: dt.date, timezone: str, moment: dt.datetime | None = None) -> bool:
+    """Whether `day` has started in `timezone`: days still ahead for a tenant are never synced."""
+    return day <= local_day(moment or dt.datetime.now(dt.UTC), timezone)
+
 
 tenant_day_partitions = MultiPartitionsDefinition({"tenant": tenant_partitions, "day": day_partitions})
 
@@ -45,8 +109,6 @@ def split_tenant_day(key) -> tuple[str, dt.date]:
 
 def day_window(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     """[local midnight, next local midnight) of `day` in `timezone`, as UTC instants (DST-safe)."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(timezone)
     start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
@@ -55,8 +117,6 @@ def day_window(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
 
 def local_day(moment: dt.datetime, timezone: str) -> dt.date:
     """The tenant-local calendar day of an instant: which fact partition it belongs to."""
-    from zoneinfo import ZoneInfo
-
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 

@@ -6,8 +6,9 @@ Freshness (shown in the UI; stale tables turn red there):
 - facts (bookings, calls, transcripts, outcomes) every 15 minutes: warn after 45 min, fail after 2 h.
 
 Declarative automation: `phone_assignments` and `booking_outcomes` are derived only from other
-tables, so they follow their upstreams eagerly (a webhook-driven bookings run also refreshes the
-day's outcomes) instead of waiting for a schedule.
+tables, so they follow their upstreams eagerly instead of waiting for a schedule; for
+`booking_outcomes` every day whose bookings or calls changed, not only the newest (a backfill of
+past days refreshes their outcomes; see `follows_every_updated_day` in assets/askpro.py).
 """
 
 import datetime as dt

@@ -4,7 +4,7 @@
   hours, Retell agents, numbers, phone assignments).
 - `facts_every_15_minutes`: today's and yesterday's bookings, calls and outcomes of every tenant,
   by the tenant's local calendar (late calls and edits around midnight land on the right day).
-- `facts_nightly_reconciliation` (checked hourly): at 03:00 local time of each tenant, the last
+- `facts_nightly_reconciliation` (checked at :15 every hour): at 03:15 local time of each tenant, the last
   `RECONCILE_DAYS` days again in one single-run range, to catch webhooks that never arrived.
 
 Only tenants whose partition exists are scheduled (the tenants sensor adds new ones within a minute).
@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from askpro_pipelines.jobs import sync_dimensions_job, sync_facts_job
-from askpro_pipelines.partitions import newest_day, tenant_day_key, tenant_partitions
+from askpro_pipelines.partitions import is_offered_day, newest_day, tenant_day_key, tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.tenants import Tenant
 
@@ -74,6 +74,8 @@ def facts_every_15_minutes(context: ScheduleEvaluationContext, tenants: TenantsR
     for tenant in _scheduled_tenants(context, tenants):
         today = _local_today(tenant, moment)
         for day in (today - dt.timedelta(days=1), today):
+            if not is_offered_day(day, moment):  # yesterday, when the history starts today
+                continue
             key = tenant_day_key(tenant.slug, day)
             requests.append(
                 RunRequest(run_key=f"facts:{key}:{stamp}", partition_key=str(key), tags={"askpro/tenant": tenant.slug})
@@ -96,6 +98,10 @@ def facts_nightly_reconciliation(context: ScheduleEvaluationContext, tenants: Te
             continue
         last = _local_today(tenant, moment) - dt.timedelta(days=1)
         first = last - dt.timedelta(days=RECONCILE_DAYS - 1)
+        while first <= last and not is_offered_day(first, moment):  # a history that starts later
+            first += dt.timedelta(days=1)
+        if first > last:
+            continue
         requests.append(
             RunRequest(
                 run_key=f"reconcile:{tenant.slug}:{last}",

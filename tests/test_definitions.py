@@ -129,3 +129,29 @@ def test_the_two_sync_jobs_cover_every_synced_asset():
     for name in ("sync_dimensions", "sync_facts"):
         covered |= set(defs.resolve_job_def(name).asset_layer.selected_asset_keys)
     assert covered == materializable
+
+
+def test_every_column_is_described_on_its_asset():
+    from askpro_pipelines.warehouse.tables import metadata as tables
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        table = tables.tables[key.to_user_string()]
+        schema = graph.get(key).metadata["dagster/column_schema"]
+        assert [c.name for c in schema.columns] == [c.name for c in table.columns], key
+        undescribed = [c.name for c in schema.columns if not (c.description or "").strip()]
+        assert not undescribed, f"{key.to_user_string()}: no description for {undescribed}"
+
+
+def test_assets_carry_owners_and_provider_and_layer_tags():
+    graph = defs.resolve_asset_graph()
+    seen = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:data-ops"], key
+        seen[key.to_user_string()] = (node.tags["provider"], node.tags["layer"])
+    assert seen["calcom_event_types"] == ("calcom", "dimension")
+    assert seen["retell_calls"] == ("retell", "fact")
+    assert seen["phone_assignments"] == ("askpro", "dimension")
+    assert seen["booking_outcomes"] == ("askpro", "fact")
+    assert seen["webhook_events"] == ("webhooks", "landing")

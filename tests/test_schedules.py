@@ -54,3 +54,17 @@ def test_nightly_reconciliation_at_three_local(tenants_file, instance):
     assert request.tags["dagster/asset_partition_range_end"] == str(tenant_day_key("praxis-v2", "2026-11-23"))
     quiet = _evaluate(facts_nightly_reconciliation, dt.datetime(2026, 11, 24, 10, 15, tzinfo=dt.UTC), instance)
     assert "no tenant is at 03" in quiet.skip_message
+
+
+def test_schedules_never_request_days_before_the_history_start(tenants_file, instance, monkeypatch):
+    # A history that starts on the 22nd: yesterday (the 24th) stays, the reconciliation starts on the 22nd.
+    monkeypatch.setattr("askpro_pipelines.partitions.FACTS_START_DATE", "2026-11-22")
+    requests = _evaluate(facts_nightly_reconciliation, dt.datetime(2026, 11, 24, 2, 15, tzinfo=dt.UTC), instance)
+    (request,) = [r for r in requests if r.tags["askpro/tenant"] == "praxis-v2"]
+    assert request.tags["dagster/asset_partition_range_start"] == str(tenant_day_key("praxis-v2", "2026-11-22"))
+    monkeypatch.setattr("askpro_pipelines.partitions.FACTS_START_DATE", "2026-11-25")
+    requests = _evaluate(facts_every_15_minutes, dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC), instance)
+    keys = sorted(r.partition_key for r in requests if r.tags["askpro/tenant"] == "praxis-v2")
+    assert keys == [str(tenant_day_key("praxis-v2", "2026-11-25"))]
+    quiet = _evaluate(facts_nightly_reconciliation, dt.datetime(2026, 11, 25, 2, 15, tzinfo=dt.UTC), instance)
+    assert quiet.skip_message  # every day of the window is before the start: nothing to reconcile

@@ -5,15 +5,17 @@ from dagster import (
     AutomationCondition,
     BackfillPolicy,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
 from askpro_pipelines.assets.calcom import calcom_event_types, staff_event_types
 from askpro_pipelines.assets.facts import fact_metadata, tenant_days
-from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.assets.table_metadata import markdown_table, table_metadata
 from askpro_pipelines.outcomes import LINK_WINDOW, outcome_rows
 from askpro_pipelines.partitions import (
     day_window,
+    tenant_day_key,
     tenant_day_partitions,
     tenant_partitions,
 )
@@ -22,6 +24,51 @@ from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 
 GROUP = "askpro"
+CHAIN_HEADERS = ["phone number", "→ agent + version", "→ branch", "→ event type", "staff"]
+
+
+def chain_table(rows: list[dict]) -> MetadataValue:
+    """The phone → agent + version → branch → event type chain, one line per number and branch;
+    the version reads "prod → v3 published" when the number is bound to a tag."""
+
+    def named(name, ident):
+        return f"{name} ({ident})" if name and ident else (name or ident)
+
+    def version(row):
+        if row["agent_version_resolved"] is None:
+            return row["agent_version"] and f"{row['agent_version']} → unresolved"
+        state = "published" if row["agent_version_published"] else "draft"
+        reached = f"v{row['agent_version_resolved']} {state}"
+        bound = row["agent_version"]
+        return reached if bound in (None, str(row["agent_version_resolved"])) else f"{bound} → {reached}"
+
+    return markdown_table(
+        CHAIN_HEADERS,
+        [
+            (
+                r["phone_number"],
+                ", ".join(filter(None, [named(r["agent_name"], r["agent_id"]), version(r)])),
+                named(r["branch_name"], r["branch_id"]),
+                named(r["event_type_title"], r["event_type_id"]),
+                r["hosting_staff_count"],
+            )
+            for r in rows
+        ],
+    )
+
+
+def outcome_figures(rows: list[dict]) -> dict[str, MetadataValue]:
+    """One day's outcomes over its branches, as numbers the UI plots per partition."""
+    calls = sum(r["inbound_calls"] for r in rows)
+    linked = sum(r["calls_with_booking"] for r in rows)
+    figures = {
+        "calls": MetadataValue.int(calls),
+        "bookings": MetadataValue.int(sum(r["bookings_created"] for r in rows)),
+        "linked": MetadataValue.int(linked),
+    }
+    if calls:  # no rate without calls, rather than a misleading 0
+        figures["rate"] = MetadataValue.float(round(linked / calls, 4))
+    return figures
 
 
 @asset(
@@ -55,8 +102,25 @@ def phone_assignments(
                 "event_type_title": [("calcom_event_types", "title")],
                 "hosting_staff_count": [("staff_event_types", "staff_id")],
             },
+            extra={"phone_chain": chain_table(rows)},
         )
     )
+
+
+def follows_every_updated_day() -> AutomationCondition:
+    """eager() without its latest-time-window clause: a backfill of bookings or calls over past
+    days refreshes the outcomes of each of those days, not only of the newest day.
+
+    A day is requested once a dependency of it updated since the day was last requested or
+    materialized (a run that also wrote the outcomes does not count), never while it or a
+    dependency is being materialized. Missing dependencies do not block: a day whose calls were
+    never synced counts zero calls until they are, and that sync requests the day again.
+    """
+    return (
+        AutomationCondition.any_deps_updated().since_last_handled()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("eager_every_day")
 
 
 BOOKING_COLUMNS = ["uid", "event_type_id", "status", "attendee_phone", "created_at"]
@@ -68,7 +132,7 @@ CALL_COLUMNS = ["call_id", "direction", "from_number", "to_number", "start_utc",
     group_name=GROUP,
     kinds={"sql"},
     deps=["calcom_bookings", "retell_calls"],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=follows_every_updated_day(),
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Per tenant, branch and day: inbound calls, calls that led to a booking, bookings created, "
@@ -89,6 +153,8 @@ def booking_outcomes(
         linkable += wh.read_in("calcom_bookings", tenant.slug, "uid", [c["booking_uid"] for c in calls if c["booking_uid"]], BOOKING_COLUMNS)
         rows = outcome_rows(tenant, calls, created, appointments, linkable)
         written.append(wh.replace_slice("booking_outcomes", tenant.slug, rows, day=day))
+        # Per partition: a range run's days each get their own figures, not the range's totals.
+        context.add_asset_metadata(outcome_figures(rows), partition_key=tenant_day_key(tenant.slug, day))
     return MaterializeResult(metadata=fact_metadata("booking_outcomes", written, warehouse.display_url))
 
 

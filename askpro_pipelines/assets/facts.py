@@ -5,8 +5,8 @@ from collections.abc import Callable, Iterator
 
 from dagster import AssetExecutionContext, MetadataValue
 
-from askpro_pipelines.assets.table_metadata import column_schema
-from askpro_pipelines.partitions import fact_partitions
+from askpro_pipelines.assets.table_metadata import column_schema, request_metadata
+from askpro_pipelines.partitions import fact_partitions, has_begun
 from askpro_pipelines.tenants import Tenant
 from askpro_pipelines.warehouse import WriteStats
 
@@ -14,12 +14,20 @@ from askpro_pipelines.warehouse import WriteStats
 def tenant_days(
     context: AssetExecutionContext, get_tenant: Callable[[str], Tenant]
 ) -> Iterator[tuple[Tenant, dt.date]]:
-    """(tenant, day) for each partition of the run, in order; a single-run backfill yields many."""
+    """(tenant, day) for each partition of the run, in order; a single-run backfill yields many.
+
+    The newest day partition is today in the easternmost tenant's zone; for a tenant further west
+    it may not have begun yet, and is skipped (nothing requested or written) with a warning.
+    """
     tenants: dict[str, Tenant] = {}
     for slug, day in fact_partitions(context.partition_keys):
         if slug not in tenants:  # the tenants file is read once per tenant, not once per day
             tenants[slug] = get_tenant(slug)
-        yield tenants[slug], day
+        tenant = tenants[slug]
+        if not has_begun(day, tenant.timezone):
+            context.log.warning(f"tenant {slug}: day {day} has not begun in {tenant.timezone} yet; skipped")
+            continue
+        yield tenant, day
 
 
 class ClientPerTenant(dict):
@@ -49,5 +57,5 @@ def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, ext
         "days": f"{days[0]} … {days[-1]}" if len(days) > 1 else (days[0] if days else "-"),
         "warehouse": warehouse_url,
     }
-    metadata.update(extra or {})
+    metadata.update(request_metadata(extra))
     return metadata

@@ -1,6 +1,6 @@
 """Materialization metadata for warehouse tables: row count, schema, lineage and write counts."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from dagster import (
     AssetKey,
@@ -13,20 +13,25 @@ from dagster import (
 )
 
 from askpro_pipelines.warehouse import WriteStats
-from askpro_pipelines.warehouse.tables import CONTRACTS
+from askpro_pipelines.warehouse.tables import metadata as warehouse_tables
+
+
+def column_description(column) -> str | None:
+    """A column's description: its `doc`, else its (older, DDL) comment."""
+    return column.doc or column.comment
 
 
 def column_schema(table: str) -> TableSchema:
-    """The table's columns as Dagster shows them in the UI."""
+    """The table's columns as Dagster shows them in the UI, each with its description."""
     return TableSchema(
         columns=[
             TableColumn(
                 name=column.name,
                 type=str(column.type),
-                description=column.comment,
+                description=column_description(column),
                 constraints=TableColumnConstraints(nullable=bool(column.nullable)),
             )
-            for column in CONTRACTS[table].table.columns
+            for column in warehouse_tables.tables[table].columns
         ]
     )
 
@@ -39,6 +44,40 @@ def column_lineage(sources: Mapping[str, list[tuple[str, str]]]) -> TableColumnL
             for column, deps in sources.items()
         }
     )
+
+
+def _epoch_seconds(value: object) -> float | None:
+    """A rate-limit reset as epoch seconds (seconds or milliseconds given), else None (a delta)."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    if number >= 1e12:  # milliseconds
+        return number / 1000.0
+    return number if number >= 1e9 else None
+
+
+def request_metadata(values: Mapping[str, object] | None) -> dict[str, object]:
+    """API request figures as shown: rate-limit reset headers that carry an instant become
+    timestamps (the UI shows a time), everything else as given."""
+    shown: dict[str, object] = {}
+    for key, value in (values or {}).items():
+        name = key.rsplit("/", 1)[-1].lower()
+        epoch = _epoch_seconds(value) if "/ratelimit/" in key and "reset" in name else None
+        shown[key] = MetadataValue.timestamp(epoch) if epoch is not None else value
+    return shown
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> MetadataValue:
+    """A small table people read on the asset page ('-' for empty cells, pipes escaped)."""
+
+    def cell(value: object) -> str:
+        text = "-" if value is None or value == "" else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return MetadataValue.md("\n".join(lines))
 
 
 def table_metadata(
@@ -60,6 +99,5 @@ def table_metadata(
     }
     if lineage:
         metadata["dagster/column_lineage"] = column_lineage(lineage)
-    if extra:
-        metadata.update(extra)
+    metadata.update(request_metadata(extra))
     return metadata

@@ -16,7 +16,8 @@ events refresh `retell_calls`, `retell_call_transcripts` and `booking_outcomes`;
 out-of-office, event-type or schedule events (`OOO_*`, `EVENT_TYPE_*`, `SCHEDULE_*`) refresh the
 tenant's Cal.com dimensions and phone assignments; Retell agent or phone-number events
 (`agent_*`, `phone_number_*`) refresh the Retell dimension assets and the phone assignments.
-Anything else (forms, chat) is acknowledged without a run.
+Anything else (forms, chat) is acknowledged without a run, and so is a booking or call whose day
+is not a fact partition (an appointment after today: the schedules sync that day when it comes).
 """
 
 import datetime as dt
@@ -39,7 +40,7 @@ from dagster import (
 )
 
 from askpro_pipelines.jobs import sync_dimensions_job, sync_facts_job
-from askpro_pipelines.partitions import local_day, tenant_day_key, tenant_partitions
+from askpro_pipelines.partitions import is_offered_day, local_day, tenant_day_key, tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.tenants import TenantsConfig, TenantsFileError
@@ -155,9 +156,15 @@ def evaluate(
             acknowledged.append(event)
             continue
         try:
-            partition = str(tenant_day_key(event.tenant, _event_day(event, config))) if target.by_day else config.get(event.tenant).slug
+            day = _event_day(event, config) if target.by_day else None
+            partition = str(tenant_day_key(event.tenant, day)) if target.by_day else config.get(event.tenant).slug
         except TenantsFileError:
             unknown.append(event)
+            continue
+        if day is not None and not is_offered_day(day):
+            # No partition yet (an appointment after today) or any more (before the history start):
+            # a run request would fail the whole tick; the schedules sync the day when it comes.
+            acknowledged.append(event)
             continue
         batches[(target.name, partition)].append(event)
 

@@ -54,6 +54,7 @@ telemetry:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "ui: drives the Dagster UI in headless Chromium (needs scripts/install-ui-test-deps)")
+    config.addinivalue_line("markers", "ui_synced: the demo tenant is synced into the instance before the UI starts")
 
 
 def _under_ci() -> bool:
@@ -195,11 +196,12 @@ def dagster_ui(playwright_sync_api, tmp_path, monkeypatch, request, artifacts_di
     The simulator runs in this process (`simulator_for` sets the tenants' key variables and
     ASKPRO_SIMULATOR_URL in os.environ); the warehouse is a tmp SQLite file and DAGSTER_HOME a
     tmp folder whose tenant partitions are added before the UI starts (the tenants sensor would
-    only add them on the daemon's first tick).
+    only add them on the daemon's first tick). A test marked `ui_synced` finds the demo tenant
+    synced (dimensions and today's facts, `askpro sync`'s runs) in that instance.
     """
     from dagster import DagsterInstance
 
-    from askpro_pipelines.sync import simulator_for
+    from askpro_pipelines.sync import run_sync, simulator_for
     from askpro_pipelines.tenants import load_tenants
 
     # The bundled demo tenants, whatever the calling shell had set.
@@ -215,12 +217,14 @@ def dagster_ui(playwright_sync_api, tmp_path, monkeypatch, request, artifacts_di
     config = load_tenants()
     assert DEMO_TENANT in config.slugs, config.slugs
 
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        instance.add_dynamic_partitions("tenants", list(config.slugs))
-
     port = _free_port()
     log_path = tmp_path / "dagster-dev.log"
     with simulator_for(config):
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            instance.add_dynamic_partitions("tenants", list(config.slugs))
+            if request.node.get_closest_marker("ui_synced"):  # pages that show a materialization's metadata
+                report = run_sync(config, tenant_slugs=[DEMO_TENANT], instance=instance)
+                assert report.success, report.tenants
         ui = DagsterUI(
             base_url=f"http://127.0.0.1:{port}",
             dagster_home=dagster_home,

@@ -4,6 +4,8 @@
 tenants) and a tmp SQLite warehouse; headless Chromium opens the global asset lineage, checks the
 four asset groups, opens `calcom_event_types`, clicks Materialize, picks the tenant partition
 `praxis-am-stadtpark`, launches, follows the toast to the run and waits for it to succeed.
+A second test opens `phone_assignments` of a synced tenant and reads what ops staff read there:
+every column with its description, and the phone → agent → branch → event type table.
 Screenshots of each stage land in $ASKPRO_TEST_ARTIFACTS (default test-artifacts/ui/).
 
 Run: scripts/install-ui-test-deps .venv && .venv/bin/pytest -m ui tests/ui -v
@@ -14,6 +16,9 @@ import time
 
 import pytest
 import sqlalchemy as sa
+
+from askpro_pipelines.assets.table_metadata import column_description
+from askpro_pipelines.warehouse.tables import metadata as warehouse_tables
 
 ASSET_GROUPS = ["calcom", "retell", "askpro", "landing"]
 ASSET = "calcom_event_types"
@@ -36,6 +41,20 @@ query Runs($runIds: [String!]) {
   }
 }
 """
+
+
+def _fresh_screenshots(artifacts_dir, names: list[str]) -> dict:
+    """Paths of a test's screenshots, the previous run's removed: only this run's count."""
+    shots = {name: artifacts_dir / name for name in names}
+    for path in shots.values():
+        path.unlink(missing_ok=True)
+    return shots
+
+
+def _assert_screenshots(shots: dict) -> None:
+    for path in shots.values():
+        assert path.is_file() and path.stat().st_size > 0, f"screenshot missing or empty: {path}"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"not a PNG: {path}"
 
 
 def _dismiss_community_dialog(page) -> None:
@@ -61,9 +80,7 @@ def _wait_for_run_outcome(page, ui, run_id: str) -> str:
 def test_asset_graph_and_materialize_from_the_ui(dagster_ui, page, playwright_sync_api, artifacts_dir):
     expect = playwright_sync_api.expect
     ui = dagster_ui
-    shots = {name: artifacts_dir / name for name in SCREENSHOTS}
-    for path in shots.values():
-        path.unlink(missing_ok=True)  # only this run's screenshots count
+    shots = _fresh_screenshots(artifacts_dir, SCREENSHOTS)
     _dismiss_community_dialog(page)
 
     # -- The global asset lineage, reached through the navigation, shows the four groups. --
@@ -126,6 +143,60 @@ def test_asset_graph_and_materialize_from_the_ui(dagster_ui, page, playwright_sy
         engine.dispose()
     assert set(tenants) == {TENANT} and tenants[TENANT] > 0, tenants
 
-    for path in shots.values():
-        assert path.is_file() and path.stat().st_size > 0, f"screenshot missing or empty: {path}"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"not a PNG: {path}"
+    _assert_screenshots(shots)
+
+
+CHAIN_SCREENSHOTS = ["04-columns.png", "05-phone-chain.png"]
+
+
+@pytest.mark.ui
+@pytest.mark.ui_synced
+def test_asset_page_shows_column_descriptions_and_the_phone_chain(dagster_ui, page, playwright_sync_api, artifacts_dir):
+    expect = playwright_sync_api.expect
+    ui = dagster_ui
+    shots = _fresh_screenshots(artifacts_dir, CHAIN_SCREENSHOTS)
+    _dismiss_community_dialog(page)
+
+    page.goto(f"{ui.base_url}/assets/phone_assignments")
+    page_load_ms = 60_000  # the first visit builds the asset page on a shared, slow machine
+    expect(page.get_by_text("Latest materialization", exact=True)).to_be_visible(timeout=page_load_ms)
+
+    # -- Columns: every column of the table contract, each with its description. --
+    columns = page.locator("table").filter(has_text="Column name").first
+    expect(columns).to_be_visible(timeout=page_load_ms)
+    for column in warehouse_tables.tables["phone_assignments"].columns:
+        row = columns.locator("tr").filter(has=page.get_by_text(column.name, exact=True))
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text(column_description(column))
+    columns.screenshot(path=str(shots["04-columns.png"]), animations="disabled")
+
+    # -- The latest materialization's phone chain: one line per number and branch, as in the warehouse. --
+    # The markdown table sits inside the metadata table: the innermost table with that header.
+    chain = page.locator("table").filter(has=page.locator("th", has_text="→ event type")).last
+    expect(chain).to_be_attached(timeout=page_load_ms)
+    chain.scroll_into_view_if_needed()
+    expect(chain).to_be_visible()
+    for header in ("phone number", "→ agent + version", "→ branch", "→ event type"):
+        expect(chain.get_by_text(header, exact=True)).to_be_visible()
+    engine = sa.create_engine(ui.warehouse_url)
+    try:
+        with engine.connect() as conn:
+            assignments = conn.execute(
+                sa.text(
+                    "select phone_number, agent_id, branch_id, branch_name, event_type_id, event_type_title "
+                    "from phone_assignments where tenant = :t"
+                ),
+                {"t": TENANT},
+            ).all()
+    finally:
+        engine.dispose()
+    assert assignments, "the synced tenant has no phone assignments"
+    expect(chain.locator("tbody tr")).to_have_count(len(assignments))
+    for a in assignments:
+        line = chain.locator("tr").filter(has_text=a.phone_number)
+        expect(line).to_contain_text(f"({a.agent_id})")
+        expect(line).to_contain_text(f"{a.branch_name} ({a.branch_id})")
+        expect(line).to_contain_text(f"{a.event_type_title} ({a.event_type_id})")
+    chain.screenshot(path=str(shots["05-phone-chain.png"]), animations="disabled")
+
+    _assert_screenshots(shots)

@@ -1,0 +1,31 @@
+"""What the asset catalog shows beside the data: owners, tags and each table's documented columns.
+
+Applied to every asset once, in definitions.py (as freshness is), so the column descriptions of
+the table contract show on an asset's page before its first materialization, and ops staff can
+filter the catalog by owner, provider and layer.
+"""
+
+from dagster import AssetSpec
+
+from askpro_pipelines.assets.table_metadata import column_schema
+from askpro_pipelines.partitions import tenant_day_partitions
+
+OWNERS = ["team:data-ops"]
+# The asset group names the provider a table comes from; `askpro` tables are derived from both.
+PROVIDER_BY_GROUP = {"calcom": "calcom", "retell": "retell", "askpro": "askpro", "landing": "webhooks"}
+
+
+def layer(spec: AssetSpec) -> str:
+    """landing (webhooks as received), dimension (per tenant) or fact (per tenant and day)."""
+    if spec.group_name == "landing":
+        return "landing"
+    return "fact" if spec.partitions_def == tenant_day_partitions else "dimension"
+
+
+def with_catalog(spec: AssetSpec) -> AssetSpec:
+    """The spec with owners, provider/layer tags and the table's column schema."""
+    table = spec.key.to_user_string()
+    return spec.replace_attributes(owners=OWNERS).merge_attributes(
+        tags={"provider": PROVIDER_BY_GROUP[spec.group_name], "layer": layer(spec)},
+        metadata={"dagster/table_name": table, "dagster/column_schema": column_schema(table)},
+    )
