@@ -308,6 +308,15 @@ class _RawAgentSummary(_Raw):
     channel: str | None = None
     tags: dict[str, _RawAgentTag] | None = None
     user_modified_timestamp: MillisShowingNumber | None = None
+    is_suspended: bool | None = None
+
+
+class _RawAgentVersionItem(_Raw):
+    """An item of GET /list-agent-versions/{agent_id}: a version's metadata, no configuration."""
+
+    version: VersionShowingNumber
+    is_published: bool | None = None
+    last_modification_timestamp: MillisShowingNumber | None = None
 
 
 class _RawState(_Raw):
@@ -428,6 +437,11 @@ def agent_version_from_raw(raw: Mapping) -> AgentVersion:
         llm_websocket_url=(engine.llm_websocket_url or None) if engine_type == CUSTOM_LLM else None,
         last_modified=agent.last_modification_timestamp,
     )
+
+
+def agent_version_number_from_raw(raw: Mapping, agent_id: str) -> int:
+    """The version number of an item of GET /list-agent-versions/{agent_id} (an int, also when sent as 7.0)."""
+    return validate_record(_RawAgentVersionItem, raw, AGENTS, agent_id).version
 
 
 def agent_summary_from_raw(raw: Mapping) -> AgentSummary:

@@ -8,6 +8,7 @@ goes straight there. Prompts come from the agent's LLM and are redacted before t
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import Field
@@ -23,6 +24,7 @@ from askpro_pipelines.models.retell import (
     PhoneNumber,
     agent_summary_from_raw,
     agent_version_from_raw,
+    agent_version_number_from_raw,
     llm_from_raw,
     phone_number_from_raw,
     unwrap_list,
@@ -43,6 +45,7 @@ CURRENT, LEGACY = "current", "legacy"
 LEGACY_AGENT_PAGE = 1000  # legacy GET /list-agents maximum
 CALL_PAGE = 1000  # list-calls maximum, both generations
 CALLS = "retell_calls"
+AGENT_VERSIONS = "retell_agent_versions"  # the per-agent version listing's generation
 
 
 def _ms(moment: dt.datetime) -> int:
@@ -94,7 +97,7 @@ class RetellClient:
         return [with_prompt(v, self._llm_for(v)) for _, v in sorted(unique.items())]
 
     def _current_agent_versions(self) -> list[AgentVersion] | None:
-        """POST /v2/list-agents gives summaries; each agent's versions come from get-agent-versions."""
+        """POST /v2/list-agents gives summaries; each agent's versions are read per page of agents."""
         versions: list[AgentVersion] = []
         key: str | None = None
         while True:
@@ -108,14 +111,60 @@ class RetellClient:
             summaries = list(self._parse(AGENTS, items, agent_summary_from_raw))
             for summary in summaries:
                 self.agent_tags[summary.agent_id] = {tag.tag: tag.version for tag in summary.tags}
-            requests = [DetailRequest(f"/get-agent-versions/{s.agent_id}", AGENTS, s.agent_id) for s in summaries]
-            for summary, raw_versions in zip(summaries, self.details.fetch(self.http, requests), strict=True):
-                if not isinstance(raw_versions, list):
-                    raise self._payload_error(AGENTS, "get-agent-versions did not return a list", summary.agent_id)
-                versions += self._parse(AGENTS, raw_versions, agent_version_from_raw)
+            versions += self._versions_of([s.agent_id for s in summaries])
             if not has_more:
                 self.generation[AGENTS] = CURRENT
                 return versions
+
+    def _versions_of(self, agent_ids: list[str]) -> list[AgentVersion]:
+        """Every version of these agents: the version numbers from GET /list-agent-versions (paged,
+        metadata only), each version's configuration from GET /get-agent?version=N. Accounts that
+        answer 404 there get the legacy GET /get-agent-versions (every version in full) instead."""
+        if not agent_ids:
+            return []
+        numbers = self._version_numbers(agent_ids) if self._use(AGENT_VERSIONS) == CURRENT else None
+        if numbers is not None:
+            self.generation[AGENT_VERSIONS] = CURRENT
+            wanted = [(agent_id, n) for agent_id in agent_ids for n in numbers[agent_id]]
+            requests = [DetailRequest(f"/get-agent/{a}", AGENTS, a, {"version": n}) for a, n in wanted]
+            found = list(self._parse(AGENTS, self.details.fetch(self.http, requests), agent_version_from_raw))
+            for (agent_id, number), version in zip(wanted, found, strict=True):
+                if (version.agent_id, version.version) != (agent_id, number):
+                    raise self._payload_error(AGENTS, f"get-agent?version={number} answered another version", agent_id)
+            return found
+        self.generation[AGENT_VERSIONS] = LEGACY
+        versions: list[AgentVersion] = []
+        requests = [DetailRequest(f"/get-agent-versions/{a}", AGENTS, a) for a in agent_ids]
+        for agent_id, raw_versions in zip(agent_ids, self.details.fetch(self.http, requests), strict=True):
+            if not isinstance(raw_versions, list):
+                raise self._payload_error(AGENTS, "get-agent-versions did not return a list", agent_id)
+            versions += self._parse(AGENTS, raw_versions, agent_version_from_raw)
+        return versions
+
+    def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
+        """Each agent's version numbers from every page of GET /list-agent-versions/{id}; None when
+        the account answers 404/405 for the first agent (it lacks the endpoint)."""
+        def request(agent_id: str, key: str | None) -> DetailRequest:
+            params = {"limit": self.page_size, "sort_order": "ascending"} | ({"pagination_key": key} if key else {})
+            return DetailRequest(f"/list-agent-versions/{agent_id}", AGENTS, agent_id, params)
+
+        first = request(agent_ids[0], None)
+        probe = self._current_or_none(
+            lambda: self.http.get_json(first.path, entity=AGENTS, params=first.params, record_id=agent_ids[0]), first=True
+        )
+        if probe is None:
+            return None
+        numbers: dict[str, list[int]] = {agent_id: [] for agent_id in agent_ids}
+        batch = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
+        while batch:
+            more: list[DetailRequest] = []
+            for agent_id, body in batch:
+                items, has_more, key = self._unwrap(body, AGENTS)
+                numbers[agent_id] += self._parse(AGENTS, items, partial(agent_version_number_from_raw, agent_id=agent_id))
+                if has_more:
+                    more.append(request(agent_id, key))
+            batch = self._fetch_each(more)
+        return numbers
 
     def _legacy_agent_versions(self) -> list[AgentVersion]:
         """GET /list-agents lists every version of every agent as full objects (agent_id repeats)."""
@@ -288,6 +337,12 @@ class RetellClient:
             key = page[-1].call_id
 
     # ---- plumbing ---------------------------------------------------------------------------
+
+    def _fetch_each(self, requests: list[DetailRequest]) -> list[tuple[str | None, Any]]:
+        """(record id, answer) of each detail request, in order."""
+        if not requests:
+            return []
+        return list(zip([r.record_id for r in requests], self.details.fetch(self.http, requests), strict=True))
 
     def _current_or_none(self, call: Callable[[], Any], *, first: bool) -> Any:
         """The current endpoint's answer, or None when an account without it answers 404/405 on page one."""

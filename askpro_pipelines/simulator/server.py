@@ -40,6 +40,7 @@ from askpro_pipelines.simulator.activity import (
     TenantActivity,
     retell_call_object,
 )
+from askpro_pipelines.simulator import retell_routes
 from askpro_pipelines.simulator.world import (
     SIM_NOW,
     WEEKDAY_NAMES,
@@ -648,7 +649,12 @@ _POST_CALL_ANALYSIS = [
 ]
 
 
+def _agent_index(tenant: TenantWorld, agent: SimAgent) -> int:
+    return next(i for i, a in enumerate(tenant.agents) if a.agent_id == agent.agent_id)
+
+
 def _retell_agent(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion) -> dict:
+    engine_version = retell_routes.engine_version(version.version, _agent_index(tenant, agent))
     return {
         "agent_id": agent.agent_id,
         "agent_name": agent.agent_name,
@@ -656,7 +662,7 @@ def _retell_agent(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion
         "is_published": version.is_published,
         "version_title": version.version_title,
         "base_version": version.version - 1 if version.version > 0 else None,
-        "response_engine": {"type": "retell-llm", "llm_id": agent.llm_id, "version": version.version},
+        "response_engine": {"type": "retell-llm", "llm_id": agent.llm_id, "version": engine_version},
         "voice_id": agent.voice_id,
         "voice_model": "eleven_multilingual_v2",
         "voice_temperature": 1,
@@ -693,6 +699,7 @@ def _retell_agent_summary(agent: SimAgent) -> dict:
         "agent_id": agent.agent_id,
         "agent_name": agent.agent_name,
         "channel": "voice",
+        "is_suspended": False,
         "tags": agent.tags,
         "user_modified_timestamp": agent.latest.last_modification_timestamp,
     }
@@ -702,19 +709,13 @@ def _retell_llm(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion) 
     booked = tenant.event_types[0].id if tenant.event_types else None
     cal_tools = []
     if booked is not None:
-        # The real API returns the Cal.com key inside Cal tools (masking is unverified), so the
-        # simulator does too: a pipeline that stores LLM JSON must redact it.
-        tools = (("check_availability_cal", "verfuegbarkeit_pruefen"), ("book_appointment_cal", "termin_buchen"))
-        for tool_type, name in tools:
-            cal_tools.append(
-                {
-                    "type": tool_type,
-                    "name": name,
-                    "event_type_id": booked,
-                    "timezone": tenant.spec.time_zone,
-                    "cal_api_key": tenant.spec.calcom_key,
-                }
-            )
+        cal_tools = retell_routes.booking_tools(
+            event_type_id=booked,
+            time_zone=tenant.spec.time_zone,
+            calcom_key=tenant.spec.calcom_key,
+            cal_tools=retell_routes.uses_cal_tools(tenant.spec.retell_generation, _agent_index(tenant, agent)),
+            slug=tenant.slug,
+        )
     return {
         "llm_id": agent.llm_id,
         "version": version.version,
@@ -1315,6 +1316,8 @@ def _corrupt(kind: str, record: dict) -> dict:
     elif kind == "retell_agent_summary":
         bad.pop("agent_id", None)
         bad["user_modified_timestamp"] = "abc"
+    elif kind == "retell_agent_version":
+        bad["version"] = "abc"
     elif kind == "retell_agent":
         bad.pop("response_engine", None)
         bad["version"] = "abc"
@@ -1483,6 +1486,7 @@ class _App:
                 ("GET", re.compile(r"/list-agents"), self.retell_list_agents_legacy),
                 ("GET", re.compile(r"/get-agent/(?P<agent_id>[^/]+)"), self.retell_get_agent),
                 ("GET", re.compile(r"/get-agent-versions/(?P<agent_id>[^/]+)"), self.retell_get_agent_versions),
+                ("GET", re.compile(r"/list-agent-versions/(?P<agent_id>[^/]+)"), self.retell_list_agent_versions),
                 ("GET", re.compile(r"/get-retell-llm/(?P<llm_id>[^/]+)"), self.retell_get_llm),
                 ("GET", re.compile(r"/v2/list-phone-numbers"), self.retell_list_phone_numbers),
                 ("GET", re.compile(r"/list-phone-numbers"), self.retell_list_phone_numbers_legacy),
@@ -1689,6 +1693,8 @@ class _App:
             raise _ApiError(404, message)
         if tenant is None:
             raise self._unauthorized(api, key)
+        if api == "retell" and not retell_routes.serves(tenant.spec.retell_generation, handler.__name__):
+            raise _ApiError(404, "Not Found")  # an account without this endpoint generation
         ctx = _Ctx(
             api=api,
             method=request.method,
@@ -2115,6 +2121,23 @@ class _App:
     def retell_get_agent_versions(self, ctx: _Ctx, agent_id: str) -> _Payload:
         agent = self._agent(ctx, agent_id)
         return _bare_list(ctx.views.retell_agent_versions[agent.agent_id])
+
+    def retell_list_agent_versions(self, ctx: _Ctx, agent_id: str) -> _Payload:
+        """GET /list-agent-versions/{agent_id}: version metadata, paged (the SDK's `list_versions`)."""
+        agent = self._agent(ctx, agent_id)
+        items = retell_routes.version_items(ctx.views.retell_agent_versions[agent.agent_id].records)
+        limit = self._retell_limit(ctx, retell_routes.AGENT_VERSIONS_LIMIT)
+        order = ctx.query.get("sort_order", "descending")
+        if order not in ("ascending", "descending"):
+            raise _ApiError(400, "sort_order must be ascending or descending")
+        descending = order == "descending"
+        try:
+            page, has_more, key = retell_routes.version_page(
+                items, limit=limit, after=ctx.query.get("pagination_key"), descending=descending
+            )
+        except ValueError as exc:
+            raise _ApiError(400, str(exc)) from None
+        return _retell_page(_Listing("retell_agent_version", page), has_more, key)
 
     def retell_get_llm(self, ctx: _Ctx, llm_id: str) -> _Payload:
         self._check_owner(ctx, "llm", llm_id, f"llm {llm_id}")
