@@ -18,6 +18,7 @@ from dagster import (
     asset_check,
 )
 
+from askpro_pipelines.drift import describe
 from askpro_pipelines.partitions import (
     fact_partitions,
     tenant_day_partitions,
@@ -25,6 +26,7 @@ from askpro_pipelines.partitions import (
 )
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.shapes import read_shapes
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 MAX_LISTED = 50
@@ -273,6 +275,64 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     return _check
 
 
+# Assets whose sync notes the response shapes it read (askpro_pipelines/drift.py), with their partitions.
+DRIFT_CHECKED = {
+    "retell_agents": tenant_partitions,
+    "retell_phone_numbers": tenant_partitions,
+    "retell_calls": tenant_day_partitions,
+    "calcom_bookings": tenant_day_partitions,
+}
+DRIFT_COLUMNS = ["api", "endpoint", "kind", "field", "value", "records", "example_record_id"]
+
+
+def drift_result(tenants: list[str], shapes: list[dict[str, Any]]) -> AssetCheckResult:
+    """Pass, or warn naming each endpoint, field (or value) and an example record the models do not know."""
+    drift = [{c: row[c] for c in DRIFT_COLUMNS} for row in shapes if not row["known"]]
+    label = ", ".join(tenants)
+    metadata: dict[str, Any] = {
+        "tenant": label,
+        "observations": MetadataValue.int(len(shapes)),
+        "drift": MetadataValue.int(len(drift)),
+    }
+    if not drift:
+        return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {label}: responses match the models")
+    metadata["drift_rows"] = MetadataValue.md(_markdown(drift))
+    listed = "; ".join(describe(row) for row in drift[:5])
+    return AssetCheckResult(
+        passed=False,
+        severity=AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=f"tenant {label}: {len(drift)} response drift(s): {listed}{' …' if len(drift) > 5 else ''}",
+    )
+
+
+def build_drift_check(asset: str) -> AssetChecksDefinition:
+    """`api_responses_match_models` on one syncing asset: warns on keys or enum values the models
+    do not know, and on expected keys a response lacked (new fields stay in raw payloads meanwhile)."""
+    partitions_def = DRIFT_CHECKED[asset]
+
+    @asset_check(
+        asset=asset,
+        name="api_responses_match_models",
+        partitions_def=partitions_def,
+        description="The API responses this asset read carry only keys and enum values the models know.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+    ) -> AssetCheckResult:
+        if partitions_def == tenant_day_partitions:
+            slugs = sorted({slug for slug, _ in fact_partitions(context.partition_keys)})
+        else:
+            slugs = [context.partition_key]
+        names = [tenants.get(slug).slug for slug in slugs]
+        shapes = [row for name in names for row in read_shapes(warehouse.warehouse, name, asset)]
+        return drift_result(names, shapes)
+
+    return _check
+
+
+drift_checks = [build_drift_check(asset) for asset in DRIFT_CHECKED]
+
 askpro_checks = [*[build_assignment_check(name) for name in ASSIGNMENT_CHECKS], phone_numbers_on_one_branch]
 
 calcom_checks = [
@@ -282,4 +342,4 @@ calcom_checks = [
     *[build_unique_key_check(table) for table in CONTRACTS],
 ]
 
-all_checks = [*calcom_checks, *askpro_checks]
+all_checks = [*calcom_checks, *askpro_checks, *drift_checks]

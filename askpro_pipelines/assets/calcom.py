@@ -32,6 +32,7 @@ from askpro_pipelines.warehouse.rows import (
     staff_rows,
     working_hour_rows,
 )
+from askpro_pipelines.warehouse.shapes import replace_shapes
 
 GROUP = "calcom"
 KINDS = {"calcom", "sql"}
@@ -178,6 +179,8 @@ def calcom_bookings(
         start, end = day_window(day, tenant.timezone)
         rows = booking_rows(client.bookings(start, end))
         written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day))
+    for slug, client in clients.items():
+        replace_shapes(warehouse.warehouse, slug, "calcom_bookings", client.shapes.rows())
     requests = {k: v for c in clients.values() for k, v in c.stats.as_metadata("calcom").items()}
     return MaterializeResult(metadata=fact_metadata("calcom_bookings", written, warehouse.display_url, requests))
 

@@ -55,6 +55,18 @@ CONVERSATION_FLOW = "conversation-flow"
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
+# LLM tool types the models know: retell-sdk 6.2.13's, plus the built-in Cal.com tools Retell
+# deprecated in 2026-08 that accounts in transition still hold (reference §11.3).
+TOOL_TYPES = frozenset(
+    {
+        "end_call", "transfer_call", "press_digit", "send_sms", "custom", "code", "agent_swap",
+        "extract_dynamic_variable", "bridge_transfer", "cancel_transfer", "mcp", "integration_app",
+    }
+)  # fmt: skip
+LEGACY_CAL_TOOL_TYPES = frozenset({"check_availability_cal", "book_appointment_cal"})
+RESPONSE_ENGINE_TYPES = frozenset({RETELL_LLM, CUSTOM_LLM, CONVERSATION_FLOW})
+PHONE_NUMBER_TYPES = frozenset({"retell-twilio", "retell-telnyx", "custom"})
+
 
 def hash_prompt(prompt: str | None) -> str | None:
     """sha256 hex of a prompt, so prompt changes can be detected and compared without reading prompts."""

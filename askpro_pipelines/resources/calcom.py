@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
+from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.bookings import Booking, booking_from_v1, booking_from_v2
 from askpro_pipelines.models.calcom import (
     EventType,
@@ -60,6 +61,7 @@ class CalcomClient:
         self.api_version = tenant.calcom.api_version
         self.page_size = page_size or (V2_PAGE_SIZE if self.api_version == "v2" else V1_PAGE_SIZE)
         self._me: dict[str, Any] | None = None
+        self.shapes = ShapeLog(API)  # what the booking endpoints' records looked like (drift.py)
 
     @property
     def stats(self) -> RequestStats:
@@ -122,12 +124,12 @@ class CalcomClient:
         if self.api_version == "v1":
             params = {"dateFrom": _iso(start), "dateTo": _iso(query_end)}
             raw = self._v1_pages("/v1/bookings", "bookings", entity=BOOKINGS, params=params)
-            parsed = self._parse(BOOKINGS, raw, booking_from_v1)
+            parsed = self._parse(BOOKINGS, self.shapes.watch("/v1/bookings", raw), booking_from_v1)
         else:
             headers = {"cal-api-version": V2_VERSIONS["bookings"]}
             params = {"afterStart": _iso(start), "beforeEnd": _iso(query_end), "sortStart": "asc"}
             raw = self._v2_booking_pages(params, headers)
-            parsed = self._parse(BOOKINGS, raw, booking_from_v2)
+            parsed = self._parse(BOOKINGS, self.shapes.watch("/v2/bookings", raw), booking_from_v2)
         return (b for b in parsed if start <= b.start_utc < end)
 
     def _v2_booking_pages(self, params: Mapping[str, str], headers: Mapping[str, str]) -> Iterator[Any]:

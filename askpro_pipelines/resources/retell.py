@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field
 
+from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.calls import Call, call_from_raw, merge_call
 from askpro_pipelines.models.errors import RecordError
 from askpro_pipelines.models.retell import (
@@ -73,6 +74,7 @@ class RetellClient:
         self.generation: dict[str, str] = {}
         self._llms: dict[tuple[str, int | None], Llm | None] = {}
         self.agent_tags: dict[str, dict[str, int | None]] = {}  # from current list-agents summaries
+        self.shapes = ShapeLog(API)  # what each endpoint's records looked like (drift.py)
 
     @property
     def stats(self) -> RequestStats:
@@ -108,7 +110,7 @@ class RetellClient:
             if body is None:
                 return None
             items, has_more, key = self._unwrap(body, AGENTS)
-            summaries = list(self._parse(AGENTS, items, agent_summary_from_raw))
+            summaries = list(self._parse(AGENTS, items, agent_summary_from_raw, endpoint="/v2/list-agents"))
             for summary in summaries:
                 self.agent_tags[summary.agent_id] = {tag.tag: tag.version for tag in summary.tags}
             versions += self._versions_of([s.agent_id for s in summaries])
@@ -127,7 +129,8 @@ class RetellClient:
             self.generation[AGENT_VERSIONS] = CURRENT
             wanted = [(agent_id, n) for agent_id in agent_ids for n in numbers[agent_id]]
             requests = [DetailRequest(f"/get-agent/{a}", AGENTS, a, {"version": n}) for a, n in wanted]
-            found = list(self._parse(AGENTS, self.details.fetch(self.http, requests), agent_version_from_raw))
+            answers = self.details.fetch(self.http, requests)
+            found = list(self._parse(AGENTS, answers, agent_version_from_raw, endpoint="/get-agent/{agent_id}"))
             for (agent_id, number), version in zip(wanted, found, strict=True):
                 if (version.agent_id, version.version) != (agent_id, number):
                     raise self._payload_error(AGENTS, f"get-agent?version={number} answered another version", agent_id)
@@ -138,7 +141,9 @@ class RetellClient:
         for agent_id, raw_versions in zip(agent_ids, self.details.fetch(self.http, requests), strict=True):
             if not isinstance(raw_versions, list):
                 raise self._payload_error(AGENTS, "get-agent-versions did not return a list", agent_id)
-            versions += self._parse(AGENTS, raw_versions, agent_version_from_raw)
+            versions += self._parse(
+                AGENTS, raw_versions, agent_version_from_raw, endpoint="/get-agent-versions/{agent_id}"
+            )
         return versions
 
     def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
@@ -150,7 +155,8 @@ class RetellClient:
 
         first = request(agent_ids[0], None)
         probe = self._current_or_none(
-            lambda: self.http.get_json(first.path, entity=AGENTS, params=first.params, record_id=agent_ids[0]), first=True
+            lambda: self.http.get_json(first.path, entity=AGENTS, params=first.params, record_id=first.record_id),
+            first=True,
         )
         if probe is None:
             return None
@@ -160,7 +166,10 @@ class RetellClient:
             more: list[DetailRequest] = []
             for agent_id, body in batch:
                 items, has_more, key = self._unwrap(body, AGENTS)
-                numbers[agent_id] += self._parse(AGENTS, items, partial(agent_version_number_from_raw, agent_id=agent_id))
+                parser = partial(agent_version_number_from_raw, agent_id=agent_id)
+                numbers[agent_id] += self._parse(
+                    AGENTS, items, parser, endpoint="/list-agent-versions/{agent_id}", owner_id=agent_id
+                )
                 if has_more:
                     more.append(request(agent_id, key))
             batch = self._fetch_each(more)
@@ -173,7 +182,7 @@ class RetellClient:
         while True:
             body = self.http.get_json("/list-agents", entity=AGENTS, params=params)
             items, _, _ = self._unwrap(body, AGENTS)
-            page = list(self._parse(AGENTS, items, agent_version_from_raw))
+            page = list(self._parse(AGENTS, items, agent_version_from_raw, endpoint="/list-agents"))
             versions += page
             if len(items) < LEGACY_AGENT_PAGE or not page:
                 break
@@ -189,7 +198,7 @@ class RetellClient:
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
-            (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw)
+            (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
 
     def _llm_for(self, agent: AgentVersion) -> Llm | None:
         if not agent.llm_id:
@@ -198,7 +207,7 @@ class RetellClient:
         if cache_key not in self._llms:
             params = {"version": agent.llm_version} if agent.llm_version is not None else None
             raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
-            (llm,) = self._parse(LLMS, [raw], llm_from_raw)
+            (llm,) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
             self._llms[cache_key] = llm
         return self._llms[cache_key]
 
@@ -218,14 +227,16 @@ class RetellClient:
                 if body is None:
                     break
                 items, has_more, key = self._unwrap(body, PHONE_NUMBERS)
-                numbers += self._parse(PHONE_NUMBERS, items, phone_number_from_raw)
+                numbers += self._parse(
+                    PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers"
+                )
                 if not has_more:
                     self.generation[PHONE_NUMBERS] = CURRENT
                     return numbers
         body = self.http.get_json("/list-phone-numbers", entity=PHONE_NUMBERS)
         items, _, _ = self._unwrap(body, PHONE_NUMBERS)
         self.generation[PHONE_NUMBERS] = LEGACY
-        return list(self._parse(PHONE_NUMBERS, items, phone_number_from_raw))
+        return list(self._parse(PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/list-phone-numbers"))
 
     # ---- calls ------------------------------------------------------------------------------
 
@@ -288,7 +299,7 @@ class RetellClient:
             page = list(calls)
             if ticket is not None:
                 for index, raw in zip(missing, self.details.collect(ticket), strict=True):
-                    (detail,) = self._parse(CALLS, [raw], call_from_raw)
+                    (detail,) = self._parse(CALLS, [raw], call_from_raw, endpoint="/v2/get-call/{call_id}")
                     page[index] = merge_call(calls[index], detail)
             merged += page
         return merged
@@ -312,7 +323,7 @@ class RetellClient:
                 return
             self.generation[CALLS] = CURRENT
             items, has_more, key = self._unwrap(body, CALLS)
-            yield list(self._parse(CALLS, items, call_from_raw))
+            yield list(self._parse(CALLS, items, call_from_raw, endpoint="/v3/list-calls"))
             if not has_more:
                 return
 
@@ -330,7 +341,7 @@ class RetellClient:
                 body_json["pagination_key"] = key
             body = self.http.post_json("/v2/list-calls", entity=CALLS, json=body_json)
             items, _, _ = self._unwrap(body, CALLS)
-            page = list(self._parse(CALLS, items, call_from_raw))
+            page = list(self._parse(CALLS, items, call_from_raw, endpoint="/v2/list-calls"))
             yield from page
             if len(items) < CALL_PAGE or not page:
                 return
@@ -362,8 +373,12 @@ class RetellClient:
         except RecordError as exc:
             raise self._payload_error(entity, exc.message, exc.record_id) from None
 
-    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
-        return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)
+    def _parse(
+        self, entity: str, raw: Any, parser: Callable[[Mapping], Any], *, endpoint: str, owner_id: str | None = None
+    ) -> Iterator[Any]:
+        """Validated records; the shape of each raw record is noted for drift detection on the way."""
+        watched = self.shapes.watch(endpoint, raw, owner_id)
+        return parse_records(watched, parser, tenant=self.tenant.slug, api=API, entity=entity)
 
     def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from http import HTTPStatus
@@ -89,9 +89,13 @@ Api = Literal["v1", "v2", "retell"]
 
 @dataclass
 class Fault:
-    """A misbehaviour the next matching requests get; matched in the order faults were added."""
+    """A misbehaviour the next matching requests get; matched in the order faults were added.
 
-    kind: Literal["status", "slow", "malformed"]
+    `drift` answers normally but with `changes` merged into the first record of the response
+    (new keys, changed enum values): a provider changing its shapes under its users.
+    """
+
+    kind: Literal["status", "slow", "malformed", "drift"]
     path_prefix: str = ""
     tenant: str | None = None
     status: int = 503
@@ -99,10 +103,13 @@ class Fault:
     retry_after: float | None = None
     retry_after_header: str = "Retry-After"
     delay_s: float = 0.0
+    changes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("status", "slow", "malformed"):
-            raise ValueError(f"fault kind must be status, slow or malformed, not {self.kind!r}")
+        if self.kind not in ("status", "slow", "malformed", "drift"):
+            raise ValueError(f"fault kind must be status, slow, malformed or drift, not {self.kind!r}")
+        if (self.kind == "drift") != bool(self.changes):
+            raise ValueError("a drift fault needs changes, and only a drift fault takes them")
         if self.count == 0 or self.count < -1:
             raise ValueError("fault count must be positive, or -1 for forever")
         if self.retry_after_header.lower() not in ("retry-after", "retry-after-ms"):
@@ -1364,11 +1371,13 @@ class _Payload:
     listing: _Listing | None = None
     record: dict | None = None
 
-    def render(self, malformed: bool) -> bytes:
+    def render(self, malformed: bool, changes: dict[str, Any] | None = None) -> bytes:
         if self.listing is None:
             record = _corrupt(self.kind, self.record) if malformed else self.record
-            return self.prefix + _dumps(record) + self.suffix
+            return self.prefix + _dumps(record | (changes or {})) + self.suffix
         encoded = self.listing.encoded
+        if changes and encoded:
+            encoded = [_dumps(self.listing.records[0] | changes), *encoded[1:]]
         if malformed and encoded:
             index = len(encoded) // 2
             encoded = list(encoded)
@@ -1573,6 +1582,7 @@ class _App:
         tenant = self._tenant_for_key(api, key)
         fault = self._take_fault(path, tenant.slug if tenant else None)
         malformed = False
+        changes = fault.changes if fault is not None and fault.kind == "drift" else None
         extra_headers: dict[str, str] = {}
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay_s)
@@ -1583,7 +1593,7 @@ class _App:
                 extra_headers = fault.retry_headers()
                 raise self._fault_error(api, fault.status)
             body = await self._dispatch(api, api_path, request, key, tenant)
-            response = Response(body.render(malformed), status_code=200, media_type="application/json")
+            response = Response(body.render(malformed, changes), status_code=200, media_type="application/json")
         except _ApiError as error:
             response = self._error_response(api, api_path, error)
         response.headers.update(extra_headers)
