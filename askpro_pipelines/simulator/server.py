@@ -1460,6 +1460,7 @@ class _App:
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str, int]] = []
+        self.calcom_versions: list[tuple[str, str | None]] = []  # (v2 path, cal-api-version sent)
         self.rate_counters: dict[tuple[str, str], int] = {}
         self.owners = self._index_owners()
         self.routes: dict[Api, list[tuple[str, re.Pattern, _Handler]]] = {
@@ -1578,6 +1579,9 @@ class _App:
         else:
             return _json(404, {"message": f"the simulator serves /calcom/v1, /calcom/v2 and /retell, not {path}"})
 
+        if api == "v2":
+            with self.lock:
+                self.calcom_versions.append((api_path, request.headers.get("cal-api-version")))
         key = self._credential(api, request)
         tenant = self._tenant_for_key(api, key)
         fault = self._take_fault(path, tenant.slug if tenant else None)
@@ -2362,6 +2366,12 @@ class Simulator:
         """How many API requests (not /_sim ones) were served whose path starts with the prefix."""
         with self._app.lock:
             return sum(1 for _, path, _ in self._app.log if path.startswith(path_prefix))
+
+    @property
+    def calcom_api_versions(self) -> list[tuple[str, str | None]]:
+        """(path, `cal-api-version` header or None) per Cal.com v2 request served (a copy)."""
+        with self._app.lock:
+            return list(self._app.calcom_versions)
 
     @property
     def request_log(self) -> list[tuple[str, str, int]]:
