@@ -5,7 +5,7 @@ one tenant's slice from the warehouse and report the offending rows by key.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dagster import (
@@ -136,16 +136,29 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def check_result(tenant: str, what: str, problems: list[dict[str, Any]], checked: int) -> AssetCheckResult:
+def _as_text(problem: dict[str, Any]) -> str:
+    return str({k: v for k, v in problem.items() if k != "problem"})
+
+
+def check_result(
+    tenant: str,
+    what: str,
+    problems: list[dict[str, Any]],
+    checked: int,
+    *,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    describe_problem: Callable[[dict[str, Any]], str] = _as_text,
+    separator: str = ", ",
+) -> AssetCheckResult:
     """Pass, or fail naming the tenant and every offending row (first 50 in the table)."""
     metadata: dict[str, Any] = {"tenant": tenant, "rows_checked": MetadataValue.int(checked), "failures": MetadataValue.int(len(problems))}
     if not problems:
         return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}")
     metadata["offending_rows"] = MetadataValue.md(_markdown(problems))
-    listed = ", ".join(str({k: v for k, v in p.items() if k != "problem"}) for p in problems[:5])
+    listed = separator.join(describe_problem(p) for p in problems[:5])
     return AssetCheckResult(
         passed=False,
-        severity=AssetCheckSeverity.ERROR,
+        severity=severity,
         metadata=metadata,
         description=f"tenant {tenant}: {len(problems)} {what}: {listed}{' …' if len(problems) > 5 else ''}",
     )
@@ -288,21 +301,14 @@ DRIFT_COLUMNS = ["api", "endpoint", "kind", "field", "value", "records", "exampl
 def drift_result(tenants: list[str], shapes: list[dict[str, Any]]) -> AssetCheckResult:
     """Pass, or warn naming each endpoint, field (or value) and an example record the models do not know."""
     drift = [{c: row[c] for c in DRIFT_COLUMNS} for row in shapes if not row["known"]]
-    label = ", ".join(tenants)
-    metadata: dict[str, Any] = {
-        "tenant": label,
-        "observations": MetadataValue.int(len(shapes)),
-        "drift": MetadataValue.int(len(drift)),
-    }
-    if not drift:
-        return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {label}: responses match the models")
-    metadata["drift_rows"] = MetadataValue.md(_markdown(drift))
-    listed = "; ".join(describe(row) for row in drift[:5])
-    return AssetCheckResult(
-        passed=False,
+    return check_result(
+        ", ".join(tenants),
+        "response drift(s) the models do not know",
+        drift,
+        len(shapes),
         severity=AssetCheckSeverity.WARN,
-        metadata=metadata,
-        description=f"tenant {label}: {len(drift)} response drift(s): {listed}{' …' if len(drift) > 5 else ''}",
+        describe_problem=describe,
+        separator="; ",
     )
 
 

@@ -104,3 +104,27 @@ def test_the_known_retell_keys_cover_the_pinned_sdk():
         assert _sdk_fields(model) <= SHAPES[("retell", endpoint)].known, endpoint
     for endpoint in ("/v3/list-calls", "/v2/get-call/{call_id}"):
         assert _sdk_fields(PhoneCallResponse) | _sdk_fields(WebCallResponse) <= SHAPES[("retell", endpoint)].known
+
+
+def test_the_known_enum_values_are_the_pinned_sdks():
+    """The models' enum sets equal the SDK's literals (plus the deprecated Cal.com tools we still read)."""
+    pytest.importorskip("retell")
+    import typing
+
+    from retell.types.llm_response import GeneralTool
+    from retell.types.phone_call_response import PhoneCallResponse
+
+    from askpro_pipelines.models.calls import CALL_STATUSES, DISCONNECTION_REASONS
+    from askpro_pipelines.models.retell import TOOL_TYPES
+
+    def literal(annotation):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return set(typing.get_args(args[0]) if args and typing.get_origin(args[0]) is typing.Literal else args)
+
+    assert literal(PhoneCallResponse.model_fields["call_status"].annotation) == CALL_STATUSES
+    assert literal(PhoneCallResponse.model_fields["disconnection_reason"].annotation) == DISCONNECTION_REASONS
+    members = typing.get_args(GeneralTool)
+    if members and not isinstance(members[0], type):  # Annotated[Union[...], ...]
+        members = typing.get_args(members[0])
+    tools = {literal(m.model_fields["type"].annotation).pop() for m in members}
+    assert tools == TOOL_TYPES
