@@ -290,6 +290,9 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
 
 # Assets whose sync notes the response shapes it read (askpro_pipelines/drift.py), with their partitions.
 DRIFT_CHECKED = {
+    "calcom_event_types": tenant_partitions,
+    "staff": tenant_partitions,
+    "working_hours": tenant_partitions,
     "retell_agents": tenant_partitions,
     "retell_phone_numbers": tenant_partitions,
     "retell_calls": tenant_day_partitions,

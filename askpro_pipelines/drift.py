@@ -9,7 +9,8 @@ sync stores that per tenant (`api_shapes`), and the `api_responses_match_models`
 whatever the models do not know, so we hear of a change before a user does.
 
 Known keys are the fields the models read plus the documented ones they leave aside on purpose
-(Retell: every field of retell-sdk 6.2.13's response types; Cal.com: the reference's field lists).
+(Retell: every field of retell-sdk 6.2.13's response types; Cal.com: the reference's field lists
+for event types, users, memberships, schedules and bookings).
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -140,6 +141,52 @@ _V1_BOOKING = EndpointShape(
     normalise_status,
 )
 
+# ---- Cal.com dimensions: the reference's field lists (§2.5 v1, §3.5 v2) ------------------------
+# A v2 endpoint read with a missing or wrong cal-api-version answers an older shape (`length`
+# instead of `lengthInMinutes`, `workingHours` instead of `availability`): that shows here too.
+
+_SCHEDULING_TYPES = frozenset({"roundRobin", "collective", "managed", "ROUND_ROBIN", "COLLECTIVE", "MANAGED"})
+_V2_EVENT_TYPE = EndpointShape(
+    "id",
+    _keys("""
+        id lengthInMinutes lengthInMinutesOptions title slug description locations bookingFields disableGuests
+        slotInterval minimumBookingNotice beforeEventBuffer afterEventBuffer recurrence metadata price currency
+        lockTimeZoneToggleOnBookingPage isInstantEvent seatsPerTimeSlot forwardParamsSuccessRedirect
+        successRedirectUrl seatsShowAvailabilityCount scheduleId bookingLimitsCount bookerActiveBookingsLimit
+        onlyShowFirstAvailableSlot bookingLimitsDuration bookingWindow bookerLayouts confirmationPolicy
+        requiresBookerEmailVerification hideCalendarNotes color seats offsetStart customName destinationCalendar
+        useDestinationCalendarEmail hideCalendarEventDetails hideOrganizerEmail calVideoSettings hidden
+        bookingRequiresAuthentication ownerId users
+        teamId parentEventTypeId hosts assignAllTeamMembers schedulingType team emailSettings
+        rescheduleWithSameRoundRobinHost
+    """),
+    _keys("id lengthInMinutes title slug hidden"),
+    {"schedulingType": _SCHEDULING_TYPES},
+)
+_V1_EVENT_TYPE = EndpointShape(
+    "id",
+    _keys("""
+        id title slug length hidden position userId teamId scheduleId eventName timeZone periodType periodStartDate
+        periodEndDate periodDays periodCountCalendarDays requiresConfirmation disableGuests hideCalendarNotes
+        recurringEvent minimumBookingNotice beforeEventBuffer afterEventBuffer schedulingType price currency
+        slotInterval parentId successRedirectUrl description locations metadata seatsPerTimeSlot seatsShowAttendees
+        seatsShowAvailabilityCount bookingFields bookingLimits durationLimits onlyShowFirstAvailableSlot
+        customInputs hashedLink team hosts owner children link
+    """),
+    _keys("id length title slug"),
+    {"schedulingType": _SCHEDULING_TYPES},
+)
+_V2_SCHEDULE = EndpointShape(
+    "id",
+    _keys("id ownerId name timeZone availability isDefault overrides"),
+    _keys("id ownerId name timeZone availability isDefault"),
+    {"availability[].days[]": _keys("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")},
+)
+_USER_KEYS = _keys("""
+    id username name email emailVerified bio avatarUrl timeZone weekStart appTheme theme defaultScheduleId locale
+    timeFormat hideBranding brandColor darkBrandColor allowDynamicBooking createdDate verified invitedTo metadata
+""")
+
 # (api, endpoint as a template) -> shape; every endpoint the sync parses records from.
 SHAPES: dict[tuple[str, str], EndpointShape] = {
     ("retell", "/v2/list-agents"): EndpointShape(
@@ -164,6 +211,27 @@ SHAPES: dict[tuple[str, str], EndpointShape] = {
     ("retell", "/v3/list-calls"): _CALL,
     ("retell", "/v2/list-calls"): _CALL,
     ("retell", "/v2/get-call/{call_id}"): _CALL,
+    ("calcom", "/v2/event-types"): _V2_EVENT_TYPE,
+    ("calcom", "/v2/teams/{team_id}/event-types"): _V2_EVENT_TYPE,
+    ("calcom", "/v1/event-types"): _V1_EVENT_TYPE,
+    ("calcom", "/v1/teams/{team_id}/event-types"): _V1_EVENT_TYPE,
+    ("calcom", "/v2/schedules"): _V2_SCHEDULE,
+    ("calcom", "/v2/organizations/{org_id}/schedules"): _V2_SCHEDULE,
+    ("calcom", "/v1/schedules"): EndpointShape(
+        "id", _keys("id userId name timeZone availability"), _keys("id userId availability")
+    ),
+    ("calcom", "/v2/organizations/{org_id}/users"): EndpointShape(
+        "id", _USER_KEYS | _keys("profile"), _keys("id email username timeZone")
+    ),
+    ("calcom", "/v2/teams/{team_id}/memberships"): EndpointShape(
+        "userId",
+        _keys("id userId teamId accepted role disableImpersonation user createdAt updatedAt"),
+        _keys("userId role user"),
+        {"role": frozenset({"MEMBER", "ADMIN", "OWNER"})},
+    ),
+    ("calcom", "/v1/users"): EndpointShape(
+        "id", _USER_KEYS | _keys("avatar endTime bufferTime role"), _keys("id email")
+    ),
     ("calcom", "/v2/bookings"): _V2_BOOKING,
     ("calcom", "/v1/bookings"): _V1_BOOKING,
 }

@@ -55,6 +55,7 @@ def calcom_event_types(
     stats = warehouse.warehouse.replace_slice(
         "calcom_event_types", tenant.slug, event_type_rows(client.event_types(), client.api_version)
     )
+    replace_shapes(warehouse.warehouse, tenant.slug, "calcom_event_types", client.shapes.rows())
     return MaterializeResult(
         metadata=table_metadata(stats, warehouse.display_url, extra={"api_version": client.api_version, **client.stats.as_metadata("calcom")})
     )
@@ -75,6 +76,7 @@ def staff(
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
     stats = warehouse.warehouse.replace_slice("staff", tenant.slug, staff_rows(client.staff(), hosts))
+    replace_shapes(warehouse.warehouse, tenant.slug, "staff", client.shapes.rows())
     return MaterializeResult(
         metadata=table_metadata(
             stats,
@@ -145,6 +147,7 @@ def calcom_schedules(
         if row["default_schedule_id"]
     }
     hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults))
+    replace_shapes(warehouse.warehouse, tenant.slug, "working_hours", client.shapes.rows())
     request_metadata = client.stats.as_metadata("calcom")
     lineage = {"staff_id": [("staff", "staff_id")]}
     for table, rows in (("working_hours", hours), ("working_hour_overrides", overrides)):

@@ -78,7 +78,7 @@ class CalcomClient:
         self.api_version = tenant.calcom.api_version
         self.page_size = page_size or (V2_PAGE_SIZE if self.api_version == "v2" else V1_PAGE_SIZE)
         self._me: dict[str, Any] | None = None
-        self.shapes = ShapeLog(API)  # what the booking endpoints' records looked like (drift.py)
+        self.shapes = ShapeLog(API)  # what each endpoint's records looked like (drift.py)
 
     @property
     def stats(self) -> RequestStats:
@@ -89,22 +89,27 @@ class CalcomClient:
     def event_types(self) -> Iterator[EventType]:
         """Personal and team event types of the account."""
         if self.api_version == "v1":
-            raw = self._v1_list("/v1/event-types", "event_types", entity="event_types")
+            personal = self._v1_list("/v1/event-types", "event_types", entity="event_types")
+            raw = self._watched("/v1/event-types", personal)
             for team in self._v1_list("/v1/teams", "teams", entity="teams"):
-                raw += self._v1_list(f"/v1/teams/{team['id']}/event-types", "event_types", entity="event_types")
+                team_types = self._v1_list(f"/v1/teams/{team['id']}/event-types", "event_types", entity="event_types")
+                raw += self._watched("/v1/teams/{team_id}/event-types", team_types)
             return self._parse("event_types", raw, event_type_from_v1)
-        raw = list(self._v2_data("/v2/event-types", entity="event_types"))
+        raw = self._watched("/v2/event-types", self._v2_data("/v2/event-types", entity="event_types"))
         for team in self._v2_data("/v2/teams", entity="teams"):
-            raw += self._v2_data("/v2/teams/{team_id}/event-types", entity="event_types", team_id=team["id"])
+            template = "/v2/teams/{team_id}/event-types"
+            raw += self._watched(template, self._v2_data(template, entity="event_types", team_id=team["id"]))
         return self._parse("event_types", raw, event_type_from_v2)
 
     def staff(self) -> Iterator[Staff]:
         """Users of the account: the organization's users, else the account owner and team members."""
         if self.api_version == "v1":
-            return self._parse("staff", self._v1_pages("/v1/users", "users", entity="staff"), staff_from_v1_user)
+            users = self.shapes.watch("/v1/users", self._v1_pages("/v1/users", "users", entity="staff"))
+            return self._parse("staff", users, staff_from_v1_user)
         org_id = self._organization_id()
         if org_id is not None:
-            pages = self._v2_pages("/v2/organizations/{org_id}/users", entity="staff", org_id=org_id)
+            template = "/v2/organizations/{org_id}/users"
+            pages = self.shapes.watch(template, self._v2_pages(template, entity="staff", org_id=org_id))
             return self._parse("staff", pages, staff_from_v2_user)
         return self._team_staff()
 
@@ -116,7 +121,7 @@ class CalcomClient:
         """
         default_tz = self.tenant.timezone
         if self.api_version == "v1":
-            raw = self._v1_list("/v1/schedules", "schedules", entity="schedules")
+            raw = self._watched("/v1/schedules", self._v1_list("/v1/schedules", "schedules", entity="schedules"))
             return self._parse(
                 "schedules",
                 raw,
@@ -124,9 +129,10 @@ class CalcomClient:
             )
         org_id = self._organization_id()
         if org_id is not None:
-            raw = self._v2_pages("/v2/organizations/{org_id}/schedules", entity="schedules", org_id=org_id)
+            template = "/v2/organizations/{org_id}/schedules"
+            raw = self.shapes.watch(template, self._v2_pages(template, entity="schedules", org_id=org_id))
         else:
-            raw = self._v2_data("/v2/schedules", entity="schedules")
+            raw = self.shapes.watch("/v2/schedules", self._v2_data("/v2/schedules", entity="schedules"))
         return self._parse("schedules", raw, lambda r: schedule_from_v2(r, default_time_zone=default_tz))
 
     def bookings(self, start: dt.datetime, end: dt.datetime) -> Iterator[Booking]:
@@ -199,7 +205,8 @@ class CalcomClient:
         seen.add(me.staff_id)
         yield me
         for team in self._v2_data("/v2/teams", entity="teams"):
-            members = self._v2_pages("/v2/teams/{team_id}/memberships", entity="staff", team_id=team["id"])
+            template = "/v2/teams/{team_id}/memberships"
+            members = self.shapes.watch(template, self._v2_pages(template, entity="staff", team_id=team["id"]))
             for member in self._parse("staff", members, staff_from_v2_membership):
                 if member.staff_id not in seen:
                     seen.add(member.staff_id)
@@ -261,6 +268,10 @@ class CalcomClient:
             page += 1
 
     # ---- records --------------------------------------------------------------------------
+
+    def _watched(self, template: str, records: list) -> list:
+        """The records of one endpoint, their shapes noted (drift.py) before they are combined."""
+        return list(self.shapes.watch(template, records))
 
     def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
         return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)

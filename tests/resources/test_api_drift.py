@@ -36,13 +36,24 @@ def test_a_clean_sync_passes_every_drift_check(sync, warehouse_env):
     assert report.success, [(t.tenant, t.failed_checks, t.errors) for t in report.tenants]
     evaluations = [e.get_dagster_event().asset_check_evaluation_data for e in _evaluations(sync.instance)]
     checked = {(e.asset_key.to_user_string(), e.partition) for e in evaluations}
-    assert {asset for asset, _ in checked} == {"retell_agents", "retell_phone_numbers", "retell_calls", "calcom_bookings"}
+    assert {asset for asset, _ in checked} == {
+        "retell_agents",
+        "retell_phone_numbers",
+        "retell_calls",
+        "calcom_event_types",
+        "staff",
+        "working_hours",
+        "calcom_bookings",
+    }
     assert all(e.passed for e in evaluations)
     wh = Warehouse.from_url(warehouse_env)
     for slug in ("praxis-v2", "praxis-v1"):
         endpoints = {(r["api"], r["endpoint"]) for r in read_shapes(wh, slug)}
         assert ("retell", "/v3/list-calls") in endpoints and ("retell", "/get-retell-llm/{llm_id}") in endpoints
-    assert ("calcom", "/v1/bookings") in {(r["api"], r["endpoint"]) for r in read_shapes(wh, "praxis-v1")}
+    v1 = {(r["api"], r["endpoint"]) for r in read_shapes(wh, "praxis-v1")}
+    assert {("calcom", "/v1/bookings"), ("calcom", "/v1/event-types"), ("calcom", "/v1/users"), ("calcom", "/v1/schedules")} <= v1
+    v2 = {(r["api"], r["endpoint"]) for r in read_shapes(wh, "praxis-v2")}
+    assert {("calcom", "/v2/bookings"), ("calcom", "/v2/event-types"), ("calcom", "/v2/teams/{team_id}/event-types")} <= v2
 
 
 def test_an_unknown_key_and_call_status_warn_and_alert(sync, simulator, warehouse_env):
@@ -85,6 +96,20 @@ def test_an_expected_key_that_disappears_warns(sync, simulator, warehouse_env):
     assert report.tenants[0].failed_checks == [CHECK]
     (row,) = [r for r in read_shapes(Warehouse.from_url(warehouse_env), "praxis-v2", "retell_phone_numbers") if not r["known"]]
     assert (row["field"], row["value"]) == ("phone_number_type", "retell-sip-trunk") and row["example_record_id"].startswith("+")
+
+
+def test_a_cal_com_shape_change_warns_on_its_table(sync, simulator, warehouse_env):
+    """What an unversioned or re-versioned event-types answer looks like: an old key and a new enum value."""
+    changes = {"length": 30, "schedulingType": "roundRobinWeighted"}
+    simulator.add_fault(Fault(kind="drift", path_prefix="/calcom/v2/teams/", tenant="praxis-v2", changes=changes))
+    report = sync(tenant_slugs=["praxis-v2"], select=["calcom_event_types"])
+    assert report.tenants[0].failed_checks == [CHECK]
+    drifted = [r for r in read_shapes(Warehouse.from_url(warehouse_env), "praxis-v2", "calcom_event_types") if not r["known"]]
+    assert {(r["endpoint"], r["field"], r["value"]) for r in drifted} == {
+        ("/v2/teams/{team_id}/event-types", "length", ""),
+        ("/v2/teams/{team_id}/event-types", "schedulingType", "roundRobinWeighted"),
+    }
+    assert all(r["example_record_id"] for r in drifted)
 
 
 def test_new_fields_stay_in_the_raw_webhook_payload():
