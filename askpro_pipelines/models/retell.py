@@ -163,7 +163,7 @@ class Llm(_Record):
     general_prompt: str | None
     prompt_text: str  # general prompt and every state's prompt, as hashed into AgentVersion.prompt_hash
     tools: list[dict[str, Any]]  # general tools, then state tools (which carry "state_name")
-    cal_event_type_ids: list[str] = []  # event types the built-in Cal.com tools book: the Retell <-> Cal link
+    cal_event_type_ids: list[str] = []  # event types the booking tools book: the Retell <-> Cal link
     last_modified: datetime.datetime | None
 
     @field_validator("begin_message", "general_prompt", "prompt_text", "tools")
@@ -491,9 +491,13 @@ def _prompt_text(general_prompt: str | None, states: Iterable[_RawState]) -> str
 
 
 def _cal_event_type_ids(tools: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Event types the tools book: a built-in Cal.com tool's `event_type_id`, or a custom booking
+    function's `eventTypeId`/`event_type_id` query parameter (how such functions name it by convention)."""
     ids: list[str] = []
     for tool in tools:
-        value = tool.get("event_type_id")
+        query = tool.get("query_params") if tool.get("type") == "custom" else None
+        query = query if isinstance(query, Mapping) else {}
+        value = tool.get("event_type_id", query.get("eventTypeId", query.get("event_type_id")))
         if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip():
             text = str(value).strip()
             if text not in ids:
