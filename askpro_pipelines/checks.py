@@ -5,7 +5,7 @@ one tenant's slice from the warehouse and report the offending rows by key.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dagster import (
@@ -18,6 +18,7 @@ from dagster import (
     asset_check,
 )
 
+from askpro_pipelines.drift import describe
 from askpro_pipelines.partitions import (
     fact_partitions,
     tenant_day_partitions,
@@ -25,6 +26,7 @@ from askpro_pipelines.partitions import (
 )
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.shapes import read_shapes
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 MAX_LISTED = 50
@@ -134,16 +136,29 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def check_result(tenant: str, what: str, problems: list[dict[str, Any]], checked: int) -> AssetCheckResult:
+def _as_text(problem: dict[str, Any]) -> str:
+    return str({k: v for k, v in problem.items() if k != "problem"})
+
+
+def check_result(
+    tenant: str,
+    what: str,
+    problems: list[dict[str, Any]],
+    checked: int,
+    *,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    describe_problem: Callable[[dict[str, Any]], str] = _as_text,
+    separator: str = ", ",
+) -> AssetCheckResult:
     """Pass, or fail naming the tenant and every offending row (first 50 in the table)."""
     metadata: dict[str, Any] = {"tenant": tenant, "rows_checked": MetadataValue.int(checked), "failures": MetadataValue.int(len(problems))}
     if not problems:
         return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}")
     metadata["offending_rows"] = MetadataValue.md(_markdown(problems))
-    listed = ", ".join(str({k: v for k, v in p.items() if k != "problem"}) for p in problems[:5])
+    listed = separator.join(describe_problem(p) for p in problems[:5])
     return AssetCheckResult(
         passed=False,
-        severity=AssetCheckSeverity.ERROR,
+        severity=severity,
         metadata=metadata,
         description=f"tenant {tenant}: {len(problems)} {what}: {listed}{' …' if len(problems) > 5 else ''}",
     )
@@ -273,6 +288,60 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     return _check
 
 
+# Assets whose sync notes the response shapes it read (askpro_pipelines/drift.py), with their partitions.
+DRIFT_CHECKED = {
+    "calcom_event_types": tenant_partitions,
+    "staff": tenant_partitions,
+    "working_hours": tenant_partitions,
+    "retell_agents": tenant_partitions,
+    "retell_phone_numbers": tenant_partitions,
+    "retell_calls": tenant_day_partitions,
+    "calcom_bookings": tenant_day_partitions,
+}
+DRIFT_COLUMNS = ["api", "endpoint", "kind", "field", "value", "records", "example_record_id"]
+
+
+def drift_result(tenants: list[str], shapes: list[dict[str, Any]]) -> AssetCheckResult:
+    """Pass, or warn naming each endpoint, field (or value) and an example record the models do not know."""
+    drift = [{c: row[c] for c in DRIFT_COLUMNS} for row in shapes if not row["known"]]
+    return check_result(
+        ", ".join(tenants),
+        "response drift(s) the models do not know",
+        drift,
+        len(shapes),
+        severity=AssetCheckSeverity.WARN,
+        describe_problem=describe,
+        separator="; ",
+    )
+
+
+def build_drift_check(asset: str) -> AssetChecksDefinition:
+    """`api_responses_match_models` on one syncing asset: warns on keys or enum values the models
+    do not know, and on expected keys a response lacked (new fields stay in raw payloads meanwhile)."""
+    partitions_def = DRIFT_CHECKED[asset]
+
+    @asset_check(
+        asset=asset,
+        name="api_responses_match_models",
+        partitions_def=partitions_def,
+        description="The API responses this asset read carry only keys and enum values the models know.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+    ) -> AssetCheckResult:
+        if partitions_def == tenant_day_partitions:
+            slugs = sorted({slug for slug, _ in fact_partitions(context.partition_keys)})
+        else:
+            slugs = [context.partition_key]
+        names = [tenants.get(slug).slug for slug in slugs]
+        shapes = [row for name in names for row in read_shapes(warehouse.warehouse, name, asset)]
+        return drift_result(names, shapes)
+
+    return _check
+
+
+drift_checks = [build_drift_check(asset) for asset in DRIFT_CHECKED]
+
 askpro_checks = [*[build_assignment_check(name) for name in ASSIGNMENT_CHECKS], phone_numbers_on_one_branch]
 
 calcom_checks = [
@@ -282,4 +351,4 @@ calcom_checks = [
     *[build_unique_key_check(table) for table in CONTRACTS],
 ]
 
-all_checks = [*calcom_checks, *askpro_checks]
+all_checks = [*calcom_checks, *askpro_checks, *drift_checks]

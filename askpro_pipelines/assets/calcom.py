@@ -32,6 +32,7 @@ from askpro_pipelines.warehouse.rows import (
     staff_rows,
     working_hour_rows,
 )
+from askpro_pipelines.warehouse.shapes import replace_shapes
 
 GROUP = "calcom"
 KINDS = {"calcom", "sql"}
@@ -54,6 +55,7 @@ def calcom_event_types(
     stats = warehouse.warehouse.replace_slice(
         "calcom_event_types", tenant.slug, event_type_rows(client.event_types(), client.api_version)
     )
+    replace_shapes(warehouse.warehouse, tenant.slug, "calcom_event_types", client.shapes.rows())
     return MaterializeResult(
         metadata=table_metadata(stats, warehouse.display_url, extra={"api_version": client.api_version, **client.stats.as_metadata("calcom")})
     )
@@ -74,6 +76,7 @@ def staff(
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
     stats = warehouse.warehouse.replace_slice("staff", tenant.slug, staff_rows(client.staff(), hosts))
+    replace_shapes(warehouse.warehouse, tenant.slug, "staff", client.shapes.rows())
     return MaterializeResult(
         metadata=table_metadata(
             stats,
@@ -144,6 +147,7 @@ def calcom_schedules(
         if row["default_schedule_id"]
     }
     hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults))
+    replace_shapes(warehouse.warehouse, tenant.slug, "working_hours", client.shapes.rows())
     request_metadata = client.stats.as_metadata("calcom")
     lineage = {"staff_id": [("staff", "staff_id")]}
     for table, rows in (("working_hours", hours), ("working_hour_overrides", overrides)):
@@ -178,6 +182,8 @@ def calcom_bookings(
         start, end = day_window(day, tenant.timezone)
         rows = booking_rows(client.bookings(start, end))
         written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day))
+    for slug, client in clients.items():
+        replace_shapes(warehouse.warehouse, slug, "calcom_bookings", client.shapes.rows())
     requests = {k: v for c in clients.values() for k, v in c.stats.as_metadata("calcom").items()}
     return MaterializeResult(metadata=fact_metadata("calcom_bookings", written, warehouse.display_url, requests))
 

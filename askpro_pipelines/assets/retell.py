@@ -30,6 +30,7 @@ from askpro_pipelines.warehouse.rows import (
     latest_agent_rows,
     phone_number_rows,
 )
+from askpro_pipelines.warehouse.shapes import replace_shapes
 
 GROUP = "retell"
 KINDS = {"retell", "sql"}
@@ -65,6 +66,7 @@ def retell_agent_tables(
         "retell_agents": latest_agent_rows(versions, client.agent_tags),
         "retell_agent_versions": agent_version_rows(versions),
     }
+    replace_shapes(warehouse.warehouse, tenant.slug, "retell_agents", client.shapes.rows())
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     for table, rows in tables.items():
         if table in selected:
@@ -87,6 +89,7 @@ def retell_phone_numbers(
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
     stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, phone_number_rows(client.phone_numbers()))
+    replace_shapes(warehouse.warehouse, tenant.slug, "retell_phone_numbers", client.shapes.rows())
     return MaterializeResult(metadata=table_metadata(stats, warehouse.display_url, extra=client.metadata()))
 
 
@@ -129,6 +132,8 @@ def retell_call_tables(
             for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
                 if table in selected:
                     written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day))
+    for slug, client in clients.items():
+        replace_shapes(wh, slug, "retell_calls", client.shapes.rows())
     requests = {k: v for c in clients.values() for k, v in c.metadata().items()}
     for table, stats in written.items():
         if table in selected:

@@ -39,6 +39,25 @@ CALLS = "retell_calls"
 # collected_dynamic_variables (set during the call), then metadata, then retell_llm_dynamic_variables.
 BOOKING_UID_KEYS = ("booking_uid", "cal_booking_uid", "bookingUid", "booking_id_cal")
 
+# Enum-like values the models know (retell-sdk 6.2.13's literals). The models keep any value as
+# text, since Retell keeps adding reasons; the drift check (askpro_pipelines/drift.py) reports new ones.
+CALL_STATUSES = frozenset({"registered", "not_connected", "ongoing", "ended", "error"})
+CALL_TYPES = frozenset({"phone_call", "web_call"})
+DIRECTIONS = frozenset({"inbound", "outbound"})
+DISCONNECTION_REASONS = frozenset(
+    {
+        "user_hangup", "agent_hangup", "user_requested_dnc", "user_requested_callback", "call_transfer",
+        "voicemail_reached", "ivr_reached", "inactivity", "max_duration_reached", "concurrency_limit_reached",
+        "no_concurrency_fallback", "no_valid_payment", "credit_exhausted", "budget_reached", "scam_detected",
+        "dial_busy", "dial_failed", "dial_no_answer", "invalid_destination", "telephony_provider_permission_denied",
+        "telephony_provider_unavailable", "sip_routing_error", "marked_as_spam", "network_blocked", "user_declined",
+        "error_llm_websocket_open", "error_llm_websocket_lost_connection", "error_llm_websocket_runtime",
+        "error_llm_websocket_corrupt_payload", "error_no_audio_received", "error_asr", "error_retell",
+        "error_unknown", "error_user_not_joined", "registered_call_timeout", "transfer_bridged",
+        "transfer_cancelled", "manual_stopped", "call_take_over",
+    }
+)  # fmt: skip
+
 _MILLISECOND = datetime.timedelta(milliseconds=1)
 # An unfilled Retell template variable ("{{booking_uid}}") is not a uid.
 _PLACEHOLDER = re.compile(r"\{\{.*\}\}")

@@ -55,6 +55,18 @@ CONVERSATION_FLOW = "conversation-flow"
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
+# LLM tool types the models know: retell-sdk 6.2.13's, plus the built-in Cal.com tools Retell
+# deprecated in 2026-08 that accounts in transition still hold (reference §11.3).
+TOOL_TYPES = frozenset(
+    {
+        "end_call", "transfer_call", "press_digit", "send_sms", "custom", "code", "agent_swap",
+        "extract_dynamic_variable", "bridge_transfer", "cancel_transfer", "mcp", "integration_app",
+    }
+)  # fmt: skip
+LEGACY_CAL_TOOL_TYPES = frozenset({"check_availability_cal", "book_appointment_cal"})
+RESPONSE_ENGINE_TYPES = frozenset({RETELL_LLM, CUSTOM_LLM, CONVERSATION_FLOW})
+PHONE_NUMBER_TYPES = frozenset({"retell-twilio", "retell-telnyx", "custom"})
+
 
 def hash_prompt(prompt: str | None) -> str | None:
     """sha256 hex of a prompt, so prompt changes can be detected and compared without reading prompts."""
@@ -151,7 +163,7 @@ class Llm(_Record):
     general_prompt: str | None
     prompt_text: str  # general prompt and every state's prompt, as hashed into AgentVersion.prompt_hash
     tools: list[dict[str, Any]]  # general tools, then state tools (which carry "state_name")
-    cal_event_type_ids: list[str] = []  # event types the built-in Cal.com tools book: the Retell <-> Cal link
+    cal_event_type_ids: list[str] = []  # event types the booking tools book: the Retell <-> Cal link
     last_modified: datetime.datetime | None
 
     @field_validator("begin_message", "general_prompt", "prompt_text", "tools")
@@ -308,6 +320,15 @@ class _RawAgentSummary(_Raw):
     channel: str | None = None
     tags: dict[str, _RawAgentTag] | None = None
     user_modified_timestamp: MillisShowingNumber | None = None
+    is_suspended: bool | None = None
+
+
+class _RawAgentVersionItem(_Raw):
+    """An item of GET /list-agent-versions/{agent_id}: a version's metadata, no configuration."""
+
+    version: VersionShowingNumber
+    is_published: bool | None = None
+    last_modification_timestamp: MillisShowingNumber | None = None
 
 
 class _RawState(_Raw):
@@ -430,6 +451,11 @@ def agent_version_from_raw(raw: Mapping) -> AgentVersion:
     )
 
 
+def agent_version_number_from_raw(raw: Mapping, agent_id: str) -> int:
+    """The version number of an item of GET /list-agent-versions/{agent_id} (an int, also when sent as 7.0)."""
+    return validate_record(_RawAgentVersionItem, raw, AGENTS, agent_id).version
+
+
 def agent_summary_from_raw(raw: Mapping) -> AgentSummary:
     """An item of the current POST /v2/list-agents; it carries no config, only identity and tags."""
     summary = validate_record(_RawAgentSummary, raw, AGENTS, record_id_of(raw, "agent_id"))
@@ -465,9 +491,13 @@ def _prompt_text(general_prompt: str | None, states: Iterable[_RawState]) -> str
 
 
 def _cal_event_type_ids(tools: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Event types the tools book: a built-in Cal.com tool's `event_type_id`, or a custom booking
+    function's `eventTypeId`/`event_type_id` query parameter (how such functions name it by convention)."""
     ids: list[str] = []
     for tool in tools:
-        value = tool.get("event_type_id")
+        query = tool.get("query_params") if tool.get("type") == "custom" else None
+        query = query if isinstance(query, Mapping) else {}
+        value = tool.get("event_type_id", query.get("eventTypeId", query.get("event_type_id")))
         if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip():
             text = str(value).strip()
             if text not in ids:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
+from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.bookings import Booking, booking_from_v1, booking_from_v2
 from askpro_pipelines.models.calcom import (
     EventType,
@@ -35,12 +36,29 @@ from askpro_pipelines.tenants import Tenant
 
 API = "calcom"
 
-# Cal.com v2 picks the response shape per controller from this header (reference §3.1).
-V2_VERSIONS = {
-    "event_types": "2024-06-14",
-    "schedules": "2024-06-11",
-    "bookings": "2024-08-13",
+# Cal.com v2 picks a controller, and with it the response shape, from the `cal-api-version` header;
+# a missing or wrong one silently answers an older shape (reference §3.1, §7.2). One registry for
+# every v2 endpoint the client reads, by path template: a request to a template not listed here
+# fails (KeyError) instead of going out unversioned. None: no version pins the shape (teams and
+# organization lists accept any), so none is sent.
+CAL_API_VERSIONS: dict[str, str | None] = {
+    "/v2/me": None,
+    "/v2/teams": None,
+    "/v2/teams/{team_id}/memberships": None,
+    "/v2/organizations/{org_id}/users": None,
+    "/v2/event-types": "2024-06-14",
+    "/v2/event-types/{event_type_id}": "2024-06-14",
+    "/v2/teams/{team_id}/event-types": "2024-06-14",
+    "/v2/schedules": "2024-06-11",
+    "/v2/organizations/{org_id}/schedules": "2024-06-11",
+    "/v2/bookings": "2024-08-13",
 }
+
+
+def v2_headers(template: str) -> dict[str, str]:
+    """The `cal-api-version` header a v2 endpoint needs, from the registry."""
+    version = CAL_API_VERSIONS[template]
+    return {"cal-api-version": version} if version else {}
 BOOKINGS = "calcom_bookings"
 V2_PAGE_SIZE = 250  # SkipTakePagination maximum
 V1_PAGE_SIZE = 100
@@ -60,6 +78,7 @@ class CalcomClient:
         self.api_version = tenant.calcom.api_version
         self.page_size = page_size or (V2_PAGE_SIZE if self.api_version == "v2" else V1_PAGE_SIZE)
         self._me: dict[str, Any] | None = None
+        self.shapes = ShapeLog(API)  # what each endpoint's records looked like (drift.py)
 
     @property
     def stats(self) -> RequestStats:
@@ -70,23 +89,27 @@ class CalcomClient:
     def event_types(self) -> Iterator[EventType]:
         """Personal and team event types of the account."""
         if self.api_version == "v1":
-            raw = self._v1_list("/v1/event-types", "event_types", entity="event_types")
+            personal = self._v1_list("/v1/event-types", "event_types", entity="event_types")
+            raw = self._watched("/v1/event-types", personal)
             for team in self._v1_list("/v1/teams", "teams", entity="teams"):
-                raw += self._v1_list(f"/v1/teams/{team['id']}/event-types", "event_types", entity="event_types")
+                team_types = self._v1_list(f"/v1/teams/{team['id']}/event-types", "event_types", entity="event_types")
+                raw += self._watched("/v1/teams/{team_id}/event-types", team_types)
             return self._parse("event_types", raw, event_type_from_v1)
-        headers = {"cal-api-version": V2_VERSIONS["event_types"]}
-        raw = list(self._v2_data("/v2/event-types", entity="event_types", headers=headers))
+        raw = self._watched("/v2/event-types", self._v2_data("/v2/event-types", entity="event_types"))
         for team in self._v2_data("/v2/teams", entity="teams"):
-            raw += self._v2_data(f"/v2/teams/{team['id']}/event-types", entity="event_types", headers=headers)
+            template = "/v2/teams/{team_id}/event-types"
+            raw += self._watched(template, self._v2_data(template, entity="event_types", team_id=team["id"]))
         return self._parse("event_types", raw, event_type_from_v2)
 
     def staff(self) -> Iterator[Staff]:
         """Users of the account: the organization's users, else the account owner and team members."""
         if self.api_version == "v1":
-            return self._parse("staff", self._v1_pages("/v1/users", "users", entity="staff"), staff_from_v1_user)
+            users = self.shapes.watch("/v1/users", self._v1_pages("/v1/users", "users", entity="staff"))
+            return self._parse("staff", users, staff_from_v1_user)
         org_id = self._organization_id()
         if org_id is not None:
-            pages = self._v2_pages(f"/v2/organizations/{org_id}/users", entity="staff")
+            template = "/v2/organizations/{org_id}/users"
+            pages = self.shapes.watch(template, self._v2_pages(template, entity="staff", org_id=org_id))
             return self._parse("staff", pages, staff_from_v2_user)
         return self._team_staff()
 
@@ -98,18 +121,18 @@ class CalcomClient:
         """
         default_tz = self.tenant.timezone
         if self.api_version == "v1":
-            raw = self._v1_list("/v1/schedules", "schedules", entity="schedules")
+            raw = self._watched("/v1/schedules", self._v1_list("/v1/schedules", "schedules", entity="schedules"))
             return self._parse(
                 "schedules",
                 raw,
                 lambda r: schedule_from_v1(r, default_time_zone=default_tz, default_schedule_ids=default_schedule_ids),
             )
-        headers = {"cal-api-version": V2_VERSIONS["schedules"]}
         org_id = self._organization_id()
         if org_id is not None:
-            raw = self._v2_pages(f"/v2/organizations/{org_id}/schedules", entity="schedules", headers=headers)
+            template = "/v2/organizations/{org_id}/schedules"
+            raw = self.shapes.watch(template, self._v2_pages(template, entity="schedules", org_id=org_id))
         else:
-            raw = self._v2_data("/v2/schedules", entity="schedules", headers=headers)
+            raw = self.shapes.watch("/v2/schedules", self._v2_data("/v2/schedules", entity="schedules"))
         return self._parse("schedules", raw, lambda r: schedule_from_v2(r, default_time_zone=default_tz))
 
     def bookings(self, start: dt.datetime, end: dt.datetime) -> Iterator[Booking]:
@@ -122,21 +145,19 @@ class CalcomClient:
         if self.api_version == "v1":
             params = {"dateFrom": _iso(start), "dateTo": _iso(query_end)}
             raw = self._v1_pages("/v1/bookings", "bookings", entity=BOOKINGS, params=params)
-            parsed = self._parse(BOOKINGS, raw, booking_from_v1)
+            parsed = self._parse(BOOKINGS, self.shapes.watch("/v1/bookings", raw), booking_from_v1)
         else:
-            headers = {"cal-api-version": V2_VERSIONS["bookings"]}
             params = {"afterStart": _iso(start), "beforeEnd": _iso(query_end), "sortStart": "asc"}
-            raw = self._v2_booking_pages(params, headers)
-            parsed = self._parse(BOOKINGS, raw, booking_from_v2)
+            raw = self._v2_booking_pages(params)
+            parsed = self._parse(BOOKINGS, self.shapes.watch("/v2/bookings", raw), booking_from_v2)
         return (b for b in parsed if start <= b.start_utc < end)
 
-    def _v2_booking_pages(self, params: Mapping[str, str], headers: Mapping[str, str]) -> Iterator[Any]:
+    def _v2_booking_pages(self, params: Mapping[str, str]) -> Iterator[Any]:
         """GET /v2/bookings pages: follow `pagination.hasNextPage` (take ≤ 250)."""
         skip, take = 0, min(self.page_size, V2_PAGE_SIZE)
         while True:
-            body = self.http.get_json(
-                "/v2/bookings", entity=BOOKINGS, headers=headers, params={**params, "take": take, "skip": skip}
-            )
+            page = {**params, "take": take, "skip": skip}
+            body = self.http.get_json("/v2/bookings", entity=BOOKINGS, headers=v2_headers("/v2/bookings"), params=page)
             data = self._v2_envelope(body, "/v2/bookings", BOOKINGS)
             if not isinstance(data, list):
                 raise self._payload_error(BOOKINGS, "/v2/bookings: 'data' is not a list")
@@ -153,7 +174,7 @@ class CalcomClient:
         Reads each branch's event type by id: another account's key gets 401/403 there. A 404 is
         left to the `branch_event_types_exist` check.
         """
-        headers = {"cal-api-version": V2_VERSIONS["event_types"]} if self.api_version == "v2" else None
+        headers = v2_headers("/v2/event-types/{event_type_id}") if self.api_version == "v2" else None
         for branch in self.tenant.branches:
             event_type_id = str(branch.calcom_event_type_id)
             path = f"/{self.api_version}/event-types/{event_type_id}"
@@ -184,7 +205,8 @@ class CalcomClient:
         seen.add(me.staff_id)
         yield me
         for team in self._v2_data("/v2/teams", entity="teams"):
-            members = self._v2_pages(f"/v2/teams/{team['id']}/memberships", entity="staff")
+            template = "/v2/teams/{team_id}/memberships"
+            members = self.shapes.watch(template, self._v2_pages(template, entity="staff", team_id=team["id"]))
             for member in self._parse("staff", members, staff_from_v2_membership):
                 if member.staff_id not in seen:
                     seen.add(member.staff_id)
@@ -192,7 +214,8 @@ class CalcomClient:
 
     def _me_raw(self) -> dict[str, Any]:
         if self._me is None:
-            data = self._v2_envelope(self.http.get_json("/v2/me", entity="staff"), "/v2/me", "staff")
+            body = self.http.get_json("/v2/me", entity="staff", headers=v2_headers("/v2/me"))
+            data = self._v2_envelope(body, "/v2/me", "staff")
             if not isinstance(data, Mapping):
                 raise self._payload_error("staff", "/v2/me: 'data' is not an object")
             self._me = dict(data)
@@ -206,17 +229,21 @@ class CalcomClient:
             raise self._payload_error(entity, f"{path}: expected the v2 envelope {{status: success, data}}")
         return body["data"]
 
-    def _v2_data(self, path: str, *, entity: str, headers: Mapping[str, str] | None = None, params=None) -> list:
-        data = self._v2_envelope(self.http.get_json(path, entity=entity, headers=headers, params=params), path, entity)
+    def _v2_data(self, template: str, *, entity: str, params=None, **path_args: Any) -> list:
+        """A v2 list endpoint's `data`, the path filled from `template`, sent with the registered version."""
+        path = template.format(**path_args)
+        body = self.http.get_json(path, entity=entity, headers=v2_headers(template), params=params)
+        data = self._v2_envelope(body, path, entity)
         if not isinstance(data, list):
             raise self._payload_error(entity, f"{path}: 'data' is not a list")
         return data
 
-    def _v2_pages(self, path: str, *, entity: str, headers: Mapping[str, str] | None = None) -> Iterator[Any]:
+    def _v2_pages(self, template: str, *, entity: str, **path_args: Any) -> Iterator[Any]:
         """SkipTakePagination: no pagination block, so page until a short page comes back."""
         skip = 0
         while True:
-            page = self._v2_data(path, entity=entity, headers=headers, params={"take": self.page_size, "skip": skip})
+            params = {"take": self.page_size, "skip": skip}
+            page = self._v2_data(template, entity=entity, params=params, **path_args)
             yield from page
             if len(page) < self.page_size:
                 return
@@ -241,6 +268,10 @@ class CalcomClient:
             page += 1
 
     # ---- records --------------------------------------------------------------------------
+
+    def _watched(self, template: str, records: list) -> list:
+        """The records of one endpoint, their shapes noted (drift.py) before they are combined."""
+        return list(self.shapes.watch(template, records))
 
     def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
         return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)

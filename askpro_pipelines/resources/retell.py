@@ -8,10 +8,12 @@ goes straight there. Prompts come from the agent's LLM and are redacted before t
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import Field
 
+from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.calls import Call, call_from_raw, merge_call
 from askpro_pipelines.models.errors import RecordError
 from askpro_pipelines.models.retell import (
@@ -23,6 +25,7 @@ from askpro_pipelines.models.retell import (
     PhoneNumber,
     agent_summary_from_raw,
     agent_version_from_raw,
+    agent_version_number_from_raw,
     llm_from_raw,
     phone_number_from_raw,
     unwrap_list,
@@ -43,6 +46,7 @@ CURRENT, LEGACY = "current", "legacy"
 LEGACY_AGENT_PAGE = 1000  # legacy GET /list-agents maximum
 CALL_PAGE = 1000  # list-calls maximum, both generations
 CALLS = "retell_calls"
+AGENT_VERSIONS = "retell_agent_versions"  # the per-agent version listing's generation
 
 
 def _ms(moment: dt.datetime) -> int:
@@ -70,6 +74,7 @@ class RetellClient:
         self.generation: dict[str, str] = {}
         self._llms: dict[tuple[str, int | None], Llm | None] = {}
         self.agent_tags: dict[str, dict[str, int | None]] = {}  # from current list-agents summaries
+        self.shapes = ShapeLog(API)  # what each endpoint's records looked like (drift.py)
 
     @property
     def stats(self) -> RequestStats:
@@ -94,7 +99,7 @@ class RetellClient:
         return [with_prompt(v, self._llm_for(v)) for _, v in sorted(unique.items())]
 
     def _current_agent_versions(self) -> list[AgentVersion] | None:
-        """POST /v2/list-agents gives summaries; each agent's versions come from get-agent-versions."""
+        """POST /v2/list-agents gives summaries; each agent's versions are read per page of agents."""
         versions: list[AgentVersion] = []
         key: str | None = None
         while True:
@@ -105,17 +110,70 @@ class RetellClient:
             if body is None:
                 return None
             items, has_more, key = self._unwrap(body, AGENTS)
-            summaries = list(self._parse(AGENTS, items, agent_summary_from_raw))
+            summaries = list(self._parse(AGENTS, items, agent_summary_from_raw, endpoint="/v2/list-agents"))
             for summary in summaries:
                 self.agent_tags[summary.agent_id] = {tag.tag: tag.version for tag in summary.tags}
-            requests = [DetailRequest(f"/get-agent-versions/{s.agent_id}", AGENTS, s.agent_id) for s in summaries]
-            for summary, raw_versions in zip(summaries, self.details.fetch(self.http, requests), strict=True):
-                if not isinstance(raw_versions, list):
-                    raise self._payload_error(AGENTS, "get-agent-versions did not return a list", summary.agent_id)
-                versions += self._parse(AGENTS, raw_versions, agent_version_from_raw)
+            versions += self._versions_of([s.agent_id for s in summaries])
             if not has_more:
                 self.generation[AGENTS] = CURRENT
                 return versions
+
+    def _versions_of(self, agent_ids: list[str]) -> list[AgentVersion]:
+        """Every version of these agents: the version numbers from GET /list-agent-versions (paged,
+        metadata only), each version's configuration from GET /get-agent?version=N. Accounts that
+        answer 404 there get the legacy GET /get-agent-versions (every version in full) instead."""
+        if not agent_ids:
+            return []
+        numbers = self._version_numbers(agent_ids) if self._use(AGENT_VERSIONS) == CURRENT else None
+        if numbers is not None:
+            self.generation[AGENT_VERSIONS] = CURRENT
+            wanted = [(agent_id, n) for agent_id in agent_ids for n in numbers[agent_id]]
+            requests = [DetailRequest(f"/get-agent/{a}", AGENTS, a, {"version": n}) for a, n in wanted]
+            answers = self.details.fetch(self.http, requests)
+            found = list(self._parse(AGENTS, answers, agent_version_from_raw, endpoint="/get-agent/{agent_id}"))
+            for (agent_id, number), version in zip(wanted, found, strict=True):
+                if (version.agent_id, version.version) != (agent_id, number):
+                    raise self._payload_error(AGENTS, f"get-agent?version={number} answered another version", agent_id)
+            return found
+        self.generation[AGENT_VERSIONS] = LEGACY
+        versions: list[AgentVersion] = []
+        requests = [DetailRequest(f"/get-agent-versions/{a}", AGENTS, a) for a in agent_ids]
+        for agent_id, raw_versions in zip(agent_ids, self.details.fetch(self.http, requests), strict=True):
+            if not isinstance(raw_versions, list):
+                raise self._payload_error(AGENTS, "get-agent-versions did not return a list", agent_id)
+            versions += self._parse(
+                AGENTS, raw_versions, agent_version_from_raw, endpoint="/get-agent-versions/{agent_id}"
+            )
+        return versions
+
+    def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
+        """Each agent's version numbers from every page of GET /list-agent-versions/{id}; None when
+        the account answers 404/405 for the first agent (it lacks the endpoint)."""
+        def request(agent_id: str, key: str | None) -> DetailRequest:
+            params = {"limit": self.page_size, "sort_order": "ascending"} | ({"pagination_key": key} if key else {})
+            return DetailRequest(f"/list-agent-versions/{agent_id}", AGENTS, agent_id, params)
+
+        first = request(agent_ids[0], None)
+        probe = self._current_or_none(
+            lambda: self.http.get_json(first.path, entity=AGENTS, params=first.params, record_id=first.record_id),
+            first=True,
+        )
+        if probe is None:
+            return None
+        numbers: dict[str, list[int]] = {agent_id: [] for agent_id in agent_ids}
+        batch = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
+        while batch:
+            more: list[DetailRequest] = []
+            for agent_id, body in batch:
+                items, has_more, key = self._unwrap(body, AGENTS)
+                parser = partial(agent_version_number_from_raw, agent_id=agent_id)
+                numbers[agent_id] += self._parse(
+                    AGENTS, items, parser, endpoint="/list-agent-versions/{agent_id}", owner_id=agent_id
+                )
+                if has_more:
+                    more.append(request(agent_id, key))
+            batch = self._fetch_each(more)
+        return numbers
 
     def _legacy_agent_versions(self) -> list[AgentVersion]:
         """GET /list-agents lists every version of every agent as full objects (agent_id repeats)."""
@@ -124,7 +182,7 @@ class RetellClient:
         while True:
             body = self.http.get_json("/list-agents", entity=AGENTS, params=params)
             items, _, _ = self._unwrap(body, AGENTS)
-            page = list(self._parse(AGENTS, items, agent_version_from_raw))
+            page = list(self._parse(AGENTS, items, agent_version_from_raw, endpoint="/list-agents"))
             versions += page
             if len(items) < LEGACY_AGENT_PAGE or not page:
                 break
@@ -140,7 +198,7 @@ class RetellClient:
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
-            (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw)
+            (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
 
     def _llm_for(self, agent: AgentVersion) -> Llm | None:
         if not agent.llm_id:
@@ -149,7 +207,7 @@ class RetellClient:
         if cache_key not in self._llms:
             params = {"version": agent.llm_version} if agent.llm_version is not None else None
             raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
-            (llm,) = self._parse(LLMS, [raw], llm_from_raw)
+            (llm,) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
             self._llms[cache_key] = llm
         return self._llms[cache_key]
 
@@ -169,14 +227,16 @@ class RetellClient:
                 if body is None:
                     break
                 items, has_more, key = self._unwrap(body, PHONE_NUMBERS)
-                numbers += self._parse(PHONE_NUMBERS, items, phone_number_from_raw)
+                numbers += self._parse(
+                    PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers"
+                )
                 if not has_more:
                     self.generation[PHONE_NUMBERS] = CURRENT
                     return numbers
         body = self.http.get_json("/list-phone-numbers", entity=PHONE_NUMBERS)
         items, _, _ = self._unwrap(body, PHONE_NUMBERS)
         self.generation[PHONE_NUMBERS] = LEGACY
-        return list(self._parse(PHONE_NUMBERS, items, phone_number_from_raw))
+        return list(self._parse(PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/list-phone-numbers"))
 
     # ---- calls ------------------------------------------------------------------------------
 
@@ -239,7 +299,7 @@ class RetellClient:
             page = list(calls)
             if ticket is not None:
                 for index, raw in zip(missing, self.details.collect(ticket), strict=True):
-                    (detail,) = self._parse(CALLS, [raw], call_from_raw)
+                    (detail,) = self._parse(CALLS, [raw], call_from_raw, endpoint="/v2/get-call/{call_id}")
                     page[index] = merge_call(calls[index], detail)
             merged += page
         return merged
@@ -263,7 +323,7 @@ class RetellClient:
                 return
             self.generation[CALLS] = CURRENT
             items, has_more, key = self._unwrap(body, CALLS)
-            yield list(self._parse(CALLS, items, call_from_raw))
+            yield list(self._parse(CALLS, items, call_from_raw, endpoint="/v3/list-calls"))
             if not has_more:
                 return
 
@@ -281,13 +341,19 @@ class RetellClient:
                 body_json["pagination_key"] = key
             body = self.http.post_json("/v2/list-calls", entity=CALLS, json=body_json)
             items, _, _ = self._unwrap(body, CALLS)
-            page = list(self._parse(CALLS, items, call_from_raw))
+            page = list(self._parse(CALLS, items, call_from_raw, endpoint="/v2/list-calls"))
             yield from page
             if len(items) < CALL_PAGE or not page:
                 return
             key = page[-1].call_id
 
     # ---- plumbing ---------------------------------------------------------------------------
+
+    def _fetch_each(self, requests: list[DetailRequest]) -> list[tuple[str | None, Any]]:
+        """(record id, answer) of each detail request, in order."""
+        if not requests:
+            return []
+        return list(zip([r.record_id for r in requests], self.details.fetch(self.http, requests), strict=True))
 
     def _current_or_none(self, call: Callable[[], Any], *, first: bool) -> Any:
         """The current endpoint's answer, or None when an account without it answers 404/405 on page one."""
@@ -307,8 +373,12 @@ class RetellClient:
         except RecordError as exc:
             raise self._payload_error(entity, exc.message, exc.record_id) from None
 
-    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
-        return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)
+    def _parse(
+        self, entity: str, raw: Any, parser: Callable[[Mapping], Any], *, endpoint: str, owner_id: str | None = None
+    ) -> Iterator[Any]:
+        """Validated records; the shape of each raw record is noted for drift detection on the way."""
+        watched = self.shapes.watch(endpoint, raw, owner_id)
+        return parse_records(watched, parser, tenant=self.tenant.slug, api=API, entity=entity)
 
     def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from http import HTTPStatus
@@ -40,6 +40,7 @@ from askpro_pipelines.simulator.activity import (
     TenantActivity,
     retell_call_object,
 )
+from askpro_pipelines.simulator import retell_routes
 from askpro_pipelines.simulator.world import (
     SIM_NOW,
     WEEKDAY_NAMES,
@@ -88,9 +89,13 @@ Api = Literal["v1", "v2", "retell"]
 
 @dataclass
 class Fault:
-    """A misbehaviour the next matching requests get; matched in the order faults were added."""
+    """A misbehaviour the next matching requests get; matched in the order faults were added.
 
-    kind: Literal["status", "slow", "malformed"]
+    `drift` answers normally but with `changes` merged into the first record of the response
+    (new keys, changed enum values): a provider changing its shapes under its users.
+    """
+
+    kind: Literal["status", "slow", "malformed", "drift"]
     path_prefix: str = ""
     tenant: str | None = None
     status: int = 503
@@ -98,10 +103,13 @@ class Fault:
     retry_after: float | None = None
     retry_after_header: str = "Retry-After"
     delay_s: float = 0.0
+    changes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("status", "slow", "malformed"):
-            raise ValueError(f"fault kind must be status, slow or malformed, not {self.kind!r}")
+        if self.kind not in ("status", "slow", "malformed", "drift"):
+            raise ValueError(f"fault kind must be status, slow, malformed or drift, not {self.kind!r}")
+        if (self.kind == "drift") != bool(self.changes):
+            raise ValueError("a drift fault needs changes, and only a drift fault takes them")
         if self.count == 0 or self.count < -1:
             raise ValueError("fault count must be positive, or -1 for forever")
         if self.retry_after_header.lower() not in ("retry-after", "retry-after-ms"):
@@ -648,7 +656,12 @@ _POST_CALL_ANALYSIS = [
 ]
 
 
+def _agent_index(tenant: TenantWorld, agent: SimAgent) -> int:
+    return next(i for i, a in enumerate(tenant.agents) if a.agent_id == agent.agent_id)
+
+
 def _retell_agent(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion) -> dict:
+    engine_version = retell_routes.engine_version(version.version, _agent_index(tenant, agent))
     return {
         "agent_id": agent.agent_id,
         "agent_name": agent.agent_name,
@@ -656,7 +669,7 @@ def _retell_agent(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion
         "is_published": version.is_published,
         "version_title": version.version_title,
         "base_version": version.version - 1 if version.version > 0 else None,
-        "response_engine": {"type": "retell-llm", "llm_id": agent.llm_id, "version": version.version},
+        "response_engine": {"type": "retell-llm", "llm_id": agent.llm_id, "version": engine_version},
         "voice_id": agent.voice_id,
         "voice_model": "eleven_multilingual_v2",
         "voice_temperature": 1,
@@ -693,6 +706,7 @@ def _retell_agent_summary(agent: SimAgent) -> dict:
         "agent_id": agent.agent_id,
         "agent_name": agent.agent_name,
         "channel": "voice",
+        "is_suspended": False,
         "tags": agent.tags,
         "user_modified_timestamp": agent.latest.last_modification_timestamp,
     }
@@ -702,19 +716,13 @@ def _retell_llm(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion) 
     booked = tenant.event_types[0].id if tenant.event_types else None
     cal_tools = []
     if booked is not None:
-        # The real API returns the Cal.com key inside Cal tools (masking is unverified), so the
-        # simulator does too: a pipeline that stores LLM JSON must redact it.
-        tools = (("check_availability_cal", "verfuegbarkeit_pruefen"), ("book_appointment_cal", "termin_buchen"))
-        for tool_type, name in tools:
-            cal_tools.append(
-                {
-                    "type": tool_type,
-                    "name": name,
-                    "event_type_id": booked,
-                    "timezone": tenant.spec.time_zone,
-                    "cal_api_key": tenant.spec.calcom_key,
-                }
-            )
+        cal_tools = retell_routes.booking_tools(
+            event_type_id=booked,
+            time_zone=tenant.spec.time_zone,
+            calcom_key=tenant.spec.calcom_key,
+            cal_tools=retell_routes.uses_cal_tools(tenant.spec.retell_generation, _agent_index(tenant, agent)),
+            slug=tenant.slug,
+        )
     return {
         "llm_id": agent.llm_id,
         "version": version.version,
@@ -1315,6 +1323,8 @@ def _corrupt(kind: str, record: dict) -> dict:
     elif kind == "retell_agent_summary":
         bad.pop("agent_id", None)
         bad["user_modified_timestamp"] = "abc"
+    elif kind == "retell_agent_version":
+        bad["version"] = "abc"
     elif kind == "retell_agent":
         bad.pop("response_engine", None)
         bad["version"] = "abc"
@@ -1361,11 +1371,13 @@ class _Payload:
     listing: _Listing | None = None
     record: dict | None = None
 
-    def render(self, malformed: bool) -> bytes:
+    def render(self, malformed: bool, changes: dict[str, Any] | None = None) -> bytes:
         if self.listing is None:
             record = _corrupt(self.kind, self.record) if malformed else self.record
-            return self.prefix + _dumps(record) + self.suffix
+            return self.prefix + _dumps(record | (changes or {})) + self.suffix
         encoded = self.listing.encoded
+        if changes and encoded:
+            encoded = [_dumps(self.listing.records[0] | changes), *encoded[1:]]
         if malformed and encoded:
             index = len(encoded) // 2
             encoded = list(encoded)
@@ -1448,6 +1460,7 @@ class _App:
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str, int]] = []
+        self.calcom_versions: list[tuple[str, str | None]] = []  # (v2 path, cal-api-version sent)
         self.rate_counters: dict[tuple[str, str], int] = {}
         self.owners = self._index_owners()
         self.routes: dict[Api, list[tuple[str, re.Pattern, _Handler]]] = {
@@ -1483,6 +1496,7 @@ class _App:
                 ("GET", re.compile(r"/list-agents"), self.retell_list_agents_legacy),
                 ("GET", re.compile(r"/get-agent/(?P<agent_id>[^/]+)"), self.retell_get_agent),
                 ("GET", re.compile(r"/get-agent-versions/(?P<agent_id>[^/]+)"), self.retell_get_agent_versions),
+                ("GET", re.compile(r"/list-agent-versions/(?P<agent_id>[^/]+)"), self.retell_list_agent_versions),
                 ("GET", re.compile(r"/get-retell-llm/(?P<llm_id>[^/]+)"), self.retell_get_llm),
                 ("GET", re.compile(r"/v2/list-phone-numbers"), self.retell_list_phone_numbers),
                 ("GET", re.compile(r"/list-phone-numbers"), self.retell_list_phone_numbers_legacy),
@@ -1565,10 +1579,14 @@ class _App:
         else:
             return _json(404, {"message": f"the simulator serves /calcom/v1, /calcom/v2 and /retell, not {path}"})
 
+        if api == "v2":
+            with self.lock:
+                self.calcom_versions.append((api_path, request.headers.get("cal-api-version")))
         key = self._credential(api, request)
         tenant = self._tenant_for_key(api, key)
         fault = self._take_fault(path, tenant.slug if tenant else None)
         malformed = False
+        changes = fault.changes if fault is not None and fault.kind == "drift" else None
         extra_headers: dict[str, str] = {}
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay_s)
@@ -1579,7 +1597,7 @@ class _App:
                 extra_headers = fault.retry_headers()
                 raise self._fault_error(api, fault.status)
             body = await self._dispatch(api, api_path, request, key, tenant)
-            response = Response(body.render(malformed), status_code=200, media_type="application/json")
+            response = Response(body.render(malformed, changes), status_code=200, media_type="application/json")
         except _ApiError as error:
             response = self._error_response(api, api_path, error)
         response.headers.update(extra_headers)
@@ -1689,6 +1707,8 @@ class _App:
             raise _ApiError(404, message)
         if tenant is None:
             raise self._unauthorized(api, key)
+        if api == "retell" and not retell_routes.serves(tenant.spec.retell_generation, handler.__name__):
+            raise _ApiError(404, "Not Found")  # an account without this endpoint generation
         ctx = _Ctx(
             api=api,
             method=request.method,
@@ -2116,6 +2136,23 @@ class _App:
         agent = self._agent(ctx, agent_id)
         return _bare_list(ctx.views.retell_agent_versions[agent.agent_id])
 
+    def retell_list_agent_versions(self, ctx: _Ctx, agent_id: str) -> _Payload:
+        """GET /list-agent-versions/{agent_id}: version metadata, paged (the SDK's `list_versions`)."""
+        agent = self._agent(ctx, agent_id)
+        items = retell_routes.version_items(ctx.views.retell_agent_versions[agent.agent_id].records)
+        limit = self._retell_limit(ctx, retell_routes.AGENT_VERSIONS_LIMIT)
+        order = ctx.query.get("sort_order", "descending")
+        if order not in ("ascending", "descending"):
+            raise _ApiError(400, "sort_order must be ascending or descending")
+        descending = order == "descending"
+        try:
+            page, has_more, key = retell_routes.version_page(
+                items, limit=limit, after=ctx.query.get("pagination_key"), descending=descending
+            )
+        except ValueError as exc:
+            raise _ApiError(400, str(exc)) from None
+        return _retell_page(_Listing("retell_agent_version", page), has_more, key)
+
     def retell_get_llm(self, ctx: _Ctx, llm_id: str) -> _Payload:
         self._check_owner(ctx, "llm", llm_id, f"llm {llm_id}")
         versions = ctx.views.retell_llms[llm_id]
@@ -2329,6 +2366,12 @@ class Simulator:
         """How many API requests (not /_sim ones) were served whose path starts with the prefix."""
         with self._app.lock:
             return sum(1 for _, path, _ in self._app.log if path.startswith(path_prefix))
+
+    @property
+    def calcom_api_versions(self) -> list[tuple[str, str | None]]:
+        """(path, `cal-api-version` header or None) per Cal.com v2 request served (a copy)."""
+        with self._app.lock:
+            return list(self._app.calcom_versions)
 
     @property
     def request_log(self) -> list[tuple[str, str, int]]:

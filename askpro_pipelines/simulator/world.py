@@ -114,6 +114,8 @@ class SimTenantSpec:
     # inbound calls book a slot, and those bookings count towards bookings_per_day (or exceed it).
     calls_per_day: int = 12
     bookings_per_day: int = 6
+    # Which Retell endpoint generation the account has: current, legacy or both (retell_routes.py).
+    retell_generation: str = "both"
 
 
 @dataclass
@@ -486,6 +488,8 @@ def _validate(config: SimulatorConfig) -> None:
         where = f"simulator tenant {spec.slug!r}"
         if not spec.slug or not spec.calcom_key or not spec.retell_key:
             raise ValueError(f"{where}: slug, calcom_key and retell_key must be non-empty")
+        if spec.retell_generation not in ("current", "legacy", "both"):
+            raise ValueError(f"{where}: retell_generation must be current, legacy or both")
         if spec.staff < 1 or spec.schedules_per_staff < 1:
             raise ValueError(f"{where}: staff and schedules_per_staff must be at least 1")
         if spec.event_types < 0 or spec.agents < 0:

@@ -371,3 +371,23 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract(booking_outcomes, ("tenant", "day", "branch_id")),
     )
 }
+
+
+# What each endpoint's responses looked like at the last sync, per tenant (askpro_pipelines/drift.py);
+# the `api_responses_match_models` checks read it. Replaced per tenant and asset by each sync.
+api_shapes = sa.Table(
+    "api_shapes",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("api", sa.String(16), nullable=False, comment="calcom | retell"),
+    sa.Column("endpoint", sa.String(128), nullable=False, comment="path template, e.g. /v3/list-calls"),
+    sa.Column("asset", sa.String(64), nullable=False, comment="the asset whose sync read the endpoint"),
+    sa.Column("kind", sa.String(16), nullable=False, comment="key | value (of an enum-like field) | missing (expected key)"),
+    sa.Column("field", sa.String(255), nullable=False, comment="the key, or the enum field's path"),
+    sa.Column("value", sa.String(255), nullable=False, comment="the enum value; '' for keys"),
+    sa.Column("known", sa.Boolean, nullable=False, comment="whether the models know it (always false for missing)"),
+    sa.Column("records", sa.Integer, nullable=False, comment="records that showed it"),
+    sa.Column("example_record_id", sa.String(128)),
+    sa.Column("observed_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_api_shapes_tenant_asset", "tenant", "asset"),
+)
