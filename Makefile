@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make sync   set up .venv if needed, then run the main job (a full sync)
+#   make sync   set up .venv if needed, then run the main job (a full sync) as the demo:
+#               the bundled simulator serves the tenants (askpro-demo, askpro_simulator/)
 #   make test   set up .venv if needed, then run the tests
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,7 +24,7 @@ $(UI_STAMP): $(STAMP) scripts/install-ui-test-deps
 install: $(STAMP)
 
 sync: $(STAMP)
-	$(BIN)/askpro sync $(ARGS)
+	$(BIN)/askpro-demo sync $(ARGS)
 
 test: $(UI_STAMP)
 	$(BIN)/python -m pytest $(ARGS)

@@ -2,23 +2,22 @@
 
     askpro sync [--tenant SLUG ...] [--select ASSETS]   full sync through Dagster, summary table
     askpro tenants validate                              check the tenants file
-    askpro simulator serve [--port N]                    serve the demo tenants from the simulator
     askpro webhooks serve | list | replay                the webhook receiver and its landing table
     askpro backfill --from D --to D [--tenant SLUG …]    re-sync facts of a day range after an outage
+
+The demo (the bundled simulator) is the simulator package's own command, `askpro-demo`.
 """
 
 import argparse
 import datetime as dt
 import os
-import signal
 import sys
-import threading
 import warnings
 from collections.abc import Sequence
 
-from askpro_pipelines.sync import FACT_ASSETS, SyncReport, run_sync, simulator_for
+from askpro_pipelines.deployment import demo_banner, require_production_settings
+from askpro_pipelines.sync import FACT_ASSETS, SyncReport, run_sync
 from askpro_pipelines.tenants import (
-    SIMULATOR_URL_ENV,
     TENANTS_FILE_ENV,
     TenantsConfig,
     TenantsFileError,
@@ -42,6 +41,9 @@ def _print_table(headers: Sequence[str], rows: list[Sequence[object]], right: se
 def print_report(report: SyncReport) -> None:
     """The per-tenant, per-table counts table, then one line per failed tenant."""
     print("\nComprehensive Sync")
+    banner = demo_banner(report.simulator_url)
+    if banner:
+        print(banner)
     rows: list[Sequence[object]] = []
     totals = [0, 0, 0, 0]
     for tenant in report.tenants:
@@ -72,21 +74,8 @@ def print_report(report: SyncReport) -> None:
             print(f"\nCHECKS FAILED tenant {tenant.tenant}: {', '.join(tenant.failed_checks)}", file=sys.stderr)
 
 
-def _use_simulator(config: TenantsConfig, mode: str) -> bool:
-    if mode == "on":
-        return True
-    if mode == "off" or os.environ.get(SIMULATOR_URL_ENV):
-        return False
-    referenced = [name for t in config.tenants for name in t.secret_env_names()]
-    return not any(os.environ.get(name) for name in referenced)
-
-
 def _run_against_source(args: argparse.Namespace, config: TenantsConfig, **sync_arguments) -> SyncReport:
-    """Sync against the real APIs, or the bundled simulator when no key is set (or --simulator on)."""
-    if _use_simulator(config, args.simulator):
-        with simulator_for(config, seed=args.seed) as simulator:
-            print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
-            return run_sync(load_tenants(), log_level=args.log_level, **sync_arguments)
+    """Sync the tenants' APIs (or, in demo mode, the simulator ASKPRO_SIMULATOR_URL names)."""
     config.require_secrets()
     return run_sync(config, log_level=args.log_level, **sync_arguments)
 
@@ -109,29 +98,8 @@ def cmd_tenants_validate(args: argparse.Namespace) -> int:
         print(f"{tenant.slug}: {tenant.name} [{tenant.timezone}, Cal.com {tenant.calcom.api_version}] {branches}")
     missing = config.missing_secrets()
     if missing:
-        print("not set (the simulator is used when none is set): " + "; ".join(missing))
+        print("not set (`askpro-demo sync` runs the demo when none is set): " + "; ".join(missing))
     print(f"ok: {len(config.tenants)} tenant(s)")
-    return 0
-
-
-def cmd_simulator_serve(args: argparse.Namespace) -> int:
-    config = load_tenants(args.tenants_file, environ={k: v for k, v in os.environ.items() if k != SIMULATOR_URL_ENV})
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with simulator_for(config, seed=args.seed, port=args.port) as simulator:
-        url = simulator.base_url
-        print(f"simulator serving {len(config.tenants)} tenant(s) at {url}")
-        print("to point Dagster at it, export:")
-        print(f"  export {SIMULATOR_URL_ENV}={url}")
-        for tenant in config.tenants:
-            # Only the simulator's own fake keys, which simulator_for just set; never a real secret.
-            for name in [tenant.calcom.api_key_env] + ([tenant.retell.api_key_env] if tenant.retell else []):
-                print(f"  export {name}={os.environ[name]}")
-        print("Ctrl-C stops it.", flush=True)
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
@@ -205,13 +173,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
     parser.add_argument(
-        "--simulator",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="serve tenants from the bundled simulator: auto = when no API key is set (default)",
-    )
-    parser.add_argument("--seed", type=int, default=42, help="simulator seed (default 42)")
-    parser.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="Dagster console log level"
     )
 
@@ -231,15 +192,6 @@ def build_parser() -> argparse.ArgumentParser:
     validate = tenants.add_parser("validate", help="validate the tenants file and list tenants")
     validate.add_argument("--tenants-file", metavar="PATH")
     validate.set_defaults(func=cmd_tenants_validate)
-
-    simulator = sub.add_parser("simulator", help="the bundled Cal.com/Retell simulator").add_subparsers(
-        dest="simulator_command", required=True
-    )
-    serve = simulator.add_parser("serve", help="serve the tenants file's tenants until Ctrl-C")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--seed", type=int, default=42)
-    serve.add_argument("--tenants-file", metavar="PATH")
-    serve.set_defaults(func=cmd_simulator_serve)
 
     webhooks = sub.add_parser("webhooks", help="the webhook receiver and its landing table").add_subparsers(
         dest="webhooks_command", required=True
@@ -285,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_dagster_feature_warnings()
     args = build_parser().parse_args(argv)
     try:
+        require_production_settings()
         return args.func(args)
     except TenantsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)

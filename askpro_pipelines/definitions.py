@@ -5,6 +5,7 @@ from dagster import Definitions, in_process_executor
 from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
+from askpro_pipelines.deployment import require_production_settings
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
 from askpro_pipelines.policies import derived_assets_automation, with_freshness
 from askpro_pipelines.resources.alerts import AlertsResource
@@ -22,6 +23,10 @@ from askpro_pipelines.sensors.webhooks import (
     calcom_webhook_sensor,
     retell_webhook_sensor,
 )
+
+# A deployment refuses to load on the demo defaults (no tenants file, no warehouse URL, a
+# simulator URL): the code location fails with one line naming the setting.
+require_production_settings()
 
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.

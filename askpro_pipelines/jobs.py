@@ -6,6 +6,7 @@ from dagster import AssetSelection, define_asset_job
 from askpro_pipelines.assets.askpro import askpro_assets
 from askpro_pipelines.assets.calcom import calcom_assets
 from askpro_pipelines.assets.retell import retell_assets
+from askpro_pipelines.deployment import mode_tags
 from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
 
 SYNCED_ASSETS = [*calcom_assets, *retell_assets, *askpro_assets]
@@ -17,11 +18,14 @@ sync_dimensions_job = define_asset_job(
     selection=DIMENSIONS,
     description="Full sync of one tenant's dimensions: Cal.com event types, staff, working hours, Retell agents, "
     "numbers and the phone assignments. `askpro sync` runs it once per tenant.",
+    # askpro/mode: demo (the simulator) or production, on every run of the job, as loaded.
+    tags=mode_tags(),
 )
 
 sync_facts_job = define_asset_job(
     "sync_facts",
     selection=FACTS,
     description="Bookings, calls, transcripts and outcomes of one tenant and day (or a day range in one run).",
+    tags=mode_tags(),
 )
 

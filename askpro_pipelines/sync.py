@@ -4,18 +4,16 @@ One run per tenant keeps failures apart: a tenant whose API is down shows red al
 be re-run alone, while the others land.
 """
 
-import dataclasses
 import datetime as dt
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
+from askpro_pipelines.deployment import mode_tags, simulator_url
 from askpro_pipelines.partitions import (
     newest_day,
     tenant_day_key,
@@ -23,14 +21,10 @@ from askpro_pipelines.partitions import (
     tenant_partitions,
 )
 from askpro_pipelines.tenants import (
-    SIMULATOR_URL_ENV,
     Tenant,
     TenantsConfig,
     TenantsFileError,
 )
-
-if TYPE_CHECKING:
-    from askpro_pipelines.simulator.server import Simulator
 
 FACT_ASSETS = ["calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"]
 DIMENSIONS_JOB = "sync_dimensions"
@@ -184,7 +178,7 @@ def run_sync(
     results = []
     for slug in slugs:
         tenant = config.get(slug)
-        tags = {"askpro/tenant": slug, "askpro/trigger": "cli"}
+        tags = {"askpro/tenant": slug, "askpro/trigger": "cli", **mode_tags()}
         started = time.perf_counter()
         outcome: TenantResult | None = None
         if by_job[DIMENSIONS_JOB]:
@@ -203,7 +197,7 @@ def run_sync(
             outcome = _merge(outcome, _tenant_result(slug, facts, 0.0))
         outcome.seconds = time.perf_counter() - started
         results.append(outcome)
-    return SyncReport(tenants=results, simulator_url=os.environ.get(SIMULATOR_URL_ENV))
+    return SyncReport(tenants=results, simulator_url=simulator_url())
 
 
 def range_arguments(slug: str, first: dt.date, last: dt.date) -> dict:
@@ -231,41 +225,3 @@ def _merge(first: TenantResult | None, second: TenantResult) -> TenantResult:
         checks_run=first.checks_run + second.checks_run,
         errors=first.errors + second.errors,
     )
-
-
-@contextmanager
-def simulator_for(
-    config: TenantsConfig, seed: int = 42, port: int = 0, spec_overrides: Mapping[str, Mapping] | None = None
-) -> Iterator["Simulator"]:
-    """Serve the tenants from the bundled simulator and point them at it for the duration.
-
-    Sets each tenant's key variables to the simulator's keys and ASKPRO_SIMULATOR_URL, and
-    restores the environment afterwards. Yields the running simulator (tests add faults to it).
-    `spec_overrides` sets simulator fields per tenant slug (size, uuid host ids, ...).
-    """
-    from askpro_pipelines.simulator.server import Simulator
-    from askpro_pipelines.simulator.world import config_from_tenants
-
-    sim_config = config_from_tenants(config.tenants, seed=seed)
-    sim_config.tenants = [
-        dataclasses.replace(spec, **dict((spec_overrides or {}).get(spec.slug, {}))) for spec in sim_config.tenants
-    ]
-    env = {}
-    for tenant, spec in zip(config.tenants, sim_config.tenants):
-        env[tenant.calcom.api_key_env] = spec.calcom_key
-        if tenant.retell:
-            env[tenant.retell.api_key_env] = spec.retell_key
-    simulator = Simulator(sim_config, port=port)
-    url = simulator.start()
-    env[SIMULATOR_URL_ENV] = url
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield simulator
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        simulator.stop()

@@ -26,6 +26,8 @@ from pydantic import (
 TENANTS_FILE_ENV = "ASKPRO_TENANTS_FILE"
 SIMULATOR_URL_ENV = "ASKPRO_SIMULATOR_URL"
 DEMO_TENANTS_RESOURCE = "demo_tenants.yaml"
+# The simulator issues keys with these prefixes (Cal.com, Retell); real keys never carry them.
+DEMO_KEY_PREFIXES = ("cal_test_sim_", "key_sim_")
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 E164_PATTERN = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -153,6 +155,10 @@ class Tenant(_Strict):
             raise TenantsFileError(f"tenant {self.slug!r}: field retell: no Retell account is configured")
         return _require_env(self, "retell.api_key_env", self.retell.api_key_env, environ)
 
+    def api_key_env_names(self) -> list[str]:
+        """The variables holding this tenant's API keys (what a request sends)."""
+        return [self.calcom.api_key_env] + ([self.retell.api_key_env] if self.retell else [])
+
     def secret_env_names(self) -> list[str]:
         """Every environment variable this tenant's secrets come from."""
         names = [self.calcom.api_key_env]
@@ -203,8 +209,7 @@ class TenantsConfig(_Strict):
         env = os.environ if environ is None else environ
         missing = []
         for tenant in self.tenants:
-            names = [tenant.calcom.api_key_env] + ([tenant.retell.api_key_env] if tenant.retell else [])
-            missing += [f"{tenant.slug}: {name}" for name in names if not env.get(name)]
+            missing += [f"{tenant.slug}: {name}" for name in tenant.api_key_env_names() if not env.get(name)]
         return missing
 
     def require_secrets(self, environ: Mapping[str, str] | None = None) -> None:
@@ -213,11 +218,27 @@ class TenantsConfig(_Strict):
         if missing:
             raise TenantsFileError(
                 "API key environment variables are not set: " + "; ".join(missing)
-                + " (unset every key to run against the bundled simulator instead)"
+                + " (`make sync` or `askpro-demo sync` runs the demo against the bundled simulator)"
             )
 
-    def routed_to_simulator(self, simulator_url: str) -> "TenantsConfig":
-        """The same tenants with every API base URL pointed at the bundled simulator."""
+    def refuse_real_keys(self, environ: Mapping[str, str] | None = None) -> None:
+        """Demo mode: a key variable holding anything but a simulator demo key is refused.
+
+        A real key is never sent to the simulator; the simulator's keys carry DEMO_KEY_PREFIXES.
+        """
+        env = os.environ if environ is None else environ
+        for tenant in self.tenants:
+            for name in tenant.api_key_env_names():
+                value = env.get(name)
+                if value and not value.startswith(DEMO_KEY_PREFIXES):
+                    raise TenantsFileError(
+                        f"tenant {tenant.slug}: {name} holds a real API key while {SIMULATOR_URL_ENV} is set; "
+                        f"refusing to send it to the simulator (unset one of them)"
+                    )
+
+    def routed_to_simulator(self, simulator_url: str, environ: Mapping[str, str] | None = None) -> "TenantsConfig":
+        """The same tenants with every API base URL pointed at the simulator (refusing real keys)."""
+        self.refuse_real_keys(environ)
         url = simulator_url.rstrip("/")
         tenants = []
         for tenant in self.tenants:
@@ -279,7 +300,8 @@ def tenants_file_path(environ: Mapping[str, str] | None = None) -> Path | None:
 def load_tenants(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> TenantsConfig:
     """Load the tenants file (argument, then ASKPRO_TENANTS_FILE, then the bundled demo).
 
-    When ASKPRO_SIMULATOR_URL is set, every tenant is routed to that simulator.
+    When ASKPRO_SIMULATOR_URL is set (demo mode), every tenant is routed to that simulator,
+    and a tenant whose key variable holds a real key is refused.
     """
     env = os.environ if environ is None else environ
     chosen = Path(path) if path else tenants_file_path(env)
@@ -293,4 +315,4 @@ def load_tenants(path: Path | str | None = None, environ: Mapping[str, str] | No
             raise TenantsFileError(f"{chosen}: cannot read the tenants file: {exc.strerror}") from None
         config = parse_tenants(text, source=str(chosen))
     simulator_url = env.get(SIMULATOR_URL_ENV)
-    return config.routed_to_simulator(simulator_url) if simulator_url else config
+    return config.routed_to_simulator(simulator_url, env) if simulator_url else config

@@ -1,6 +1,6 @@
 """The benchmark's simulator in its own process: `python -m benchmarks.sim_server --tenants-file F --spec-overrides JSON`.
 
-Builds `Simulator(SimulatorConfig)` exactly as `askpro_pipelines.sync.simulator_for(config, seed,
+Builds `Simulator(SimulatorConfig)` exactly as `askpro_simulator.demo.simulator_for(config, seed,
 spec_overrides=...)` does (`config_from_tenants` of the tenants file, then the per-slug overrides),
 serves it on `--port` (0 = any free port), prints ONE JSON line on stdout
 `{"url": ..., "env": {VAR: value, ...}}` (the base URL and the key variables `simulator_for` would set)
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _sim_config(tenants_file: str, seed: int, overrides: dict):
-    from askpro_pipelines.simulator.world import config_from_tenants
+    from askpro_simulator.world import config_from_tenants
     from askpro_pipelines.tenants import load_tenants
 
     config = load_tenants(tenants_file)
@@ -46,7 +46,7 @@ def _sim_config(tenants_file: str, seed: int, overrides: dict):
 
 def build_world(tenants_file: str, overrides: dict, seed: int = 42):
     """The same (deterministic) world the child serves, for callers that need it locally (webhook deliveries)."""
-    from askpro_pipelines.simulator.world import build_world as _build
+    from askpro_simulator.world import build_world as _build
 
     return _build(_sim_config(tenants_file, seed, overrides)[0])
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from askpro_pipelines.simulator.server import Simulator
+    from askpro_simulator.server import Simulator
     from askpro_pipelines.tenants import SIMULATOR_URL_ENV
 
     sim_config, env = _sim_config(args.tenants_file, args.seed, json.loads(args.spec_overrides))

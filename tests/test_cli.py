@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from askpro_pipelines.cli import main
-from askpro_pipelines.simulator.server import Fault
-from askpro_pipelines.sync import simulator_for
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
+from askpro_simulator.cli import main as demo_main
+from askpro_simulator.demo import simulator_for
+from askpro_simulator.server import Fault
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,18 +50,19 @@ def tenants_file(tmp_path, monkeypatch):
     return path
 
 
-def test_sync_with_no_keys_uses_the_simulator_and_prints_counts(tenants_file, warehouse_url, monkeypatch, capsys):
+def test_demo_sync_serves_the_simulator_and_prints_counts(tenants_file, warehouse_url, monkeypatch, capsys):
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", warehouse_url)
-    assert main(["sync"]) == 0
+    assert demo_main(["sync"]) == 0
     out = capsys.readouterr().out
     assert "bundled simulator" in out and "Comprehensive Sync" in out
+    assert any(line.startswith("DEMO: simulator at http://127.0.0.1:") for line in out.splitlines())
     wh = Warehouse.from_url(warehouse_url)
     for slug in ("praxis-eins", "praxis-zwei"):
         for table in TABLES:
             line = next(line for line in out.splitlines() if line.split()[:2] == [slug, table])
             assert int(line.split()[2]) == wh.count(table, slug)
         assert any(line.split()[:2] == [slug, "ok"] for line in out.splitlines())
-    assert main(["sync", "--tenant", "praxis-zwei", "--select", "staff"]) == 0
+    assert demo_main(["sync", "--tenant", "praxis-zwei", "--select", "staff"]) == 0
     out = capsys.readouterr().out
     assert "praxis-eins" not in out and any(line.split()[:2] == ["praxis-zwei", "staff"] for line in out.splitlines())
 
@@ -69,7 +71,7 @@ def test_failed_tenant_gives_exit_1_and_names_it(tenants_file, sqlite_url, monke
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
     with simulator_for(load_tenants()) as simulator:
         simulator.add_fault(Fault(kind="status", status=500, tenant="praxis-zwei", count=-1))
-        code = main(["sync", "--simulator", "off"])
+        code = main(["sync"])
     captured = capsys.readouterr()
     assert code == 1
     assert "ERROR tenant praxis-zwei" in captured.err and "HTTP 500" in captured.err
@@ -87,17 +89,25 @@ def test_some_keys_set_is_refused_with_each_missing_variable(tenants_file, monke
 
 def test_unknown_tenant_and_asset_are_clear_errors(tenants_file, sqlite_url, monkeypatch, capsys):
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
-    assert main(["sync", "--tenant", "nope"]) == 2
+    assert demo_main(["sync", "--tenant", "nope"]) == 2
     assert "unknown tenant 'nope'" in capsys.readouterr().err
-    assert main(["sync", "--select", "bookings"]) == 2
+    assert demo_main(["sync", "--select", "bookings"]) == 2
     assert "unknown asset(s) bookings" in capsys.readouterr().err
 
 
-def test_installed_entry_point_runs_the_main_job(tenants_file, tmp_path):
+def test_sync_without_keys_is_refused_and_points_at_the_demo(tenants_file, sqlite_url, monkeypatch, capsys):
+    monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
+    assert main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert "praxis-eins: CLI_EINS_CALCOM_KEY" in err and "askpro-demo sync" in err
+
+
+def test_installed_demo_entry_point_runs_the_main_job(tenants_file, tmp_path):
+    """`make sync` runs `askpro-demo sync`: the demo's runs carry askpro/mode=demo."""
     env_home = tmp_path / "dagster_home"
     env_home.mkdir()
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("askpro")), "sync"],
+        [str(Path(sys.executable).with_name("askpro-demo")), "sync"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -117,3 +127,4 @@ def test_installed_entry_point_runs_the_main_job(tenants_file, tmp_path):
     with DagsterInstance.from_config(str(env_home)) as instance:
         runs = instance.get_runs()
         assert {run.tags["askpro/tenant"] for run in runs} == {"praxis-eins", "praxis-zwei"}
+        assert {run.tags["askpro/mode"] for run in runs} == {"demo"}

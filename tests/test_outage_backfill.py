@@ -22,8 +22,8 @@ from askpro_pipelines.sensors.webhooks import (
     calcom_webhook_sensor,
     retell_webhook_sensor,
 )
-from askpro_pipelines.simulator.server import Fault
-from askpro_pipelines.simulator.webhooks import deliveries_for_day
+from askpro_simulator.server import Fault
+from askpro_simulator.webhooks import deliveries_for_day
 from askpro_pipelines.sync import FACT_ASSETS, run_sync
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
@@ -124,5 +124,5 @@ def test_outage_then_backfill_equals_a_run_without_outage(simulator, tenants_fil
 
     # After the outage: one backfill of the three days, through the CLI ops staff use.
     simulator.clear_faults()
-    assert main(["backfill", "--from", str(DAYS[0]), "--to", str(DAYS[-1]), "--simulator", "off"]) == 0
+    assert main(["backfill", "--from", str(DAYS[0]), "--to", str(DAYS[-1])]) == 0
     assert _facts(warehouse_url) == expected

@@ -9,6 +9,7 @@ from typing import Self
 
 import uvicorn
 
+from askpro_pipelines.deployment import require_production_settings
 from askpro_pipelines.tenants import TenantsConfig, load_tenants
 from askpro_pipelines.warehouse.store import (
     create_engine,
@@ -41,7 +42,9 @@ def serve(host: str = "127.0.0.1", port: int = 8088, warehouse_url: str | None =
     if not logging.getLogger().handlers:
         # Rejections are logged at WARNING with their reason; ops must see them without extra setup.
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Fail at startup, not on the first delivery, when the tenants file is broken.
+    # Fail at startup, not on the first delivery, when the tenants file is broken (or, in
+    # production, not named explicitly).
+    require_production_settings()
     load_tenants()
     url = resolve_warehouse_url(warehouse_url)
     # No ping per batch: it was 12% of the receiver's time under load (benchmarks/RESULTS.md).

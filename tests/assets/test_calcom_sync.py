@@ -7,7 +7,7 @@ from dagster import AssetKey, build_op_context
 from askpro_pipelines.checks import calcom_checks
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.simulator.server import Fault
+from askpro_simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
@@ -187,7 +187,8 @@ def test_checks_fail_on_purpose_and_name_the_rows(sync, warehouse_env):
 def test_uuid_host_ids_become_staff_and_links(tenants_file, warehouse_env):
     from dagster import DagsterInstance
 
-    from askpro_pipelines.sync import run_sync, simulator_for
+    from askpro_pipelines.sync import run_sync
+    from askpro_simulator.demo import simulator_for
     from askpro_pipelines.tenants import load_tenants
 
     with simulator_for(load_tenants(), spec_overrides={"praxis-v2": {"uuid_host_ids": True}}):

@@ -12,7 +12,7 @@ import pytest
 from askpro_pipelines.resources.details import SMALL_BATCH, DetailRequest, ProcessDetails, ThreadedDetails
 from askpro_pipelines.resources.http import ApiError, RawBody, ResilientClient
 from askpro_pipelines.resources.retell import RetellResource
-from askpro_pipelines.simulator.server import Fault
+from askpro_simulator.server import Fault
 from askpro_pipelines.tenants import load_tenants
 
 FAST = dict(backoff_base_s=0.01, max_backoff_s=0.02, max_attempts=2)

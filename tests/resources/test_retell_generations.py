@@ -7,8 +7,9 @@ import re
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from askpro_pipelines.simulator.retell_routes import CURRENT, LEGACY
-from askpro_pipelines.sync import run_sync, simulator_for
+from askpro_simulator.retell_routes import CURRENT, LEGACY
+from askpro_pipelines.sync import run_sync
+from askpro_simulator.demo import simulator_for
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
 
@@ -103,7 +104,7 @@ def test_a_legacy_only_account_syncs_the_same_rows(current_only, warehouse_env):
 
 def test_an_account_without_list_agent_versions_falls_back_per_client(current_only, warehouse_env):
     """A transition account: current list-agents, but get-agent-versions where list-agent-versions is 404."""
-    from askpro_pipelines.simulator import Fault
+    from askpro_simulator import Fault
 
     current_only.world.tenants[SLUG].spec.retell_generation = "both"
     current_only.add_fault(Fault(kind="status", status=404, path_prefix="/retell/list-agent-versions/", count=-1))

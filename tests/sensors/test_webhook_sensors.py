@@ -16,7 +16,7 @@ from askpro_pipelines.sensors.webhooks import (
     retell_webhook_sensor,
     route,
 )
-from askpro_pipelines.simulator.server import Fault
+from askpro_simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.webhooks.store import WebhookStore
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from askpro_pipelines.simulator import Simulator
+from askpro_simulator import Simulator
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from askpro_pipelines.simulator import (
+from askpro_simulator import (
     Fault,
     SimTenantSpec,
     Simulator,

@@ -4,7 +4,7 @@ shapes that changed between generations, and the drift fault."""
 import pytest
 
 from askpro_pipelines.models.retell import llm_from_raw
-from askpro_pipelines.simulator import Fault, SimTenantSpec, SimulatorConfig, build_world
+from askpro_simulator import Fault, SimTenantSpec, SimulatorConfig, build_world
 
 CONFIG = SimulatorConfig(
     tenants=[

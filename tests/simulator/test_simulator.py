@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from askpro_pipelines.simulator import (
+from askpro_simulator import (
     Fault,
     SimTenantSpec,
     Simulator,

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from askpro_pipelines.simulator import (
+from askpro_simulator import (
     SimTenantSpec,
     SimulatorConfig,
     booking_webhook_payload,
@@ -18,7 +18,7 @@ from askpro_pipelines.simulator import (
     deliveries_for_day,
     retell_delivery,
 )
-from askpro_pipelines.simulator.webhooks import BOOKING_LEAD_DAYS, retell_signature
+from askpro_simulator.webhooks import BOOKING_LEAD_DAYS, retell_signature
 from tests.fixtures import api_example as example
 from tests.fixtures import api_example_bytes as example_bytes
 

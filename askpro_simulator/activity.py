@@ -26,10 +26,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from askpro_pipelines.simulator.world import ascii_slug, stable_hash
+from askpro_simulator.world import ascii_slug, stable_hash
 
 if TYPE_CHECKING:
-    from askpro_pipelines.simulator.world import (
+    from askpro_simulator.world import (
         SimAgent,
         SimEventType,
         SimPhoneNumber,

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from askpro_pipelines.tenants import DEMO_KEY_PREFIXES
+
 if TYPE_CHECKING:
-    from askpro_pipelines.simulator.activity import SimBooking, SimCall, TenantActivity
+    from askpro_simulator.activity import SimBooking, SimCall, TenantActivity
 
 # Ids: each tenant owns one block of _ID_BLOCK consecutive ints, chosen by a stable hash of its
 # slug (linear probing in config order on a clash). Every id stays below 2**31, like Cal.com's
@@ -343,7 +345,7 @@ class TenantWorld:
         """Bookings and calls, made on first use so a world that never needs them pays nothing."""
         with self._activity_lock:
             if self._activity is None:
-                from askpro_pipelines.simulator.activity import TenantActivity
+                from askpro_simulator.activity import TenantActivity
 
                 self._activity = TenantActivity(self)
             return self._activity
@@ -399,12 +401,12 @@ class World:
 
 def sim_calcom_key(slug: str) -> str:
     """The Cal.com key the simulator issues to a tenant when none is configured."""
-    return f"cal_test_sim_{slug.replace('-', '_')}"
+    return f"{DEMO_KEY_PREFIXES[0]}{slug.replace('-', '_')}"
 
 
 def sim_retell_key(slug: str) -> str:
     """The Retell key the simulator issues to a tenant when none is configured."""
-    return f"key_sim_{slug.replace('-', '_')}"
+    return f"{DEMO_KEY_PREFIXES[1]}{slug.replace('-', '_')}"
 
 
 def config_from_tenants(tenants: Any, seed: int = 42) -> SimulatorConfig:

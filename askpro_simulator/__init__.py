@@ -7,7 +7,7 @@ Bookings and calls are generated per tenant and local day on first use (activity
 webhooks.py turns them into signed Cal.com and Retell webhook deliveries.
 """
 
-from askpro_pipelines.simulator.activity import (
+from askpro_simulator.activity import (
     ACTIVITY_FIRST_DAY,
     ACTIVITY_LAST_DAY,
     SimAttendee,
@@ -16,15 +16,15 @@ from askpro_pipelines.simulator.activity import (
     TenantActivity,
     retell_call_object,
 )
-from askpro_pipelines.simulator.server import Fault, Simulator
-from askpro_pipelines.simulator.webhooks import (
+from askpro_simulator.server import Fault, Simulator
+from askpro_simulator.webhooks import (
     booking_webhook_payload,
     calcom_delivery,
     call_webhook_payload,
     deliveries_for_day,
     retell_delivery,
 )
-from askpro_pipelines.simulator.world import (
+from askpro_simulator.world import (
     SimTenantSpec,
     SimulatorConfig,
     TenantWorld,

@@ -32,7 +32,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
-from askpro_pipelines.simulator.activity import (
+from askpro_simulator.activity import (
     ACTIVITY_FIRST_DAY,
     ACTIVITY_LAST_DAY,
     SimBooking,
@@ -40,8 +40,8 @@ from askpro_pipelines.simulator.activity import (
     TenantActivity,
     retell_call_object,
 )
-from askpro_pipelines.simulator import retell_routes
-from askpro_pipelines.simulator.world import (
+from askpro_simulator import retell_routes
+from askpro_simulator.world import (
     SIM_NOW,
     WEEKDAY_NAMES,
     SimAgent,
