@@ -7,13 +7,21 @@ Bookings and calls are generated per tenant and local day on first use (activity
 webhooks.py turns them into signed Cal.com and Retell webhook deliveries.
 """
 
-from askpro_simulator.activity import (
+from askpro_simulator.accounts import (
+    SimTenantSpec,
+    SimulatorConfig,
+    config_from_tenants,
+    demo_config,
+    sim_calcom_key,
+    sim_retell_key,
+)
+from askpro_simulator.activity import TenantActivity
+from askpro_simulator.records import (
     ACTIVITY_FIRST_DAY,
     ACTIVITY_LAST_DAY,
     SimAttendee,
     SimBooking,
     SimCall,
-    TenantActivity,
     retell_call_object,
 )
 from askpro_simulator.server import Fault, Simulator
@@ -24,17 +32,7 @@ from askpro_simulator.webhooks import (
     deliveries_for_day,
     retell_delivery,
 )
-from askpro_simulator.world import (
-    SimTenantSpec,
-    SimulatorConfig,
-    TenantWorld,
-    World,
-    build_world,
-    config_from_tenants,
-    demo_config,
-    sim_calcom_key,
-    sim_retell_key,
-)
+from askpro_simulator.world import TenantWorld, World, build_world
 
 __all__ = [
     "ACTIVITY_FIRST_DAY",

@@ -32,29 +32,33 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
-from askpro_simulator.activity import (
+from askpro_simulator import retell_routes
+from askpro_simulator.records import (
     ACTIVITY_FIRST_DAY,
     ACTIVITY_LAST_DAY,
     SimBooking,
     SimCall,
-    TenantActivity,
     retell_call_object,
 )
-from askpro_simulator import retell_routes
-from askpro_simulator.world import (
+from askpro_simulator.accounts import (
     SIM_NOW,
-    WEEKDAY_NAMES,
     SimAgent,
     SimAgentVersion,
     SimEventType,
     SimPhoneNumber,
     SimSchedule,
-    SimulatorConfig,
     SimUser,
+    SimulatorConfig,
+    WEEKDAY_NAMES,
+    iso_ms,
+)
+from askpro_simulator.activity import (
+    TenantActivity,
+)
+from askpro_simulator.world import (
     TenantWorld,
     World,
     build_world,
-    iso_ms,
 )
 
 ERROR_TIMESTAMP = iso_ms(SIM_NOW)

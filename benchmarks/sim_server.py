@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _sim_config(tenants_file: str, seed: int, overrides: dict):
-    from askpro_simulator.world import config_from_tenants
+    from askpro_simulator.accounts import config_from_tenants
     from askpro_pipelines.tenants import load_tenants
 
     config = load_tenants(tenants_file)
