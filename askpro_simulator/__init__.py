@@ -24,7 +24,8 @@ from askpro_simulator.records import (
     SimCall,
     retell_call_object,
 )
-from askpro_simulator.server import Fault, Simulator
+from askpro_simulator.responses import Fault
+from askpro_simulator.server import Simulator
 from askpro_simulator.webhooks import (
     booking_webhook_payload,
     calcom_delivery,

@@ -6,6 +6,7 @@ so one tenant's data does not depend on which other tenants exist, and ids are a
 per-tenant block so they never collide across tenants.
 """
 
+
 from __future__ import annotations
 
 import hashlib
@@ -16,79 +17,17 @@ from typing import Any
 
 from askpro_pipelines.tenants import DEMO_KEY_PREFIXES
 
-# Ids: each tenant owns one block of _ID_BLOCK consecutive ints, chosen by a stable hash of its
-# slug (linear probing in config order on a clash). Every id stays below 2**31, like Cal.com's
-# Postgres `Int` keys, so a warehouse with 32-bit id columns holds them.
-_ID_BASE = 10_000_000
-_ID_BLOCK = 1_000_000
-_ID_BLOCKS = 2_000
-
-# Per-day activity limits: a day's integer booking and attendee ids share one range of 1000.
-_MAX_BOOKINGS_PER_DAY = 100
-_MAX_CALLS_PER_DAY = 2_000
+ID_BLOCK = 1_000_000
 
 # A fixed clock keeps every timestamp in the world reproducible.
 SIM_NOW = datetime(2026, 9, 15, 8, 0, 0, tzinfo=UTC)
 SIM_NOW_MS = int(SIM_NOW.timestamp() * 1000)
-
 WEEKDAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 """Index = Cal.com v1 day number (JavaScript getDay(): 0 = Sunday ... 6 = Saturday)."""
-
 PRIORITIES = ["lowest", "low", "medium", "high", "highest"]
-
-_FIRST_NAMES = [
-    "Jürgen", "Björn", "Sören", "Jörg", "Käthe", "Günther", "Bärbel", "Uwe", "Anna", "Jonas",
-    "Lena", "Lukas", "Sophie", "Felix", "Marie", "Paul", "Hannah", "Maximilian", "Lea", "Tobias",
-    "Sarah", "Moritz", "Clara", "Emil", "Greta", "Jannik", "Ida", "Matthäus", "Zoë", "Dörte",
-]
-_LAST_NAMES = [
-    "Müller", "Schröder", "Köhler", "Schäfer", "Jäger", "Krüger", "Böhm", "Weiß", "Groß", "Hoffmann",
-    "Schneider", "Weber", "Becker", "Fischer", "Wagner", "Zimmermann", "Bäcker", "Löffler", "Möller",
-    "Günther", "Wöhler", "Schütz", "Brückner", "Förster", "Hübner", "Kühn", "Lämmle", "Öztürk",
-]
-_BIOS = [
-    "Physiotherapeutin mit Schwerpunkt Manuelle Therapie.",
-    "Ausbildung zum Masseur und medizinischen Bademeister.",
-    "Fachkraft für Rückengesundheit und Prävention.",
-    "Zahnmedizinische Fachangestellte, Prophylaxe.",
-    "Friseurmeister, spezialisiert auf Colorationen.",
-    "Empfang und Terminplanung.",
-]
-_STREETS = [
-    "Parkstraße", "Hauptstraße", "Schloßallee", "Königstraße", "Mühlenweg", "Gartenstraße",
-    "Lindenstraße", "Bahnhofstraße", "Am Grünen Weg", "Süderstraße",
-]
-_CITIES = [
-    ("10115", "Berlin"), ("80331", "München"), ("20095", "Hamburg"), ("50667", "Köln"),
-    ("40213", "Düsseldorf"), ("90402", "Nürnberg"), ("23552", "Lübeck"), ("02826", "Görlitz"),
-]
-# (title, default length in minutes)
-_SERVICES = [
-    ("Erstberatung", 30), ("Krankengymnastik", 60), ("Manuelle Therapie", 45), ("Lymphdrainage", 45),
-    ("Massage", 30), ("Kontrolltermin", 15), ("Beratungsgespräch", 30), ("Rückenschule", 60),
-    ("Videosprechstunde", 20), ("Hausbesuch", 60), ("Nachsorge", 30), ("Fußreflexzonenmassage", 30),
-    ("Kiefergelenkbehandlung", 45), ("Professionelle Zahnreinigung", 60), ("Haarschnitt", 45),
-    ("Färben & Strähnen", 90), ("Bartpflege", 20), ("Wärmetherapie", 20),
-]
-_SCHEDULE_NAMES = ["Arbeitszeiten", "Praxiszeiten", "Öffnungszeiten", "Sprechzeiten"]
-_EXTRA_SCHEDULE_NAMES = ["Samstag Sprechstunde", "Spätdienst", "Sonntagsdienst", "Sommerzeiten", "Vertretung"]
-# German public holidays and Christmas-season days: plausible dates for date overrides.
-_OVERRIDE_DATES = [
-    "2026-10-03", "2026-10-31", "2026-12-24", "2026-12-28", "2026-12-31", "2027-01-01",
-    "2027-03-26", "2027-03-29", "2027-05-01", "2027-05-06", "2027-05-17",
-]
-_AGENT_ROLES = [
-    "Rezeption (DE)", "Rückruf-Agent (Outbound)", "Terminbuchung", "Öffnungszeiten-Auskunft",
-    "Notdienst-Ansage", "Rezeptbestellung",
-]
-_VERSION_TITLES = ["Herbst-Öffnungszeiten", "Sommer-Öffnungszeiten", "Neue Begrüßung", "Feiertagsansage"]
-_VOICES = ["11labs-Carola", "11labs-Jörg", "openai-Nova", "11labs-Anke"]
-_BRAND_COLORS = ["#1a6b54", "#2b4c7e", "#8c2f39", "#4a4e69", "#c06014", "#2a9d8f"]
 
 
 # ---- configuration ----------------------------------------------------------------------------
-
-
 @dataclass
 class SimTenantSpec:
     """What one simulated tenant must contain; everything else is generated from the seed."""
@@ -123,8 +62,6 @@ class SimulatorConfig:
 
 
 # ---- the world --------------------------------------------------------------------------------
-
-
 @dataclass
 class SimOrganization:
     id: int
@@ -337,8 +274,6 @@ class TenantAccounts:
 
 
 # ---- keys for tenants served by the simulator -------------------------------------------------
-
-
 def sim_calcom_key(slug: str) -> str:
     """The Cal.com key the simulator issues to a tenant when none is configured."""
     return f"{DEMO_KEY_PREFIXES[0]}{slug.replace('-', '_')}"
@@ -388,8 +323,6 @@ def demo_config(seed: int = 42) -> SimulatorConfig:
 
 
 # ---- helpers shared by the builder and the activity ------------------------------------------
-
-
 def stable_hash(text: str) -> int:
     """A process-independent hash (Python's str hash is salted per process)."""
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")

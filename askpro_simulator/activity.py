@@ -24,24 +24,24 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from askpro_simulator.accounts import ascii_slug
-from askpro_simulator.generation import _DayGenerator
+from askpro_simulator.generation import DayGenerator
 from askpro_simulator.records import (
     ACTIVITY_FIRST_DAY,
+    ACTIVITY_ID_OFFSET,
     ACTIVITY_LAST_DAY,
+    ATTENDEE_ID_OFFSET,
+    IDS_PER_DAY,
     MUTATION_EPOCH,
     SimAttendee,
     SimBooking,
     SimCall,
-    _ACTIVITY_ID_OFFSET,
-    _ATTENDEE_ID_OFFSET,
-    _IDS_PER_DAY,
-    _as_date,
-    _day_index,
-    _in_period,
-    _make_booking,
-    _ms,
+    as_date,
     call_id_day,
+    day_index,
+    in_period,
+    make_booking,
     make_uid,
+    ms,
     uid_day,
 )
 
@@ -87,11 +87,11 @@ class TenantActivity:
 
     def bookings_on(self, day: date | str) -> list[SimBooking]:
         """Bookings whose start falls on this local day, by start then id."""
-        return list(self._day(_as_date(day)).bookings)
+        return list(self._day(as_date(day)).bookings)
 
     def calls_on(self, day: date | str) -> list[SimCall]:
         """Calls whose start falls on this local day, by start then call id."""
-        return list(self._day(_as_date(day)).calls)
+        return list(self._day(as_date(day)).calls)
 
     def snapshot(self, day: date) -> tuple[int, list[SimBooking], list[SimCall]]:
         """(revision, bookings, calls) of a day, read together so a cache keyed by revision stays true."""
@@ -123,8 +123,8 @@ class TenantActivity:
         with self._lock:
             data = self._days.get(day)
             if data is None:
-                if _in_period(day):
-                    bookings, calls = _DayGenerator(self, day).run()
+                if in_period(day):
+                    bookings, calls = DayGenerator(self, day).run()
                 else:
                     bookings, calls = [], []
                 data = _Day(bookings, calls, next_booking_index=len(bookings))
@@ -152,7 +152,7 @@ class TenantActivity:
             if name in changes:
                 if changes[name].tzinfo is None:
                     raise ValueError(f"{name} must be timezone-aware")
-                changes[name] = _ms(changes[name].astimezone(UTC))
+                changes[name] = ms(changes[name].astimezone(UTC))
         with self._lock:
             old = self.booking(uid)
             if old is None:
@@ -188,9 +188,9 @@ class TenantActivity:
         """A new booking at `start` (aware); ids and uid are deterministic per day and call order."""
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
-        start = _ms(start.astimezone(UTC))
+        start = ms(start.astimezone(UTC))
         day = self.local_date(start)
-        if not _in_period(day):
+        if not in_period(day):
             raise ValueError(f"bookings can only be added between {ACTIVITY_FIRST_DAY} and {ACTIVITY_LAST_DAY}")
         tenant = self.tenant
         if not tenant.event_types:
@@ -199,13 +199,13 @@ class TenantActivity:
         organizer_id = event_type.owner_id if event_type.owner_id is not None else event_type.hosts[0].user_id
         with self._lock:
             data = self._day(day)
-            if data.next_booking_index >= _ATTENDEE_ID_OFFSET:
+            if data.next_booking_index >= ATTENDEE_ID_OFFSET:
                 raise ValueError(f"too many bookings on {day}")
             day_base = self._day_id_base(day)
             rng = random.Random(f"added:{self.salt}:{day.isoformat()}:{data.next_booking_index}")
             first, _, last = attendee_name.partition(" ")
             attendee = SimAttendee(
-                id=day_base + _ATTENDEE_ID_OFFSET + data.next_attendee_index,
+                id=day_base + ATTENDEE_ID_OFFSET + data.next_attendee_index,
                 name=attendee_name,
                 first_name=first,
                 last_name=last,
@@ -213,8 +213,8 @@ class TenantActivity:
                 phone_number=attendee_phone,
                 time_zone=tenant.spec.time_zone,
             )
-            created = _ms(created_at.astimezone(UTC)) if created_at else self._tick()
-            booking = _make_booking(
+            created = ms(created_at.astimezone(UTC)) if created_at else self._tick()
+            booking = make_booking(
                 tenant,
                 booking_id=day_base + data.next_booking_index,
                 uid=make_uid(rng, self.salt, day),
@@ -232,7 +232,7 @@ class TenantActivity:
             return booking
 
     def _day_id_base(self, day: date) -> int:
-        return self.tenant.id_base + _ACTIVITY_ID_OFFSET + _day_index(day) * _IDS_PER_DAY
+        return self.tenant.id_base + ACTIVITY_ID_OFFSET + day_index(day) * IDS_PER_DAY
 
     def _replace(self, old: SimBooking, new: SimBooking) -> None:
         old_day = self.local_date(old.start)

@@ -11,7 +11,9 @@ import re
 import uuid
 from datetime import datetime, timedelta
 from typing import TypeVar
+
 from askpro_simulator.accounts import (
+    ID_BLOCK,
     PRIORITIES,
     SIM_NOW,
     SIM_NOW_MS,
@@ -30,31 +32,78 @@ from askpro_simulator.accounts import (
     SimUser,
     SimulatorConfig,
     TenantAccounts,
-    _AGENT_ROLES,
-    _BIOS,
-    _BRAND_COLORS,
-    _CITIES,
-    _EXTRA_SCHEDULE_NAMES,
-    _FIRST_NAMES,
-    _ID_BASE,
-    _ID_BLOCK,
-    _ID_BLOCKS,
-    _LAST_NAMES,
-    _MAX_BOOKINGS_PER_DAY,
-    _MAX_CALLS_PER_DAY,
-    _OVERRIDE_DATES,
-    _SCHEDULE_NAMES,
-    _SERVICES,
-    _STREETS,
-    _VERSION_TITLES,
-    _VOICES,
     ascii_slug,
     iso_ms,
     stable_hash,
 )
 
+# Ids: each tenant owns one block of ID_BLOCK consecutive ints, chosen by a stable hash of its
+# slug (linear probing in config order on a clash). Every id stays below 2**31, like Cal.com's
+# Postgres `Int` keys, so a warehouse with 32-bit id columns holds them.
+_ID_BASE = 10_000_000
+_ID_BLOCKS = 2_000
 
+# Per-day activity limits: a day's integer booking and attendee ids share one range of 1000.
+_MAX_BOOKINGS_PER_DAY = 100
+_MAX_CALLS_PER_DAY = 2_000
 
+FIRST_NAMES = [
+    "Jürgen", "Björn", "Sören", "Jörg", "Käthe", "Günther", "Bärbel", "Uwe", "Anna", "Jonas",
+    "Lena", "Lukas", "Sophie", "Felix", "Marie", "Paul", "Hannah", "Maximilian", "Lea", "Tobias",
+    "Sarah", "Moritz", "Clara", "Emil", "Greta", "Jannik", "Ida", "Matthäus", "Zoë", "Dörte",
+]
+
+LAST_NAMES = [
+    "Müller", "Schröder", "Köhler", "Schäfer", "Jäger", "Krüger", "Böhm", "Weiß", "Groß", "Hoffmann",
+    "Schneider", "Weber", "Becker", "Fischer", "Wagner", "Zimmermann", "Bäcker", "Löffler", "Möller",
+    "Günther", "Wöhler", "Schütz", "Brückner", "Förster", "Hübner", "Kühn", "Lämmle", "Öztürk",
+]
+
+_BIOS = [
+    "Physiotherapeutin mit Schwerpunkt Manuelle Therapie.",
+    "Ausbildung zum Masseur und medizinischen Bademeister.",
+    "Fachkraft für Rückengesundheit und Prävention.",
+    "Zahnmedizinische Fachangestellte, Prophylaxe.",
+    "Friseurmeister, spezialisiert auf Colorationen.",
+    "Empfang und Terminplanung.",
+]
+
+_STREETS = [
+    "Parkstraße", "Hauptstraße", "Schloßallee", "Königstraße", "Mühlenweg", "Gartenstraße",
+    "Lindenstraße", "Bahnhofstraße", "Am Grünen Weg", "Süderstraße",
+]
+
+_CITIES = [
+    ("10115", "Berlin"), ("80331", "München"), ("20095", "Hamburg"), ("50667", "Köln"),
+    ("40213", "Düsseldorf"), ("90402", "Nürnberg"), ("23552", "Lübeck"), ("02826", "Görlitz"),
+]
+
+# (title, default length in minutes)
+_SERVICES = [
+    ("Erstberatung", 30), ("Krankengymnastik", 60), ("Manuelle Therapie", 45), ("Lymphdrainage", 45),
+    ("Massage", 30), ("Kontrolltermin", 15), ("Beratungsgespräch", 30), ("Rückenschule", 60),
+    ("Videosprechstunde", 20), ("Hausbesuch", 60), ("Nachsorge", 30), ("Fußreflexzonenmassage", 30),
+    ("Kiefergelenkbehandlung", 45), ("Professionelle Zahnreinigung", 60), ("Haarschnitt", 45),
+    ("Färben & Strähnen", 90), ("Bartpflege", 20), ("Wärmetherapie", 20),
+]
+
+_SCHEDULE_NAMES = ["Arbeitszeiten", "Praxiszeiten", "Öffnungszeiten", "Sprechzeiten"]
+_EXTRA_SCHEDULE_NAMES = ["Samstag Sprechstunde", "Spätdienst", "Sonntagsdienst", "Sommerzeiten", "Vertretung"]
+
+# German public holidays and Christmas-season days: plausible dates for date overrides.
+_OVERRIDE_DATES = [
+    "2026-10-03", "2026-10-31", "2026-12-24", "2026-12-28", "2026-12-31", "2027-01-01",
+    "2027-03-26", "2027-03-29", "2027-05-01", "2027-05-06", "2027-05-17",
+]
+
+_AGENT_ROLES = [
+    "Rezeption (DE)", "Rückruf-Agent (Outbound)", "Terminbuchung", "Öffnungszeiten-Auskunft",
+    "Notdienst-Ansage", "Rezeptbestellung",
+]
+
+_VERSION_TITLES = ["Herbst-Öffnungszeiten", "Sommer-Öffnungszeiten", "Neue Begrüßung", "Feiertagsansage"]
+_VOICES = ["11labs-Carola", "11labs-Jörg", "openai-Nova", "11labs-Anke"]
+_BRAND_COLORS = ["#1a6b54", "#2b4c7e", "#8c2f39", "#4a4e69", "#c06014", "#2a9d8f"]
 T = TypeVar("T", bound=TenantAccounts)
 
 
@@ -70,7 +119,7 @@ def build_tenants(config: SimulatorConfig, tenant_class: type[T]) -> dict[str, T
         while block in taken_blocks:
             block = (block + 1) % _ID_BLOCKS
         taken_blocks.add(block)
-        ids = _IdAllocator(_ID_BASE + block * _ID_BLOCK, reserved, spec.slug)
+        ids = _IdAllocator(_ID_BASE + block * ID_BLOCK, reserved, spec.slug)
         rng = random.Random(config.seed + stable_hash(spec.slug))
         tenants[spec.slug] = _TenantBuilder(spec, rng, ids, block, taken_numbers, config.seed).build(tenant_class)
     return tenants
@@ -118,7 +167,7 @@ class _IdAllocator:
 
     def __init__(self, start: int, reserved: set[int], slug: str):
         self._next = start
-        self._end = start + _ID_BLOCK
+        self._end = start + ID_BLOCK
         self._reserved = reserved
         self._slug = slug
 
@@ -126,7 +175,7 @@ class _IdAllocator:
         while self._next in self._reserved:
             self._next += 1
         if self._next >= self._end:
-            raise ValueError(f"simulator tenant {self._slug!r}: more than {_ID_BLOCK} records; use a smaller world")
+            raise ValueError(f"simulator tenant {self._slug!r}: more than {ID_BLOCK} records; use a smaller world")
         value = self._next
         self._next += 1
         return value
@@ -178,7 +227,7 @@ class _TenantBuilder:
             agents=agents,
             phone_numbers=phone_numbers,
             seed=self.seed,
-            id_base=_ID_BASE + self.block * _ID_BLOCK,
+            id_base=_ID_BASE + self.block * ID_BLOCK,
         )
 
     def _users(self, team_created: datetime, brand_color: str) -> list[SimUser]:
@@ -186,7 +235,7 @@ class _TenantBuilder:
         users: list[SimUser] = []
         usernames: set[str] = set()
         for index in range(spec.staff):
-            first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             name = f"Dr. {first} {last}" if index == 0 and rng.random() < 0.5 else f"{first} {last}"
             base = ascii_slug(f"{first} {last}")
             username, suffix = base, 2

@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TenantsConfig
-from askpro_simulator.server import Simulator
 from askpro_simulator.accounts import config_from_tenants
+from askpro_simulator.server import Simulator
 
 
 def demo_environment(config: TenantsConfig, simulator: Simulator) -> dict[str, str]:

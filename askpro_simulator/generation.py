@@ -10,38 +10,39 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from askpro_simulator.accounts import ascii_slug
 from askpro_simulator.records import (
+    ATTENDEE_ID_OFFSET,
+    ActivityView,
     BOOKING_LEAD_DAYS,
-    _ATTENDEE_ID_OFFSET,
-    _CALL_HOUR_WEIGHTS,
-    _CANCEL_REASONS,
-    _FIRST_NAMES,
-    _LANDLINE_PREFIXES,
-    _LAST_NAMES,
-    _MAIL_DOMAINS,
-    _MOBILE_PREFIXES,
-    _NOTES,
-    _PRODUCT_PRICES,
-    _REJECT_REASONS,
-    _RESCHEDULE_REASONS,
-    _WEEKDAY_FACTORS,
+    CALL_HOUR_WEIGHTS,
+    CANCEL_REASONS,
+    FIRST_NAMES,
+    LANDLINE_PREFIXES,
+    LAST_NAMES,
+    MAIL_DOMAINS,
+    MOBILE_PREFIXES,
+    NOTES,
+    PRODUCT_PRICES,
+    REJECT_REASONS,
+    RESCHEDULE_REASONS,
     SimAttendee,
     SimBooking,
     SimCall,
-    _make_booking,
-    _ms,
-    _to_ms,
+    WEEKDAY_FACTORS,
+    make_booking,
     make_call_id,
     make_uid,
+    ms,
     resolve_agent_version,
+    to_ms,
 )
 
 if TYPE_CHECKING:
-    from askpro_simulator.accounts import SimAgent, SimEventType, SimPhoneNumber, TenantAccounts
+    from askpro_simulator.accounts import SimAgent, SimEventType, SimPhoneNumber
 
 
 # ---- generation -------------------------------------------------------------------------------
@@ -93,18 +94,7 @@ class _BookingDraft:
     with_guest: bool = False
 
 
-class ActivityView(Protocol):
-    """What the generator needs of the per-tenant store (activity.TenantActivity), without importing it."""
-
-    tenant: TenantAccounts
-    salt: str
-
-    def day_bounds(self, day: date) -> tuple[datetime, datetime]: ...
-
-    def _day_id_base(self, day: date) -> int: ...
-
-
-class _DayGenerator:
+class DayGenerator:
     """Draws one tenant's bookings and calls for one local day from that day's own rng."""
 
     def __init__(self, activity: ActivityView, day: date):
@@ -113,7 +103,7 @@ class _DayGenerator:
         self.day = day
         self.rng = random.Random(f"activity:{self.tenant.seed}:{self.tenant.slug}:{day.isoformat()}")
         self.day_start, self.day_end = activity.day_bounds(day)
-        self.factor = _WEEKDAY_FACTORS[day.isoweekday()]
+        self.factor = WEEKDAY_FACTORS[day.isoweekday()]
         self._windows: dict[int, list[tuple[datetime, datetime]]] = {}
 
     def run(self) -> tuple[list[SimBooking], list[SimCall]]:
@@ -139,16 +129,16 @@ class _DayGenerator:
     def _phone(self, mobile: bool = True) -> str:
         rng = self.rng
         if mobile:
-            return f"+49{rng.choice(_MOBILE_PREFIXES)}{rng.randint(1_000_000, 99_999_999):08d}"
-        return f"+49{rng.choice(_LANDLINE_PREFIXES)}{rng.randint(1_000_000, 9_999_999)}"
+            return f"+49{rng.choice(MOBILE_PREFIXES)}{rng.randint(1_000_000, 99_999_999):08d}"
+        return f"+49{rng.choice(LANDLINE_PREFIXES)}{rng.randint(1_000_000, 9_999_999)}"
 
     def _person(self, phone_share: float) -> _Person:
         rng = self.rng
-        first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         first_slug, last_slug = ascii_slug(first), ascii_slug(last)
         local = rng.choice([f"{first_slug}.{last_slug}", f"{first_slug[0]}.{last_slug}", f"{first_slug}{last_slug}"])
         phone = self._phone(mobile=rng.random() < 0.85) if rng.random() < phone_share else None
-        return _Person(first, last, f"{local}@{rng.choice(_MAIL_DOMAINS)}", phone)
+        return _Person(first, last, f"{local}@{rng.choice(MAIL_DOMAINS)}", phone)
 
     # ---- calls
 
@@ -193,7 +183,7 @@ class _DayGenerator:
 
     def _call_start(self) -> datetime:
         rng = self.rng
-        hour = rng.choices(range(24), weights=_CALL_HOUR_WEIGHTS)[0]
+        hour = rng.choices(range(24), weights=CALL_HOUR_WEIGHTS)[0]
         start = self.day_start + timedelta(seconds=hour * 3600 + rng.randrange(3600), milliseconds=rng.randrange(1000))
         if start >= self.day_end:  # the short day of the spring DST switch
             start = self.day_end - timedelta(seconds=rng.randint(60, 3600))
@@ -220,8 +210,8 @@ class _DayGenerator:
                 created = call.start + (call.end - call.start) * rng.uniform(0.5, 0.95)
             else:
                 created = call.end + timedelta(seconds=rng.randint(5, 600), milliseconds=rng.randrange(1000))
-            draft = _BookingDraft(event_type, organizer_id, start, call.person, _ms(created), call=call)
-            draft.notes = rng.choice(_NOTES) if rng.random() < 0.3 else ""
+            draft = _BookingDraft(event_type, organizer_id, start, call.person, ms(created), call=call)
+            draft.notes = rng.choice(NOTES) if rng.random() < 0.3 else ""
             call.booking = draft
             call.explicit_link = rng.random() < 0.75
             drafts.append(draft)
@@ -237,7 +227,7 @@ class _DayGenerator:
                 break
             event_type, organizer_id, start = slot
             draft = _BookingDraft(event_type, organizer_id, start, self._person(phone_share=0.6), start - self._lead())
-            draft.notes = rng.choice(_NOTES) if rng.random() < 0.4 else ""
+            draft.notes = rng.choice(NOTES) if rng.random() < 0.4 else ""
             draft.with_guest = rng.random() < 0.15
             drafts.append(draft)
         return drafts
@@ -254,14 +244,14 @@ class _DayGenerator:
             roll = rng.random()
             if draft.call is not None:
                 if roll < 0.08:
-                    self._change(draft, "cancelled", rng.choice(_CANCEL_REASONS))
+                    self._change(draft, "cancelled", rng.choice(CANCEL_REASONS))
                 continue
             if roll < 0.12:
-                self._change(draft, "cancelled", rng.choice(_CANCEL_REASONS))
+                self._change(draft, "cancelled", rng.choice(CANCEL_REASONS))
             elif roll < 0.17:
                 draft.status = "pending"
             elif roll < 0.21:
-                self._change(draft, "rejected", rng.choice(_REJECT_REASONS))
+                self._change(draft, "rejected", rng.choice(REJECT_REASONS))
             elif roll < 0.41:
                 original = self._reschedule(draft)
                 if original is not None:
@@ -271,7 +261,7 @@ class _DayGenerator:
     def _change(self, draft: _BookingDraft, status: str, reason: str) -> None:
         draft.status = status
         draft.reason = reason
-        draft.updated_at = _ms(draft.created_at + (draft.start - draft.created_at) * self.rng.uniform(0.2, 0.95))
+        draft.updated_at = ms(draft.created_at + (draft.start - draft.created_at) * self.rng.uniform(0.2, 0.95))
 
     def _reschedule(self, new: _BookingDraft) -> _BookingDraft | None:
         """Make `new` the result of moving an earlier booking of the same type from another slot today."""
@@ -281,11 +271,11 @@ class _DayGenerator:
             return None
         _, organizer_id, old_start = slot
         first_created = min(old_start, new.start) - self._lead()
-        moved_at = _ms(first_created + (min(old_start, new.start) - first_created) * rng.uniform(0.3, 0.9))
+        moved_at = ms(first_created + (min(old_start, new.start) - first_created) * rng.uniform(0.3, 0.9))
         old = _BookingDraft(new.event_type, organizer_id, old_start, new.person, first_created)
         old.status, old.updated_at, old.reason, old.replaced_by = "cancelled", moved_at, None, new
         old.notes, old.with_guest = new.notes, new.with_guest
-        new.created_at, new.reschedule_of, new.reason = moved_at, old, rng.choice(_RESCHEDULE_REASONS)
+        new.created_at, new.reschedule_of, new.reason = moved_at, old, rng.choice(RESCHEDULE_REASONS)
         return old
 
     def _lead(self) -> timedelta:
@@ -358,7 +348,7 @@ class _DayGenerator:
             person = draft.person
             attendees = [
                 SimAttendee(
-                    id=day_base + _ATTENDEE_ID_OFFSET + attendee_index,
+                    id=day_base + ATTENDEE_ID_OFFSET + attendee_index,
                     name=person.name,
                     first_name=person.first_name,
                     last_name=person.last_name,
@@ -372,7 +362,7 @@ class _DayGenerator:
                 guest = self._person(phone_share=0.0)
                 attendees.append(
                     SimAttendee(
-                        id=day_base + _ATTENDEE_ID_OFFSET + attendee_index,
+                        id=day_base + ATTENDEE_ID_OFFSET + attendee_index,
                         name=guest.name,
                         first_name=guest.first_name,
                         last_name=guest.last_name,
@@ -401,15 +391,15 @@ class _DayGenerator:
             if draft.reschedule_of is not None:
                 extra["rescheduled_from_uid"] = draft.reschedule_of.uid
             bookings.append(
-                _make_booking(
+                make_booking(
                     tenant,
                     booking_id=day_base + index,
                     uid=draft.uid,
                     event_type=draft.event_type,
                     organizer_id=draft.organizer_id,
-                    start=_ms(draft.start),
+                    start=ms(draft.start),
                     attendees=tuple(attendees),
-                    created_at=_ms(draft.created_at),
+                    created_at=ms(draft.created_at),
                     status=draft.status,
                     notes=draft.notes,
                     **extra,
@@ -425,7 +415,7 @@ class _DayGenerator:
         seconds = math.ceil((draft.end - draft.start).total_seconds())
         costs = [
             {"product": product, "unit_price": price, "cost": _cents(price * seconds)}
-            for product, price in _PRODUCT_PRICES
+            for product, price in PRODUCT_PRICES
         ]
         metadata = {"source": ascii_slug(draft.number.nickname)}
         collected = {"previous_node": node}
@@ -460,8 +450,8 @@ class _DayGenerator:
             agent_name=draft.agent.agent_name,
             agent_tag=tag,
             call_status=draft.status,
-            start_timestamp=_to_ms(draft.start),
-            end_timestamp=_to_ms(draft.end),
+            start_timestamp=to_ms(draft.start),
+            end_timestamp=to_ms(draft.end),
             disconnection_reason=self._disconnection(draft, scenario),
             caller_name=draft.person.name,
             turns=tuple(turns),
@@ -469,7 +459,7 @@ class _DayGenerator:
             call_cost={
                 "combined_cost": _cents(sum(c["cost"] for c in costs)),
                 "total_duration_seconds": seconds,
-                "total_duration_unit_price": round(sum(p for _, p in _PRODUCT_PRICES), 4),
+                "total_duration_unit_price": round(sum(p for _, p in PRODUCT_PRICES), 4),
                 "product_costs": costs,
             },
             latency=latency,

@@ -10,7 +10,7 @@ import random
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from askpro_simulator.accounts import stable_hash
 
@@ -30,10 +30,10 @@ MUTATION_EPOCH = datetime(2027, 1, 1, tzinfo=UTC)
 so an `afterUpdatedAt` watermark taken from an earlier sync always sees the change."""
 
 # Integer booking and attendee ids: inside the tenant's id block, above the static world's ids,
-# one range of _IDS_PER_DAY per day (bookings first, attendees from _ATTENDEE_ID_OFFSET).
-_ACTIVITY_ID_OFFSET = 500_000
-_IDS_PER_DAY = 1_000
-_ATTENDEE_ID_OFFSET = 400
+# one range of IDS_PER_DAY per day (bookings first, attendees from ATTENDEE_ID_OFFSET).
+ACTIVITY_ID_OFFSET = 500_000
+IDS_PER_DAY = 1_000
+ATTENDEE_ID_OFFSET = 400
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BASE62 = string.digits + string.ascii_letters
@@ -41,21 +41,21 @@ _UID_DAY_CODES = 62 * 62
 _CALL_DAY_CODES = 16**3
 
 # fmt: off
-_FIRST_NAMES = [
+FIRST_NAMES = [
     "Lukas", "Sabine", "Jürgen", "Käthe", "Björn", "Sören", "Hannah", "Jörg", "Ursula", "Günter",
     "Anneliese", "Lea", "Mia", "Finn", "Elias", "Renate", "Klaus", "Monika", "Wolfgang", "Brigitte",
     "Dieter", "Ömer", "Zoë", "Jens", "Heike", "Matthias", "Doris", "Tim", "Gisela", "Frauke",
 ]
-_LAST_NAMES = [
+LAST_NAMES = [
     "Hoffmann", "Krüger", "Müller", "Schröder", "Weiß", "Groß", "Köhler", "Bäcker", "Jäger", "Schmidt",
     "Neumann", "Schwarz", "Zimmermann", "Braun", "Hartmann", "Lange", "Schmitt", "Werner", "Krause",
     "Meier", "Lehmann", "Schulz", "Fuchs", "Vogel", "Dürr", "Öztürk", "Kühne", "Mößner", "Böttcher",
 ]
 # fmt: on
-_MAIL_DOMAINS = ["example.de", "mail.example", "post.example", "web.example"]
-_MOBILE_PREFIXES = ["151", "152", "157", "160", "162", "163", "170", "171", "172", "173", "175", "176", "177", "179"]
-_LANDLINE_PREFIXES = ["30", "40", "89", "221", "211", "911", "351", "341"]
-_NOTES = [
+MAIL_DOMAINS = ["example.de", "mail.example", "post.example", "web.example"]
+MOBILE_PREFIXES = ["151", "152", "157", "160", "162", "163", "170", "171", "172", "173", "175", "176", "177", "179"]
+LANDLINE_PREFIXES = ["30", "40", "89", "221", "211", "911", "351", "341"]
+NOTES = [
     "Schmerzen im unteren Rücken seit 2 Wochen.",
     "Nackenverspannungen nach langer Büroarbeit.",
     "Überweisung vom Hausarzt liegt vor.",
@@ -64,26 +64,26 @@ _NOTES = [
     "Schulterprobleme beim Heben.",
     "Kann nur vormittags.",
 ]
-_CANCEL_REASONS = [
+CANCEL_REASONS = [
     "Termin passt leider nicht mehr.",
     "Krankheitsbedingt – ich melde mich wieder.",
     "Kollidiert mit einem Arbeitstermin.",
     "Über die Telefonrezeption abgesagt.",
 ]
-_REJECT_REASONS = [
+REJECT_REASONS = [
     "Leider liegt keine Verordnung vor.",
     "Für diese Behandlung ist ein längerer Termin nötig.",
     "Die Praxis ist zu diesem Zeitpunkt geschlossen.",
 ]
-_RESCHEDULE_REASONS = ["Ich schaffe es erst später.", "Umbuchung auf Wunsch der Patientin.", "Bitte etwas früher."]
+RESCHEDULE_REASONS = ["Ich schaffe es erst später.", "Umbuchung auf Wunsch der Patientin.", "Bitte etwas früher."]
 
 # Local hour of day -> relative call volume: office hours, a trickle in the evening and at night.
-_CALL_HOUR_WEIGHTS = [1, 1, 0, 0, 0, 1, 2, 6, 10, 10, 9, 8, 7, 7, 8, 8, 7, 6, 4, 3, 2, 2, 1, 1]
+CALL_HOUR_WEIGHTS = [1, 1, 0, 0, 0, 1, 2, 6, 10, 10, 9, 8, 7, 7, 8, 8, 7, 6, 4, 3, 2, 2, 1, 1]
 # ISO weekday (1 = Monday) -> share of a weekday's volume.
-_WEEKDAY_FACTORS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 0.9, 6: 0.5, 7: 0.3}
+WEEKDAY_FACTORS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 0.9, 6: 0.5, 7: 0.3}
 
 # Cents per second, like the example calls (retell platform, TTS, LLM).
-_PRODUCT_PRICES = [("retell_platform", 0.1167), ("elevenlabs_tts", 0.0167), ("gpt-4.1", 0.0163)]
+PRODUCT_PRICES = [("retell_platform", 0.1167), ("elevenlabs_tts", 0.0167), ("gpt-4.1", 0.0163)]
 
 _V1_LOCATION_TYPES = {"address": "inPerson", "cal-video": "integrations:daily", "phone": "userPhone"}
 
@@ -252,18 +252,18 @@ def _transcript_object(turns: tuple[tuple[str, str], ...], duration_s: float) ->
 # ---- ids that carry their day -----------------------------------------------------------------
 
 
-def _day_index(day: date) -> int:
+def day_index(day: date) -> int:
     return (day - ACTIVITY_FIRST_DAY).days
 
 
-def _in_period(day: date) -> bool:
+def in_period(day: date) -> bool:
     return ACTIVITY_FIRST_DAY <= day <= ACTIVITY_LAST_DAY
 
 
 def make_uid(rng: random.Random, salt: str, day: date) -> str:
     """A 22-character random-looking booking uid; two characters hide the day, masked by the rest."""
     body = "".join(rng.choice(_BASE62) for _ in range(20))
-    code = (_day_index(day) + stable_hash(salt + body) % _UID_DAY_CODES) % _UID_DAY_CODES
+    code = (day_index(day) + stable_hash(salt + body) % _UID_DAY_CODES) % _UID_DAY_CODES
     return body[:7] + _BASE62[code // 62] + body[7:14] + _BASE62[code % 62] + body[14:]
 
 
@@ -274,13 +274,13 @@ def uid_day(uid: str, salt: str) -> date | None:
     body = uid[:7] + uid[8:15] + uid[16:]
     code = _BASE62.index(uid[7]) * 62 + _BASE62.index(uid[15])
     day = ACTIVITY_FIRST_DAY + timedelta(days=(code - stable_hash(salt + body) % _UID_DAY_CODES) % _UID_DAY_CODES)
-    return day if _in_period(day) else None
+    return day if in_period(day) else None
 
 
 def make_call_id(rng: random.Random, salt: str, day: date) -> str:
     """`call_` + 27 hex digits, like Retell's; three of them hide the day."""
     body = f"{rng.getrandbits(96):024x}"
-    code = (_day_index(day) + stable_hash(salt + body) % _CALL_DAY_CODES) % _CALL_DAY_CODES
+    code = (day_index(day) + stable_hash(salt + body) % _CALL_DAY_CODES) % _CALL_DAY_CODES
     return f"call_{body[:10]}{code:03x}{body[10:]}"
 
 
@@ -292,19 +292,19 @@ def call_id_day(call_id: str, salt: str) -> date | None:
     body = digits[:10] + digits[13:]
     code = int(digits[10:13], 16)
     day = ACTIVITY_FIRST_DAY + timedelta(days=(code - stable_hash(salt + body) % _CALL_DAY_CODES) % _CALL_DAY_CODES)
-    return day if _in_period(day) else None
+    return day if in_period(day) else None
 
 
-def _ms(moment: datetime) -> datetime:
+def ms(moment: datetime) -> datetime:
     """Millisecond precision, as the APIs print it, so filters on printed values match exactly."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _to_ms(moment: datetime) -> int:
+def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _as_date(day: date | str) -> date:
+def as_date(day: date | str) -> date:
     if isinstance(day, datetime):
         raise TypeError("pass a date (the tenant's local day), not a datetime")
     return day if isinstance(day, date) else date.fromisoformat(day)
@@ -321,7 +321,7 @@ def resolve_agent_version(agent: SimAgent, version: int | str) -> int:
     return agent.latest_published.version
 
 
-def _make_booking(
+def make_booking(
     tenant: TenantAccounts,
     *,
     booking_id: int,
@@ -361,3 +361,14 @@ def _make_booking(
         metadata=metadata,
         **extra,
     )
+
+
+class ActivityView(Protocol):
+    """What the generator needs of the per-tenant store (activity.TenantActivity), without importing it."""
+
+    tenant: TenantAccounts
+    salt: str
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]: ...
+
+    def _day_id_base(self, day: date) -> int: ...

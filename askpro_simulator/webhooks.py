@@ -15,12 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from askpro_simulator.accounts import iso_ms
-from askpro_simulator.records import (
-    BOOKING_LEAD_DAYS,
-    SimBooking,
-    SimCall,
-    retell_call_object,
-)
+from askpro_simulator.records import BOOKING_LEAD_DAYS, SimBooking, SimCall, retell_call_object
 from askpro_simulator.world import TenantWorld, World
 
 CALCOM_WEBHOOK_VERSION = "2021-10-20"

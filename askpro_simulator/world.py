@@ -14,8 +14,8 @@ from datetime import date
 
 from askpro_simulator.accounts import SimulatorConfig, TenantAccounts
 from askpro_simulator.activity import TenantActivity
-from askpro_simulator.records import SimBooking, SimCall
 from askpro_simulator.build import build_tenants
+from askpro_simulator.records import SimBooking, SimCall
 
 
 @dataclass
