@@ -291,9 +291,9 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="simulator seed (default 42)")
     parser.add_argument(
         "--log-level",
-        default="INFO",
+        default="DEBUG",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="level of Dagster's step logs in the log file (default INFO)",
+        help="level of Dagster's logs (default DEBUG: every step event; INFO: the assets' own messages)",
     )
     parser.add_argument("--verbose", action="store_true", help="show Dagster's step logs here instead of in a log file")
 
