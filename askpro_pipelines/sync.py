@@ -7,6 +7,7 @@ be re-run alone, while the others land.
 import dataclasses
 import datetime as dt
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 FACT_ASSETS = ["calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"]
 DIMENSIONS_JOB = "sync_dimensions"
+# The module path before an exception's class name in an error's first line, left out of the summary.
+_MODULE_PATH = re.compile(r"^(?:[a-z_]\w*\.)+(?=[A-Z]\w*:)")
 FACTS_JOB = "sync_facts"
 
 
@@ -72,6 +75,7 @@ class TenantResult:
     checks_run: int = 0
     errors: list[str] = field(default_factory=list)
     runs: list[RunResult] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  # jobs skipped because an earlier run failed
 
     @property
     def run_id(self) -> str:
@@ -125,7 +129,8 @@ def _tenant_result(slug: str, job: str, result, seconds: float) -> TenantResult:
             while cause.cause is not None and cause.cls_name in {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}:
                 cause = cause.cause
             first_line = (cause.message or "").strip().splitlines()[0] if cause.message else cause.cls_name
-            errors.append(f"{event.step_key}: {first_line}")
+            # "askpro_pipelines.resources.http.ApiError: [tenant=…] …" -> "ApiError: [tenant=…] …"
+            errors.append(f"{event.step_key}: {_MODULE_PATH.sub('', first_line)}")
     if not result.success and not errors:  # the run failed outside any step (e.g. a bad partition)
         failure = next((e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE), None)
         message = failure.message if failure is not None else "the run did not succeed"
@@ -250,6 +255,8 @@ def _run_tenants(config, slugs, by_job, instance, run_config, log_level, days, u
                 **range_arguments(slug, window[0], window[-1]),
             )
             outcome = _merge(outcome, _tenant_result(slug, FACTS_JOB, facts, time.perf_counter() - started))
+        elif by_job[FACTS_JOB]:
+            outcome.not_run.append(FACTS_JOB)  # facts join dimensions (phone → branch): not on a failed sync
         results.append(outcome)
     return SyncReport(tenants=results, simulator_url=os.environ.get(SIMULATOR_URL_ENV))
 
