@@ -84,6 +84,7 @@ def test_failed_tenant_fits_on_one_screen_with_the_errors_last(tenants_file, sql
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
     with simulator_for(load_tenants()) as simulator:
         simulator.add_fault(Fault(kind="status", status=500, tenant="praxis-zwei", count=-1))
+        keys = [os.environ[name] for name in ("CLI_EINS_CALCOM_KEY", "CLI_EINS_RETELL_KEY", "CLI_ZWEI_CALCOM_KEY", "CLI_ZWEI_RETELL_KEY")]
         code = main(["sync", "--simulator", "off"])
     captured = capsys.readouterr()
     assert code == 1
@@ -101,6 +102,7 @@ def test_failed_tenant_fits_on_one_screen_with_the_errors_last(tenants_file, sql
     log = log_path.read_text()
     assert log_path.parent == tmp_data_dir() / "logs"
     assert "STEP_FAILURE" in log and "Stack Trace:" in log and "HTTP 500" in log
+    assert not [key for key in keys if key in log or key in captured.out + captured.err]
 
 
 def tmp_data_dir() -> Path:
