@@ -226,3 +226,27 @@ def test_installed_entry_point_records_in_the_shared_local_instance(tenants_file
         ]
         assert {e.dagster_event.event_specific_data.asset_key.to_user_string() for e in evaluations} >= {"staff", "phone_assignments"}
         assert all(e.dagster_event.event_specific_data.passed for e in evaluations)
+
+
+def test_backfill_is_recorded_in_the_shared_instance_and_verbose_shows_dagster_logs(tenants_file, sqlite_url, monkeypatch, capsys):
+    monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
+    today = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # today or yesterday in every time zone
+    first = today - dt.timedelta(days=1)
+    argv = ["backfill", "--tenant", "praxis-eins", "--from", str(first), "--to", str(today), "--verbose"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert f"\nBackfill {first}..{today}\n" in captured.out and "log:" not in captured.out
+    assert "STEP_SUCCESS" in captured.err  # --verbose: Dagster's step logs on the terminal
+    (run_row,) = _rows(captured.out, "praxis-eins", "sync_facts")
+
+    with DagsterInstance.from_config(str(tmp_data_dir() / "dagster_home")) as instance:
+        (run,) = instance.get_runs()
+        assert run.run_id == run_row[-1] and run.tags["askpro/tenant"] == "praxis-eins"
+        for table in ("calcom_bookings", "retell_calls", "booking_outcomes"):
+            partitions = {
+                record.partition_key
+                for record in instance.fetch_materializations(AssetKey(table), limit=10).records
+            }
+            assert partitions == {f"{day}|praxis-eins" for day in (first, today)}, table
+        evaluations = [r for r in instance.all_logs(run.run_id) if r.dagster_event and r.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+        assert evaluations and all(e.dagster_event.event_specific_data.passed for e in evaluations)
