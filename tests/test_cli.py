@@ -250,3 +250,18 @@ def test_backfill_is_recorded_in_the_shared_instance_and_verbose_shows_dagster_l
             assert partitions == {f"{day}|praxis-eins" for day in (first, today)}, table
         evaluations = [r for r in instance.all_logs(run.run_id) if r.dagster_event and r.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
         assert evaluations and all(e.dagster_event.event_specific_data.passed for e in evaluations)
+
+
+def test_instance_prepare_prints_the_home_make_dev_uses(tmp_path):
+    script = str(Path(sys.executable).with_name("askpro"))
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    default = subprocess.run(
+        [script, "instance", "prepare"], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**env, "ASKPRO_DATA_DIR": str(tmp_path / "d")}
+    )
+    assert default.returncode == 0 and default.stdout == f"{tmp_path / 'd' / 'dagster_home'}\n" and default.stderr == ""
+    assert (tmp_path / "d" / "dagster_home" / "history" / "runs" / "index.db").exists()
+    override = subprocess.run(
+        [script, "instance", "prepare"], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**env, "DAGSTER_HOME": str(tmp_path / "h")}
+    )
+    assert override.returncode == 0 and override.stdout == f"{tmp_path / 'h'}\n"
+    assert "askpro instance prepare" in (ROOT / "Makefile").read_text().split("\ndev:")[1]
