@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
 FACT_ASSETS = ["calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"]
 DIMENSIONS_JOB = "sync_dimensions"
+FACTS_JOB = "sync_facts"
 # The module path before an exception's class name in an error's first line, left out of the summary.
 _MODULE_PATH = re.compile(r"^(?:[a-z_]\w*\.)+(?=[A-Z]\w*:)")
-FACTS_JOB = "sync_facts"
 
 
 @dataclass
@@ -133,8 +133,8 @@ def _tenant_result(slug: str, job: str, result, seconds: float) -> TenantResult:
             errors.append(f"{event.step_key}: {_MODULE_PATH.sub('', first_line)}")
     if not result.success and not errors:  # the run failed outside any step (e.g. a bad partition)
         failure = next((e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE), None)
-        message = failure.message if failure is not None else "the run did not succeed"
-        errors.append(f"{job}: {(message or '').strip().splitlines()[0] if message else 'run failed'}")
+        message = (failure.message or "").strip() if failure is not None else ""
+        errors.append(f"{job}: {message.splitlines()[0] if message else 'the run failed'}")
     return TenantResult(
         tenant=slug,
         success=result.success,
