@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from askpro_pipelines.cli_output import new_log_path, output_to, print_report, print_table
-from askpro_pipelines.deployment import require_production_settings
+from askpro_pipelines.deployment import check_mode
 from askpro_pipelines.instance import InstanceError, dagster_home, prepare_home
 from askpro_pipelines.sync import (
     DIMENSIONS_JOB,
@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = " ".join(part for part in (args.command, getattr(args, f"{args.command}_command", None)) if part)
     try:
-        require_production_settings()
+        check_mode()
         return args.func(args)
     except (UsageError, TenantsFileError, SelectionError) as exc:
         print(f"askpro {command}: error: {exc}", file=sys.stderr)

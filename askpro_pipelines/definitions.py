@@ -5,7 +5,7 @@ from dagster import Definitions, in_process_executor
 from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
-from askpro_pipelines.deployment import require_production_settings
+from askpro_pipelines.deployment import check_mode
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
 from askpro_pipelines.policies import derived_assets_automation, with_freshness
 from askpro_pipelines.resources.alerts import AlertsResource
@@ -25,8 +25,9 @@ from askpro_pipelines.sensors.webhooks import (
 )
 
 # A deployment refuses to load on the demo defaults (no tenants file, no warehouse URL, a
-# simulator URL): the code location fails with one line naming the setting.
-require_production_settings()
+# simulator URL), and demo mode refuses a real key: the code location fails with one line
+# naming the setting, or the tenant and variable.
+check_mode()
 
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.

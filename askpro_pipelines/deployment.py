@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TENANTS_FILE_ENV, TenantsFileError
+from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TENANTS_FILE_ENV, TenantsFileError, load_tenants
 from askpro_pipelines.warehouse.store import WAREHOUSE_URL_ENV
 
 ENV_SETTING = "ASKPRO_ENV"
@@ -72,6 +72,27 @@ def require_production_settings(environ: Mapping[str, str] | None = None) -> Non
     for name, what in ((TENANTS_FILE_ENV, "tenants file"), (WAREHOUSE_URL_ENV, "warehouse URL")):
         if not env.get(name):
             raise ConfigurationError(f"production ({reason}): {name} is not set; a deployment names its {what} explicitly")
+
+
+def refuse_real_keys_for_simulator(environ: Mapping[str, str] | None = None) -> None:
+    """Demo mode: refuse, naming tenant and variable, when a key variable holds a real key.
+
+    A tenants file that cannot be read is left to the places that read it (they name the file).
+    """
+    env = os.environ if environ is None else environ
+    if not env.get(SIMULATOR_URL_ENV):
+        return
+    try:
+        config = load_tenants(environ={k: v for k, v in env.items() if k != SIMULATOR_URL_ENV})
+    except TenantsFileError:
+        return
+    config.refuse_real_keys(env)
+
+
+def check_mode(environ: Mapping[str, str] | None = None) -> None:
+    """What every entry point (code location, CLI, webhook receiver) checks before it starts."""
+    require_production_settings(environ)
+    refuse_real_keys_for_simulator(environ)
 
 
 def refuse_demo_in_production(environ: Mapping[str, str] | None = None) -> None:

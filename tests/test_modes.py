@@ -66,6 +66,18 @@ def test_loading_tenants_with_a_real_key_and_a_simulator_url_is_refused(tenants_
     assert load_tenants(str(tenants_file), environ=demo).tenants[0].retell.base_url == "http://127.0.0.1:9/retell"
 
 
+def test_the_code_location_refuses_to_load_with_a_real_key_in_demo_mode(tenants_file):
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("ASKPRO_ENV", "DAGSTER_HOME")},
+        "ASKPRO_SIMULATOR_URL": "http://127.0.0.1:9",
+        "MODE_EINS_RETELL_KEY": "key_live_0123456789",
+    }
+    result = _load_code_location(env)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "tenant praxis-eins: MODE_EINS_RETELL_KEY holds a real API key" in last and "key_live" not in result.stderr
+
+
 def test_the_demo_refuses_when_a_tenant_has_a_key_of_its_own(tenants_file, capsys):
     os.environ["MODE_EINS_CALCOM_KEY"] = "cal_live_a_real_key_0123"
     try:
@@ -154,7 +166,7 @@ def test_askpro_env_production_refuses_each_missing_setting(tenants_file, sqlite
     monkeypatch.delenv("ASKPRO_WAREHOUSE_URL", raising=False)
     assert main(["tenants", "validate"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: production (ASKPRO_ENV=production): ASKPRO_WAREHOUSE_URL is not set; "
+        "askpro tenants validate: error: production (ASKPRO_ENV=production): ASKPRO_WAREHOUSE_URL is not set; "
         "a deployment names its warehouse URL explicitly"
     )
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)

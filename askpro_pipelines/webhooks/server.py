@@ -9,7 +9,7 @@ from typing import Self
 
 import uvicorn
 
-from askpro_pipelines.deployment import require_production_settings
+from askpro_pipelines.deployment import check_mode
 from askpro_pipelines.tenants import TenantsConfig, load_tenants
 from askpro_pipelines.warehouse.store import (
     create_engine,
@@ -44,7 +44,7 @@ def serve(host: str = "127.0.0.1", port: int = 8088, warehouse_url: str | None =
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Fail at startup, not on the first delivery, when the tenants file is broken (or, in
     # production, not named explicitly).
-    require_production_settings()
+    check_mode()
     load_tenants()
     url = resolve_warehouse_url(warehouse_url)
     # No ping per batch: it was 12% of the receiver's time under load (benchmarks/RESULTS.md).
