@@ -1,10 +1,11 @@
 """A deterministic fake of Cal.com (v1, v2) and Retell over real loopback HTTP.
 
 A package of its own beside askpro_pipelines, which never imports it: the demo's data source
-(`askpro-demo`, `make sync`) and the test double for the clients: the same seed gives the same accounts and byte-identical response bodies, and faults
-(error statuses, 429s with retry headers, slow answers, malformed records) can be injected.
-Bookings and calls are generated per tenant and local day on first use (activity.py), and
-webhooks.py turns them into signed Cal.com and Retell webhook deliveries.
+(`askpro-demo`, `make sync`) and the test double for the clients. The same seed gives the same
+accounts and byte-identical response bodies, and faults (error statuses, 429s with retry
+headers, slow answers, malformed records) can be injected. Bookings and calls are generated per
+tenant and local day on first use (activity.py), and webhooks.py turns them into signed Cal.com
+and Retell webhook deliveries.
 """
 
 from askpro_simulator.accounts import (
