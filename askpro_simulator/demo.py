@@ -10,15 +10,25 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TenantsConfig
-from askpro_simulator.accounts import config_from_tenants
+from askpro_simulator.accounts import SimulatorConfig, config_from_tenants
 from askpro_simulator.server import Simulator
 
 
-def demo_environment(config: TenantsConfig, simulator: Simulator) -> dict[str, str]:
-    """The variables that point the tenants at a running simulator: its URL and its demo keys."""
-    env = {SIMULATOR_URL_ENV: simulator.base_url}
-    for tenant in config.tenants:
-        spec = simulator.world.tenants[tenant.slug].spec
+def sim_config_for(
+    config: TenantsConfig, seed: int = 42, spec_overrides: Mapping[str, Mapping] | None = None
+) -> SimulatorConfig:
+    """The simulator config serving these tenants; `spec_overrides` sets fields per slug (size, ...)."""
+    sim_config = config_from_tenants(config.tenants, seed=seed)
+    sim_config.tenants = [
+        dataclasses.replace(spec, **dict((spec_overrides or {}).get(spec.slug, {}))) for spec in sim_config.tenants
+    ]
+    return sim_config
+
+
+def demo_keys(config: TenantsConfig, sim_config: SimulatorConfig) -> dict[str, str]:
+    """Each tenant's key variables set to the simulator's demo keys for that tenant."""
+    env = {}
+    for tenant, spec in zip(config.tenants, sim_config.tenants):
         env[tenant.calcom.api_key_env] = spec.calcom_key
         if tenant.retell:
             env[tenant.retell.api_key_env] = spec.retell_key
@@ -35,14 +45,11 @@ def simulator_for(
     restores the environment afterwards. Yields the running simulator (tests add faults to it).
     `spec_overrides` sets simulator fields per tenant slug (size, uuid host ids, ...).
     """
-    sim_config = config_from_tenants(config.tenants, seed=seed)
-    sim_config.tenants = [
-        dataclasses.replace(spec, **dict((spec_overrides or {}).get(spec.slug, {}))) for spec in sim_config.tenants
-    ]
+    sim_config = sim_config_for(config, seed, spec_overrides)
     simulator = Simulator(sim_config, port=port)
     simulator.start()
     try:
-        env = demo_environment(config, simulator)
+        env = {SIMULATOR_URL_ENV: simulator.base_url, **demo_keys(config, sim_config)}
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:

@@ -14,7 +14,6 @@ So the server and the sync no longer share one GIL: on 2 cores each gets its own
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import select
@@ -30,18 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _sim_config(tenants_file: str, seed: int, overrides: dict):
-    from askpro_simulator.accounts import config_from_tenants
     from askpro_pipelines.tenants import load_tenants
+    from askpro_simulator.demo import demo_keys, sim_config_for
 
     config = load_tenants(tenants_file)
-    sim_config = config_from_tenants(config.tenants, seed=seed)
-    sim_config.tenants = [dataclasses.replace(spec, **dict(overrides.get(spec.slug, {}))) for spec in sim_config.tenants]
-    env: dict[str, str] = {}
-    for tenant, spec in zip(config.tenants, sim_config.tenants):
-        env[tenant.calcom.api_key_env] = spec.calcom_key
-        if tenant.retell:
-            env[tenant.retell.api_key_env] = spec.retell_key
-    return sim_config, env
+    sim_config = sim_config_for(config, seed, overrides)
+    return sim_config, demo_keys(config, sim_config)
 
 
 def build_world(tenants_file: str, overrides: dict, seed: int = 42):
@@ -60,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from askpro_simulator.server import Simulator
     from askpro_pipelines.tenants import SIMULATOR_URL_ENV
+    from askpro_simulator.server import Simulator
 
     sim_config, env = _sim_config(args.tenants_file, args.seed, json.loads(args.spec_overrides))
     stop = threading.Event()
