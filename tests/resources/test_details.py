@@ -228,10 +228,11 @@ def test_a_backfill_whose_answers_outrun_a_tiny_bound_finishes_with_every_transc
 
 
 def test_helpers_that_stop_answering_end_the_wait_with_an_error_naming_the_record(retell, simulator):
-    details = ProcessDetails(workers=4, helpers=2, small_batch=0, wait_s=1.5)
+    details = ProcessDetails(workers=4, helpers=2, small_batch=0, wait_s=60)  # a slow start is no hang
     try:
         requests = _agent_requests(retell, 4)
         assert len(list(details.fetch(retell.http, requests))) == 4
+        details.wait_s = 2.0
         for pid in _pids(details):
             os.kill(pid, signal.SIGSTOP)  # alive, silent: nothing will ever come back
         with pytest.raises(ApiError) as failure:
@@ -240,6 +241,7 @@ def test_helpers_that_stop_answering_end_the_wait_with_an_error_naming_the_recor
         assert (error.tenant, error.api, error.entity, error.record_id) == ("praxis-v2", "retell", "retell_agents", requests[0].record_id)
         assert "no answer from the detail request processes for 2 s" in str(error)
         assert not details._pool  # the silent helpers were ended (killed)
+        details.wait_s = 60
         assert len(list(details.fetch(retell.http, requests))) == 4  # fresh ones serve the next batch
     finally:
         details.close()
@@ -247,9 +249,9 @@ def test_helpers_that_stop_answering_end_the_wait_with_an_error_naming_the_recor
 
 def test_a_thread_that_never_answers_ends_the_wait_with_an_error_naming_the_record(retell, simulator):
     requests = _agent_requests(retell, 3)
-    simulator.add_fault(Fault(kind="slow", delay_s=5.0, path_prefix=f"/retell{requests[1].path}", count=1))
+    simulator.add_fault(Fault(kind="slow", delay_s=6.0, path_prefix=f"/retell{requests[1].path}", count=1))
     with pytest.raises(ApiError) as failure:
-        list(ThreadedDetails(2, wait_s=0.5).fetch(retell.http, requests))
+        list(ThreadedDetails(2, wait_s=2.0).fetch(retell.http, requests))
     error = failure.value
     assert (error.tenant, error.entity, error.record_id) == ("praxis-v2", "retell_agents", requests[1].record_id)
     assert "no answer" in str(error)
