@@ -16,6 +16,7 @@ the next day's requests. Every wait has a deadline that ends the step with an Ap
 tenant, entity and record. This module does not import Dagster, so a helper starts in ~0.15 s.
 """
 
+import fcntl
 import itertools
 import os
 import pickle
@@ -260,8 +261,6 @@ class _Worker:
             pass_fds=(settings["breaker"]["shared_fd"],),
         )  # fmt: skip
         if pipe_bytes:  # tests: a small pipe makes a full pipe easy to reach
-            import fcntl
-
             for stream in (self.process.stdin, self.process.stdout):
                 fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, pipe_bytes)
         self.finalizer = weakref.finalize(self, _stop, self.process)
@@ -291,7 +290,7 @@ class _Worker:
                         self.answers[frame[1]] = frame
                     self.last_frame = time.monotonic()
                     self.wake.notify_all()
-        except (OSError, ValueError):  # the pipe was closed under us: the helper is being stopped
+        except Exception:  # the pipe was closed under us (the helper is being stopped), or garbled
             pass
         with self.wake:
             self.ended = True
@@ -383,7 +382,14 @@ class ProcessDetails(DetailFetcher):
     # -- scheduling (all on the consumer's thread; the readers only fill `answers`) --
 
     def _queue(self, ticket: _Ticket) -> None:
-        self._start(ticket.http)
+        try:
+            self._start(ticket.http)
+        except (OSError, TimeoutError) as exc:  # could not start a helper or hand it the settings
+            self.close(kill=True)
+            request = ticket.requests[0]
+            raise ApiError(f"could not start the detail request processes ({type(exc).__name__})",
+                           tenant=ticket.http.tenant, api=ticket.http.api, entity=request.entity,
+                           record_id=request.record_id) from None  # fmt: skip
         ticket.seqs, ticket.sent, ticket.collected = [None] * len(ticket.requests), 0, False
         self._tickets.append(ticket)
         self._send(minimum=1)
