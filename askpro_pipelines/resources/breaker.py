@@ -92,6 +92,8 @@ class CircuitBreaker:
 
     def before_request(self) -> None:
         """Allow the attempt, or raise BreakerOpen while the breaker refuses traffic."""
+        if self._shared is not None and self._shared.closed():  # no lock for the usual case
+            return
         with self._critical():
             if self._state == "closed":
                 return
@@ -105,6 +107,8 @@ class CircuitBreaker:
             self._probing = True
 
     def record_success(self) -> None:
+        if self._shared is not None and self._shared.quiet():  # nothing to reset: no lock
+            return
         with self._critical():
             self._state = "closed"
             self._consecutive_failures = 0
@@ -161,6 +165,16 @@ class _SharedBreakerState:
             yield
         finally:
             fcntl.lockf(self.fd, fcntl.LOCK_UN)
+
+    def closed(self) -> bool:
+        """Closed, read without the lock: a request let through while another process opens the
+        breaker is one more request in flight, as on threads."""
+        return self.memory[0] == 0
+
+    def quiet(self) -> bool:
+        """Closed, no failures, no probe: what a success would leave unchanged (read without the lock)."""
+        state, probing, failures, _ = self.LAYOUT.unpack_from(self.memory)
+        return state == 0 and not probing and failures == 0
 
     def load(self) -> tuple[Literal["closed", "open", "half_open"], bool, int, float]:
         state, probing, failures, opened_at = self.LAYOUT.unpack_from(self.memory)

@@ -11,6 +11,7 @@ the parent, already redacted by the client.
 """
 
 import logging
+import queue
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from askpro_pipelines.resources.details import DetailRequest, read_frame, write_
 from askpro_pipelines.resources.http import (
     ApiError,
     CircuitBreaker,
+    RequestStats,
     ResilientClient,
     RetrySettings,
     install_log_redaction,
@@ -37,15 +39,30 @@ class _ToParent(logging.Handler):
         self.send(("log", record.levelno, record.getMessage()))
 
 
+_PLAIN = RequestStats(requests=1)
+
+
+def _unless_plain(stats: RequestStats) -> RequestStats | None:
+    """None for the usual answer (one request, no retry): nothing to pickle."""
+    return None if stats == _PLAIN else stats
+
+
 def serve(stdin, stdout) -> None:
     settings = read_frame(stdin)
     if settings is None:
         return
-    lock = threading.Lock()
+    outbox: queue.SimpleQueue = queue.SimpleQueue()  # the request threads never wait on the pipe
+    send = outbox.put
 
-    def send(frame) -> None:
-        with lock:
-            write_frame(stdout, frame)
+    def write() -> None:
+        try:
+            while (frame := outbox.get()) is not None:
+                write_frame(stdout, frame)
+        except (BrokenPipeError, ValueError):  # the parent went away
+            pass
+
+    writer = threading.Thread(target=write, name="answers", daemon=True)
+    writer.start()
 
     install_log_redaction()
     logger.addHandler(_ToParent(send))
@@ -67,17 +84,14 @@ def serve(stdin, stdout) -> None:
         client = http.fork()  # its own counters: they travel with the answer
         try:
             value = client.get_json(request.path, entity=request.entity, record_id=request.record_id, params=request.params)
-            frame = ("ok", seq, value, client.stats)
+            frame = ("ok", seq, value, _unless_plain(client.stats))
         except ApiError as exc:  # already names tenant, entity and record, and is redacted
-            frame = ("error", seq, exc, client.stats)
+            frame = ("error", seq, exc, _unless_plain(client.stats))
         except Exception as exc:  # a bug here: report the type only, a message could hold a payload
             error = ApiError(f"{type(exc).__name__} in the detail request process", tenant=http.tenant,
                              api=http.api, entity=request.entity, record_id=request.record_id)  # fmt: skip
-            frame = ("error", seq, error, client.stats)
-        try:
-            send(frame)
-        except (BrokenPipeError, ValueError):  # the parent went away
-            pass
+            frame = ("error", seq, error, _unless_plain(client.stats))
+        send(frame)
 
     pool = ThreadPoolExecutor(max_workers=settings["workers"], thread_name_prefix="details")
     try:
@@ -86,6 +100,8 @@ def serve(stdin, stdout) -> None:
                 pool.submit(run, seq, request)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        send(None)
+        writer.join(timeout=30)
         http.close()
 
 

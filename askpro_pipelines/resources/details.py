@@ -171,7 +171,7 @@ class ThreadedDetails(DetailFetcher):
 # ---- the helper process ---------------------------------------------------------------------
 # Frames both ways: 8-byte length, then a pickle. Parent → helper: the client settings once, then
 # lists of (seq, DetailRequest). Helper → parent: ("ok", seq, value, stats) or ("error", seq, ApiError,
-# stats) per request as it completes, and ("log", level, message) for the client's warnings
+# stats) per request as it completes (stats None: one request sent, nothing else to count), and ("log", level, message) for the client's warnings
 # (retries). Pickle is safe here: both ends are this package.
 
 
@@ -250,11 +250,28 @@ def _stop(process: subprocess.Popen) -> None:
             pass
 
 
+ANY = -1  # the consumer waits for any answer (room to send more)
+
+
+class _Wake(threading.Condition):
+    """Wakes the consumer, only for the answer it waits for (`awaiting`, a seq or ANY)."""
+
+    awaiting: int | None = None
+
+
+def _count(http: ResilientClient, stats: RequestStats | None) -> None:
+    """Add one answer's counters to the client's (None: one request, nothing else to count)."""
+    if stats is None:
+        http.stats.requests += 1
+    else:
+        http.stats.merge(stats)
+
+
 class _Worker:
     """One running helper and the thread that reads its answers as they come (never blocking: at
     most `ahead` answers can be on their way), waking the fetcher's consumer."""
 
-    def __init__(self, python: str, settings: dict[str, Any], threads: int, wake: threading.Condition,
+    def __init__(self, python: str, settings: dict[str, Any], threads: int, wake: "_Wake",
                  pipe_bytes: int | None = None):  # fmt: skip
         self.process = subprocess.Popen(
             [python, "-m", WORKER_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
@@ -267,7 +284,7 @@ class _Worker:
         self.fd = self.process.stdin.fileno()  # written with os.write (send_frame), never through the buffer
         os.set_blocking(self.fd, False)
         self.wake = wake
-        self.answers: dict[int, tuple] = {}  # seq -> frame, guarded by `wake`
+        self.answers: dict[int, tuple] = {}  # seq -> frame: the reader adds, the consumer pops
         self.in_flight = 0  # requests sent and not taken (the consumer's count)
         self.ended = False
         self.last_frame = time.monotonic()
@@ -283,13 +300,14 @@ class _Worker:
         try:
             while (data := read_raw_frame(stream)) is not None:
                 frame = pickle.loads(data)
+                self.last_frame = time.monotonic()
                 if frame[0] == "log":
                     logger.log(frame[1], frame[2])
-                with self.wake:
-                    if frame[0] != "log":
-                        self.answers[frame[1]] = frame
-                    self.last_frame = time.monotonic()
-                    self.wake.notify_all()
+                    continue
+                self.answers[frame[1]] = frame
+                if self.wake.awaiting in (frame[1], ANY):  # the consumer sets it under the lock
+                    with self.wake:
+                        self.wake.notify_all()
         except Exception:  # the pipe was closed under us (the helper is being stopped), or garbled
             pass
         with self.wake:
@@ -336,7 +354,7 @@ class ProcessDetails(DetailFetcher):
         self.ahead = max(1, ahead)
         self.wait_s = wait_s
         self.pipe_bytes = pipe_bytes
-        self._wake = threading.Condition()
+        self._wake = _Wake()
         self._pool: list[_Worker] = []
         self._settings: dict[str, Any] | None = None
         self._tickets: deque[_Ticket] = deque()  # submitted, not finished, in order
@@ -366,7 +384,7 @@ class ProcessDetails(DetailFetcher):
         try:
             for index, request in enumerate(ticket.requests):
                 kind, _, value, stats = self._answer(ticket, index)
-                ticket.http.stats.merge(stats)
+                _count(ticket.http, stats)
                 if kind == "error":
                     raise value
                 if isinstance(value, RawBody):  # decoded here, where it is used: the helpers' CPU is the limit
@@ -426,18 +444,23 @@ class ProcessDetails(DetailFetcher):
         while True:
             self._send(minimum=1 if ticket.seqs[index] is None else max(1, self.ahead // 16))
             seq = ticket.seqs[index]
-            with self._wake:  # the readers fill `answers` under this lock; nothing here may wait on them
-                freed = self._take_dropped()
-                if seq is not None and seq in (worker := self._in_flight[seq][2]).answers:
-                    frame = worker.answers.pop(seq)
-                    break
+            if seq is not None and (frame := (worker := self._in_flight[seq][2]).answers.pop(seq, None)):
+                break  # the common case: it is there already
+            if self._dropped and self._take_dropped():
+                continue  # room for more requests
+            with self._wake:  # set what we wait for, look once more, then wait: no wake-up is lost
+                self._wake.awaiting = ANY if seq is None else seq
+                frame = None if seq is None else worker.answers.pop(seq, None)
                 ended = any(w.ended for w in self._pool)
                 silent = time.monotonic() - max(started, *(w.last_frame for w in self._pool))
-                if not (ended or freed or silent >= wait):
+                if frame is None and not ended and silent < wait:
                     self._wake.wait(min(wait - silent, 1.0))
+                self._wake.awaiting = None
+            if frame is not None:
+                break
             if ended:
                 self._died(ticket, index)
-            if silent >= wait and not freed:
+            if silent >= wait:
                 self._fail(ticket, index, "no answer from the detail request processes")
         del self._in_flight[seq]
         worker.in_flight -= 1
@@ -448,7 +471,7 @@ class ProcessDetails(DetailFetcher):
         freed = False
         for seq in [s for s in self._dropped if s in self._in_flight[s][2].answers]:
             ticket, _, worker = self._in_flight.pop(seq)
-            ticket.http.stats.merge(worker.answers.pop(seq)[3])
+            _count(ticket.http, worker.answers.pop(seq)[3])
             worker.in_flight -= 1
             self._dropped.discard(seq)
             freed = True
