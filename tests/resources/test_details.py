@@ -249,9 +249,9 @@ def test_helpers_that_stop_answering_end_the_wait_with_an_error_naming_the_recor
 
 def test_a_thread_that_never_answers_ends_the_wait_with_an_error_naming_the_record(retell, simulator):
     requests = _agent_requests(retell, 3)
-    simulator.add_fault(Fault(kind="slow", delay_s=6.0, path_prefix=f"/retell{requests[1].path}", count=1))
+    simulator.add_fault(Fault(kind="slow", delay_s=12.0, path_prefix=f"/retell{requests[1].path}", count=1))
     with pytest.raises(ApiError) as failure:
-        list(ThreadedDetails(2, wait_s=2.0).fetch(retell.http, requests))
+        list(ThreadedDetails(2, wait_s=4.0).fetch(retell.http, requests))
     error = failure.value
     assert (error.tenant, error.entity, error.record_id) == ("praxis-v2", "retell_agents", requests[1].record_id)
     assert "no answer" in str(error)
