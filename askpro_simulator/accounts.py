@@ -45,8 +45,8 @@ class SimTenantSpec:
     phone_numbers: list[str] = field(default_factory=list)
     # Numbers beyond phone_numbers that no branch maps; off by default so the demo passes its checks.
     extra_phone_numbers: int = 0
-    # Mean activity of a weekday (weekends get less); see activity.py. About half of the answered
-    # inbound calls book a slot, and those bookings count towards bookings_per_day (or exceed it).
+    # Mean activity of a weekday (weekends get less); see generation.py. About half of the answered (at most
+    # 250 a day) inbound calls book a slot, and those bookings count towards bookings_per_day (or exceed it).
     calls_per_day: int = 12
     bookings_per_day: int = 6
     # Which Retell endpoint generation the account has: current, legacy or both (retell_routes.py).

@@ -23,6 +23,7 @@ from askpro_simulator.records import (
     FIRST_NAMES,
     LANDLINE_PREFIXES,
     LAST_NAMES,
+    MAX_CALL_BOOKINGS_PER_DAY,
     MAIL_DOMAINS,
     MOBILE_PREFIXES,
     NOTES,
@@ -192,10 +193,10 @@ class DayGenerator:
     # ---- bookings
 
     def _link_bookings(self, calls: list[_CallDraft]) -> list[_BookingDraft]:
-        """About half of the answered inbound calls book a slot later the same day."""
+        """About half of the answered inbound calls (at most 250 a day) book a slot later the same day."""
         rng = self.rng
         candidates = [c for c in calls if c.direction == "inbound" and c.status == "ended"]
-        target = round(len(candidates) / 2)
+        target = min(round(len(candidates) / 2), MAX_CALL_BOOKINGS_PER_DAY)
         order = list(candidates)
         rng.shuffle(order)
         drafts: list[_BookingDraft] = []

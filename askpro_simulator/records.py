@@ -34,6 +34,9 @@ so an `afterUpdatedAt` watermark taken from an earlier sync always sees the chan
 ACTIVITY_ID_OFFSET = 500_000
 IDS_PER_DAY = 1_000
 ATTENDEE_ID_OFFSET = 400
+# Bookings made during a day's calls, at most: with the others (at most 125 then none) a busy day's
+# bookings stay below ATTENDEE_ID_OFFSET and its attendees inside the day's range.
+MAX_CALL_BOOKINGS_PER_DAY = 250
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BASE62 = string.digits + string.ascii_letters
