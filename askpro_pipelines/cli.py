@@ -25,6 +25,7 @@ from askpro_pipelines.tenants import (
     load_tenants,
 )
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
+from askpro_pipelines.warehouse.migrate import WarehouseSchemaError
 
 
 def _print_table(headers: Sequence[str], rows: list[Sequence[object]], right: set[int]) -> None:
@@ -68,6 +69,8 @@ def print_report(report: SyncReport) -> None:
     for tenant in report.tenants:
         for error in tenant.errors:
             print(f"\nERROR tenant {tenant.tenant}: {error}", file=sys.stderr)
+        for note in tenant.notes:
+            print(f"\nNOTE tenant {tenant.tenant}: {note}", file=sys.stderr)
         if tenant.failed_checks:
             print(f"\nCHECKS FAILED tenant {tenant.tenant}: {', '.join(tenant.failed_checks)}", file=sys.stderr)
 
@@ -268,7 +271,25 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--select", metavar="ASSETS", help="comma-separated fact assets (default: all facts)")
     _source_arguments(backfill)
     backfill.set_defaults(func=cmd_backfill)
+
+    _warehouse_commands(sub)
     return parser
+
+
+def _warehouse_commands(sub) -> None:
+    """`askpro warehouse|history|quarantine ...`: the logic lives in askpro_pipelines/warehouse/."""
+    from askpro_pipelines.warehouse import migrate
+
+    schema = sub.add_parser("warehouse", help="the warehouse schema: status, upgrade").add_subparsers(
+        dest="warehouse_command", required=True
+    )
+    for name, command, text in (
+        ("status", migrate.cmd_status, "where the warehouse's schema stands (exit 1 unless current)"),
+        ("upgrade", migrate.cmd_upgrade, "apply the schema migrations (adopts a first-release warehouse)"),
+    ):
+        parser = schema.add_parser(name, help=text)
+        parser.add_argument("--url", help="SQLAlchemy URL (default: $ASKPRO_WAREHOUSE_URL, else the local SQLite file)")
+        parser.set_defaults(func=lambda args, command=command: command(resolve_warehouse_url(args.url)))
 
 
 def _quiet_dagster_feature_warnings() -> None:
@@ -286,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except TenantsFileError as exc:
+    except (TenantsFileError, WarehouseSchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -22,6 +22,8 @@ from askpro_pipelines.partitions import (
     tenant_day_partitions,
     tenant_partitions,
 )
+from askpro_pipelines.warehouse import resolve_warehouse_url
+from askpro_pipelines.warehouse.migrate import ensure_schema_at
 from askpro_pipelines.tenants import (
     SIMULATOR_URL_ENV,
     Tenant,
@@ -60,6 +62,7 @@ class TenantResult:
     failed_checks: list[str] = field(default_factory=list)
     checks_run: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +178,9 @@ def run_sync(
         by_job[FACTS_JOB if is_fact else DIMENSIONS_JOB].append(known[name])
 
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    # A behind PostgreSQL warehouse stops here with one instruction, not once per step of every run.
+    warehouse_config = run_config.get("resources", {}).get("warehouse", {}).get("config", {})
+    ensure_schema_at(resolve_warehouse_url(warehouse_config.get("url")))
     instance = instance or get_instance()
     existing = set(instance.get_dynamic_partitions(tenant_partitions.name))
     missing = [s for s in slugs if s not in existing]
@@ -190,7 +196,10 @@ def run_sync(
         if by_job[DIMENSIONS_JOB]:
             result = _execute(defs.resolve_job_def(DIMENSIONS_JOB), instance, run_config, tags, by_job[DIMENSIONS_JOB], slug)
             outcome = _tenant_result(slug, result, 0.0)
-        if by_job[FACTS_JOB] and (outcome is None or outcome.success):
+        # Facts run even when a dimension failed: a bad event type must not cost the day's calls.
+        if by_job[FACTS_JOB]:
+            if outcome is not None and not outcome.success:
+                outcome.notes.append("facts synced although dimensions failed")
             window = fact_days(tenant, days, until)
             facts = _execute(
                 defs.resolve_job_def(FACTS_JOB),
@@ -230,6 +239,7 @@ def _merge(first: TenantResult | None, second: TenantResult) -> TenantResult:
         failed_checks=first.failed_checks + second.failed_checks,
         checks_run=first.checks_run + second.checks_run,
         errors=first.errors + second.errors,
+        notes=first.notes + second.notes,
     )
 
 

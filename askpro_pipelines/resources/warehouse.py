@@ -1,9 +1,14 @@
-"""The warehouse as a Dagster resource: one engine per run, tables created on first use."""
+"""The warehouse as a Dagster resource: one engine per run, its schema checked before the first write.
+
+An empty database is created; a behind SQLite warehouse is upgraded; a behind PostgreSQL warehouse
+stops the run with the instruction to run `askpro warehouse upgrade` (warehouse/migrate.py).
+"""
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from askpro_pipelines.warehouse import Warehouse, display_url, resolve_warehouse_url
+from askpro_pipelines.warehouse.migrate import ensure_schema
 
 
 class WarehouseResource(ConfigurableResource):
@@ -18,7 +23,7 @@ class WarehouseResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._warehouse = Warehouse.from_url(resolve_warehouse_url(self.url))
-        self._warehouse.create_tables()
+        ensure_schema(self._warehouse.engine)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._warehouse is not None:
@@ -30,7 +35,7 @@ class WarehouseResource(ConfigurableResource):
         """The open warehouse (set up by Dagster for each run)."""
         if self._warehouse is None:
             self._warehouse = Warehouse.from_url(resolve_warehouse_url(self.url))
-            self._warehouse.create_tables()
+            ensure_schema(self._warehouse.engine)
         return self._warehouse
 
     @property

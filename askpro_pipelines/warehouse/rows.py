@@ -100,6 +100,7 @@ def agent_version_rows(versions: Iterable[AgentVersion]) -> Iterator[dict[str, A
             "llm_version": v.llm_version,
             "prompt_hash": v.prompt_hash,
             "last_modified": v.last_modified,
+            "prompt": v.prompt,
         }
 
 

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from askpro_pipelines.json_codec import dumps_json, loads_json
-from askpro_pipelines.warehouse.tables import CONTRACTS, TableContract, metadata
+from askpro_pipelines.warehouse import migrate
+from askpro_pipelines.warehouse.tables import CONTRACTS, TableContract
 
 WAREHOUSE_URL_ENV = "ASKPRO_WAREHOUSE_URL"
 DATA_DIR_ENV = "ASKPRO_DATA_DIR"
@@ -158,8 +159,11 @@ class Warehouse:
         return cls(create_engine(url))
 
     def create_tables(self) -> None:
-        """Create any missing tables (idempotent; existing tables are left alone)."""
-        metadata.create_all(self.engine)
+        """Bring the database to this release's schema through the migrations (idempotent).
+
+        Tests and tools call this; runs go through `ensure_schema`'s policy instead (see migrate.py).
+        """
+        migrate.ensure_schema(self.engine, auto_upgrade=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
