@@ -13,6 +13,7 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetCheckSpec,
     AssetKey,
     MetadataValue,
     asset_check,
@@ -121,6 +122,54 @@ def numbers_on_several_branches(rows: Iterable[Mapping[str, Any]]) -> list[dict[
     return [{"phone_number": n, "branches": ", ".join(sorted(p))} for n, p in sorted(places.items()) if len(p) > 1]
 
 
+def overlapping_versions(versions: list[Mapping[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """History versions of one key whose validity intervals overlap (versions sorted by key, valid_from)."""
+    problems = []
+    for earlier, later in zip(versions, versions[1:]):
+        same_key = all(earlier[k] == later[k] for k in key)
+        if same_key and (earlier["valid_to"] is None or later["valid_from"] < earlier["valid_to"]):
+            problems.append(
+                {**{k: later[k] for k in key}, "problem": f"version from {later['valid_from']} overlaps the one from {earlier['valid_from']}"}
+            )
+    return problems
+
+
+def open_version_problems(
+    versions: Iterable[Mapping[str, Any]], live_keys: set[tuple], key: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Live keys without exactly one open history version, and open versions of keys no longer live."""
+    open_count: dict[tuple, int] = defaultdict(int)
+    for version in versions:
+        if version["valid_to"] is None:
+            open_count[tuple(version[k] for k in key)] += 1
+    problems = []
+    for found in sorted(live_keys | set(open_count), key=str):
+        count = open_count.get(found, 0)
+        if found in live_keys and count != 1:
+            problems.append({**dict(zip(key, found)), "problem": f"{count} open versions"})
+        elif found not in live_keys:
+            problems.append({**dict(zip(key, found)), "problem": "open version of a row no longer in the table"})
+    return problems
+
+
+def history_check_specs(table: str, asset: str) -> dict[str, AssetCheckSpec]:
+    """The two checks every history table carries, run in the history asset's own step."""
+    return {
+        f"{table}_history_no_overlaps": AssetCheckSpec(
+            f"{table}_history_no_overlaps",
+            asset=asset,
+            partitions_def=tenant_partitions,
+            description=f"No two versions of one {table} row are valid at the same time.",
+        ),
+        f"{table}_history_one_open_version": AssetCheckSpec(
+            f"{table}_history_one_open_version",
+            asset=asset,
+            partitions_def=tenant_partitions,
+            description=f"Every row in {table} has exactly one open history version, and no deleted row has one.",
+        ),
+    }
+
+
 # ---- reporting ------------------------------------------------------------------------------
 
 
@@ -134,18 +183,30 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def check_result(tenant: str, what: str, problems: list[dict[str, Any]], checked: int) -> AssetCheckResult:
-    """Pass, or fail naming the tenant and every offending row (first 50 in the table)."""
+def check_result(
+    tenant: str,
+    what: str,
+    problems: list[dict[str, Any]],
+    checked: int,
+    *,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    **identity: Any,
+) -> AssetCheckResult:
+    """Pass, or fail naming the tenant and every offending row (first 50 in the table).
+
+    `identity` (asset_key, check_name) is for checks reported from inside an asset's step.
+    """
     metadata: dict[str, Any] = {"tenant": tenant, "rows_checked": MetadataValue.int(checked), "failures": MetadataValue.int(len(problems))}
     if not problems:
-        return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}")
+        return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}", **identity)
     metadata["offending_rows"] = MetadataValue.md(_markdown(problems))
     listed = ", ".join(str({k: v for k, v in p.items() if k != "problem"}) for p in problems[:5])
     return AssetCheckResult(
         passed=False,
-        severity=AssetCheckSeverity.ERROR,
+        severity=severity,
         metadata=metadata,
         description=f"tenant {tenant}: {len(problems)} {what}: {listed}{' …' if len(problems) > 5 else ''}",
+        **identity,
     )
 
 

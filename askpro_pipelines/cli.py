@@ -291,6 +291,17 @@ def _warehouse_commands(sub) -> None:
         parser.add_argument("--url", help="SQLAlchemy URL (default: $ASKPRO_WAREHOUSE_URL, else the local SQLite file)")
         parser.set_defaults(func=lambda args, command=command: command(resolve_warehouse_url(args.url)))
 
+    from askpro_pipelines.warehouse import history
+
+    past = sub.add_parser("history", help="the warehouse's history of the dimensions").add_subparsers(
+        dest="history_command", required=True
+    )
+    phone = past.add_parser("phone", help="a number's chain (agent, version, prompt, branch, event type, staff) at an instant")
+    phone.add_argument("number", help="any common spelling, e.g. +4930123456701 or 030 123456701")
+    phone.add_argument("--at", help="ISO time, e.g. 2026-11-24T10:00 (UTC unless an offset is given; default: now)")
+    phone.add_argument("--tenant")
+    phone.set_defaults(func=lambda args: history.cmd_history_phone(resolve_warehouse_url(), args.number, args.at, args.tenant))
+
 
 def _quiet_dagster_feature_warnings() -> None:
     """Dagster's beta/preview notices (partitioned checks, backfill policies) are for developers,

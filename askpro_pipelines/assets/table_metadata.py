@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from askpro_pipelines.warehouse import WriteStats
-from askpro_pipelines.warehouse.tables import CONTRACTS
+from askpro_pipelines.warehouse.tables import metadata
 
 
 def column_schema(table: str) -> TableSchema:
@@ -26,7 +26,7 @@ def column_schema(table: str) -> TableSchema:
                 description=column.comment,
                 constraints=TableColumnConstraints(nullable=bool(column.nullable)),
             )
-            for column in CONTRACTS[table].table.columns
+            for column in metadata.tables[table].columns
         ]
     )
 

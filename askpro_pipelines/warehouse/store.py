@@ -10,7 +10,7 @@ import hashlib
 import io
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from askpro_pipelines.json_codec import dumps_json, loads_json
 from askpro_pipelines.warehouse import migrate
-from askpro_pipelines.warehouse.tables import CONTRACTS, TableContract
+from askpro_pipelines.warehouse.tables import CHANGED, CONTRACTS, DELETED, HISTORY, TableContract
 
 WAREHOUSE_URL_ENV = "ASKPRO_WAREHOUSE_URL"
 DATA_DIR_ENV = "ASKPRO_DATA_DIR"
@@ -127,6 +127,47 @@ def _copy_rows(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         cursor.close()
 
 
+def _insert(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows in the caller's transaction: COPY on PostgreSQL (psycopg2), chunked INSERTs elsewhere."""
+    if rows and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        _copy_rows(conn, table, rows)
+    else:
+        for start in range(0, len(rows), _CHUNK):
+            conn.execute(table.insert(), rows[start : start + _CHUNK])
+
+
+def _key_chunks(table: sa.Table, key_names: Iterable[str], keys: list[tuple]) -> Iterator[Any]:
+    """WHERE clauses matching `keys` (natural keys within a slice), a chunk of IN list at a time."""
+    key_cols = [table.c[k] for k in key_names]
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        if len(key_cols) == 1:
+            yield key_cols[0].in_([k[0] for k in chunk])
+        else:
+            yield sa.tuple_(*key_cols).in_(chunk)
+
+
+def _record_history(
+    conn, contract: TableContract, tenant: str, now: dt.datetime, updated: list[tuple], deleted: list[tuple], fresh: list[dict]
+) -> None:
+    """Type-2 history in the slice's transaction: close the open version of each changed or deleted
+    key, open a version for each new or changed row. An unchanged slice writes nothing."""
+    history = HISTORY[contract.name]
+    open_versions = [history.c.tenant == tenant, history.c.valid_to.is_(None)]
+    for keys, kind in ((updated, CHANGED), (deleted, DELETED)):
+        for match in _key_chunks(history, contract.row_key, keys):
+            conn.execute(
+                history.update()
+                .where(*open_versions, match)
+                .values(valid_to=now, is_current=False, change_kind=kind)
+            )
+    versions = [
+        {**{k: v for k, v in row.items() if k != "synced_at"}, "valid_from": now, "valid_to": None, "change_kind": None, "is_current": True}
+        for row in fresh
+    ]
+    _insert(conn, history, versions)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -213,27 +254,14 @@ class Warehouse:
             if stale and len(stale) == len(old_groups):
                 conn.execute(t.delete().where(*scope))
             else:
-                self._delete_keys(conn, contract, scope, stale)
+                for match in _key_chunks(t, key_cols, stale):
+                    conn.execute(t.delete().where(*scope, match))
             fresh = [row for k in inserted + updated for row in new_groups[k]]
-            if fresh and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-                _copy_rows(conn, t, fresh)
-            else:
-                for start in range(0, len(fresh), _CHUNK):
-                    conn.execute(t.insert(), fresh[start : start + _CHUNK])
+            _insert(conn, t, fresh)
+            if contract.name in HISTORY:
+                _record_history(conn, contract, tenant, now, updated, deleted, fresh)
 
         return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted), day)
-
-    @staticmethod
-    def _delete_keys(conn, contract: TableContract, scope: list, keys: list[tuple]) -> None:
-        t = contract.table
-        key_cols = [t.c[k] for k in contract.row_key]
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            if len(key_cols) == 1:
-                match = key_cols[0].in_([k[0] for k in chunk])
-            else:
-                match = sa.tuple_(*key_cols).in_(chunk)
-            conn.execute(t.delete().where(*scope, match))
 
     def read_slice(
         self, table: str, tenant: str, columns: Iterable[str] | None = None, *, day: dt.date | None = None
