@@ -26,6 +26,8 @@ from askpro_pipelines.partitions import (
 )
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.quarantine import ENTITIES_BY_TABLE
+from askpro_pipelines.warehouse.quarantine import listed as quarantined
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 MAX_LISTED = 50
@@ -334,6 +336,37 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     return _check
 
 
+def build_quarantine_check(table: str) -> AssetChecksDefinition:
+    """`<table>_no_quarantined_records`: warns (does not fail) while records feeding the table are quarantined."""
+    entities = ENTITIES_BY_TABLE[table]
+    by_day = CONTRACTS[table].by_day
+
+    @asset_check(
+        asset=AssetKey(table),
+        name=f"{table}_no_quarantined_records",
+        partitions_def=tenant_day_partitions if by_day else tenant_partitions,
+        description=f"No {' or '.join(entities)} record is quarantined (malformed at the source); warns when one is, "
+        "while the rest of the table lands. `askpro quarantine list` shows them.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+    ) -> AssetCheckResult:
+        if by_day:
+            pairs = fact_partitions(context.partition_keys)
+            tenant = tenants.get(pairs[0][0]).slug
+            scopes = sorted({str(day) for _, day in pairs})
+        else:
+            tenant, scopes = tenants.get(context.partition_key).slug, [""]
+        found = quarantined(warehouse.warehouse, tenant, entities, scopes)
+        problems = [
+            {"entity": r["entity"], "record_id": r["record_id"], "day": r["scope"] or "-", "error": r["error"][:200]}
+            for r in found
+        ]
+        return check_result(tenant, "quarantined records", problems, len(found), severity=AssetCheckSeverity.WARN)
+
+    return _check
+
+
 askpro_checks = [*[build_assignment_check(name) for name in ASSIGNMENT_CHECKS], phone_numbers_on_one_branch]
 
 calcom_checks = [
@@ -341,6 +374,7 @@ calcom_checks = [
     staff_event_types_resolve,
     working_hours_are_valid,
     *[build_unique_key_check(table) for table in CONTRACTS],
+    *[build_quarantine_check(table) for table in ENTITIES_BY_TABLE],
 ]
 
 all_checks = [*calcom_checks, *askpro_checks]

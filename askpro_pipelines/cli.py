@@ -302,6 +302,16 @@ def _warehouse_commands(sub) -> None:
     phone.add_argument("--tenant")
     phone.set_defaults(func=lambda args: history.cmd_history_phone(resolve_warehouse_url(), args.number, args.at, args.tenant))
 
+    from askpro_pipelines.warehouse import quarantine
+
+    held = sub.add_parser("quarantine", help="records that failed validation and were kept out of their table").add_subparsers(
+        dest="quarantine_command", required=True
+    )
+    listing = held.add_parser("list", help="quarantined records: tenant, entity, record id, error, first/last seen")
+    listing.add_argument("--tenant")
+    listing.add_argument("--payload", action="store_true", help="also print each record's (redacted) payload")
+    listing.set_defaults(func=lambda args: quarantine.cmd_list(resolve_warehouse_url(), args.tenant, args.payload))
+
 
 def _quiet_dagster_feature_warnings() -> None:
     """Dagster's beta/preview notices (partitioned checks, backfill policies) are for developers,

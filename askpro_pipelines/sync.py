@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance
+from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance
 
 from askpro_pipelines.partitions import (
     newest_day,
@@ -102,7 +102,9 @@ def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
             )
         )
     evaluations = result.get_asset_check_evaluations()
-    failed_checks = [e.check_name for e in evaluations if not e.passed]
+    # A warning (e.g. a quarantined record) shows in the summary but does not fail the sync.
+    failed_checks = [e.check_name for e in evaluations if not e.passed and e.severity != AssetCheckSeverity.WARN]
+    warnings = [f"check {e.check_name} warns: {e.description}" for e in evaluations if not e.passed and e.severity == AssetCheckSeverity.WARN]
     errors = []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
@@ -121,6 +123,7 @@ def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
         failed_checks=failed_checks,
         checks_run=len(evaluations),
         errors=errors,
+        notes=warnings,
     )
 
 

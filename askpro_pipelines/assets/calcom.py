@@ -25,6 +25,7 @@ from askpro_pipelines.partitions import (
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.quarantine import settle_log
 from askpro_pipelines.warehouse.rows import (
     booking_rows,
     event_type_rows,
@@ -54,8 +55,13 @@ def calcom_event_types(
     stats = warehouse.warehouse.replace_slice(
         "calcom_event_types", tenant.slug, event_type_rows(client.event_types(), client.api_version)
     )
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["event_types"])
     return MaterializeResult(
-        metadata=table_metadata(stats, warehouse.display_url, extra={"api_version": client.api_version, **client.stats.as_metadata("calcom")})
+        metadata=table_metadata(
+            stats,
+            warehouse.display_url,
+            extra={"api_version": client.api_version, **client.stats.as_metadata("calcom"), **quarantined},
+        )
     )
 
 
@@ -74,12 +80,13 @@ def staff(
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
     stats = warehouse.warehouse.replace_slice("staff", tenant.slug, staff_rows(client.staff(), hosts))
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["staff"])
     return MaterializeResult(
         metadata=table_metadata(
             stats,
             warehouse.display_url,
             lineage={"staff_id": [("calcom_event_types", "hosts")]},
-            extra=client.stats.as_metadata("calcom"),
+            extra={**client.stats.as_metadata("calcom"), **quarantined},
         )
     )
 
@@ -144,7 +151,8 @@ def calcom_schedules(
         if row["default_schedule_id"]
     }
     hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults))
-    request_metadata = client.stats.as_metadata("calcom")
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["schedules"])
+    request_metadata = {**client.stats.as_metadata("calcom"), **quarantined}
     lineage = {"staff_id": [("staff", "staff_id")]}
     for table, rows in (("working_hours", hours), ("working_hour_overrides", overrides)):
         if table not in {key.to_user_string() for key in context.selected_asset_keys}:
@@ -176,8 +184,9 @@ def calcom_bookings(
     for tenant, day in tenant_days(context, tenants.get):
         client = clients(tenant)
         start, end = day_window(day, tenant.timezone)
-        rows = booking_rows(client.bookings(start, end))
+        rows = booking_rows(client.bookings(start, end, scope=str(day)))
         written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day))
+        settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["calcom_bookings"], scope=str(day))
     requests = {k: v for c in clients.values() for k, v in c.stats.as_metadata("calcom").items()}
     return MaterializeResult(metadata=fact_metadata("calcom_bookings", written, warehouse.display_url, requests))
 

@@ -20,9 +20,11 @@ from askpro_pipelines.partitions import (
     tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.resources.retell import RetellResource
+from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
+from askpro_pipelines.resources.retell import CALLS, RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.quarantine import settle_log
 from askpro_pipelines.warehouse.rows import (
     agent_version_rows,
     call_rows,
@@ -66,11 +68,13 @@ def retell_agent_tables(
         "retell_agent_versions": agent_version_rows(versions),
     }
     selected = {key.to_user_string() for key in context.selected_asset_keys}
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [AGENTS, LLMS])
     for table, rows in tables.items():
         if table in selected:
             stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows)
             yield MaterializeResult(
-                asset_key=table, metadata=table_metadata(stats, warehouse.display_url, extra=client.metadata())
+                asset_key=table,
+                metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined}),
             )
 
 
@@ -87,7 +91,10 @@ def retell_phone_numbers(
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
     stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, phone_number_rows(client.phone_numbers()))
-    return MaterializeResult(metadata=table_metadata(stats, warehouse.display_url, extra=client.metadata()))
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [PHONE_NUMBERS])
+    return MaterializeResult(
+        metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined})
+    )
 
 
 @multi_asset(
@@ -124,11 +131,13 @@ def retell_call_tables(
     for tenant, days in groupby(tenant_days(context, tenants.get), key=lambda pair: pair[0]):
         windows = [(day, *day_window(day, tenant.timezone)) for _, day in days]
         known = partial(known_transcripts, wh, tenant.slug)
-        for day, day_calls in clients(tenant).calls_by_window(windows, with_transcripts, known):
+        client = clients(tenant)
+        for day, day_calls in client.calls_by_window(windows, with_transcripts, known):
             calls, transcripts = call_rows(day_calls)
             for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
                 if table in selected:
                     written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day))
+            settle_log(wh, tenant.slug, "retell", client.rejected, [CALLS], scope=str(day))
     requests = {k: v for c in clients.values() for k, v in c.metadata().items()}
     for table, stats in written.items():
         if table in selected:

@@ -1,0 +1,73 @@
+"""One bad record stops only itself: it is quarantined, the rest of its table and the tenant's facts land."""
+
+import pytest
+
+from askpro_pipelines.cli import main
+from askpro_pipelines.simulator.server import Fault
+from askpro_pipelines.warehouse import Warehouse
+from askpro_pipelines.warehouse.quarantine import listed
+
+
+@pytest.fixture
+def wh(warehouse_env):
+    warehouse = Warehouse.from_url(warehouse_env)
+    yield warehouse
+    warehouse.dispose()
+
+
+def _schedules(wh, tenant):
+    return {r["schedule_id"] for r in wh.read_slice("working_hours", tenant, ["schedule_id"])}
+
+
+def test_a_malformed_schedule_is_quarantined_and_the_rest_lands(sync, simulator, wh, capsys):
+    reference = sync(tenant_slugs=["praxis-v1"])
+    assert reference.success, reference
+    all_schedules = _schedules(wh, "praxis-v1")
+    hours = wh.count("working_hours", "praxis-v1")
+
+    # A fresh warehouse sees one malformed schedule: only that schedule's rows are missing.
+    simulator.add_fault(Fault(kind="malformed", path_prefix="/calcom/v1/schedules", tenant="praxis-v1"))
+    report = sync(tenant_slugs=["praxis-v1"])
+    (tenant,) = report.tenants
+    assert tenant.success and report.success, tenant  # a warning, not a failure
+    assert "praxis-v1_no_quarantined_records" not in " ".join(tenant.failed_checks)
+    assert any("working_hours_no_quarantined_records warns" in note for note in tenant.notes), tenant.notes
+
+    (held,) = listed(wh, "praxis-v1")
+    assert (held["tenant"], held["api"], held["entity"], held["scope"]) == ("praxis-v1", "calcom", "schedules", "")
+    assert held["record_id"] in all_schedules and "startTime" in held["error"]
+    assert held["payload"]["id"] == int(held["record_id"])
+    assert _schedules(wh, "praxis-v1") == all_schedules - {held["record_id"]}
+    assert 0 < wh.count("working_hours", "praxis-v1") < hours
+    assert wh.count("calcom_event_types", "praxis-v1") > 0 and wh.count("staff", "praxis-v1") > 0
+    assert {t.table for t in tenant.tables} >= {"working_hours", "calcom_bookings", "retell_calls", "booking_outcomes"}
+
+    assert main(["quarantine", "list", "--tenant", "praxis-v1"]) == 0
+    out = capsys.readouterr().out
+    assert f"praxis-v1  calcom/schedules  record {held['record_id']}" in out and "1 quarantined record(s)" in out
+
+    # The next sync reads the schedule fine: it leaves quarantine and its rows land.
+    again = sync(tenant_slugs=["praxis-v1"])
+    assert again.success and not again.tenants[0].notes, again
+    assert listed(wh, "praxis-v1") == []
+    assert _schedules(wh, "praxis-v1") == all_schedules and wh.count("working_hours", "praxis-v1") == hours
+
+
+def test_a_malformed_event_type_costs_only_itself(sync, simulator, wh):
+    simulator.add_fault(Fault(kind="malformed", path_prefix="/calcom/v2/event-types", tenant="praxis-v2", count=-1))
+    report = sync(tenant_slugs=["praxis-v2"], select=["calcom_event_types", "staff", "staff_event_types", "working_hours"])
+    assert report.success, report
+    held = listed(wh, "praxis-v2")
+    assert held and {r["entity"] for r in held} == {"event_types"}
+    assert all(r["record_id"].startswith("payload:") for r in held)  # the corrupt record lost its id
+    assert wh.count("calcom_event_types", "praxis-v2") > 0
+    assert wh.count("staff_event_types", "praxis-v2") > 0 and wh.count("working_hours", "praxis-v2") > 0
+
+
+def test_facts_sync_when_a_dimension_failed_and_the_summary_says_so(sync, simulator, wh):
+    simulator.add_fault(Fault(kind="status", status=500, path_prefix="/calcom/v1/event-types", tenant="praxis-v1", count=-1))
+    report = sync(tenant_slugs=["praxis-v1"])
+    (tenant,) = report.tenants
+    assert not tenant.success and "facts synced although dimensions failed" in tenant.notes
+    assert "tenant=praxis-v1" in " ".join(tenant.errors)
+    assert {t.table for t in tenant.tables} >= {"calcom_bookings", "retell_calls", "booking_outcomes"}
