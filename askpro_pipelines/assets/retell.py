@@ -68,10 +68,11 @@ def retell_agent_tables(
         "retell_agent_versions": agent_version_rows(versions),
     }
     selected = {key.to_user_string() for key in context.selected_asset_keys}
+    held = {"agent_id": client.rejected.ids(AGENTS)}
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [AGENTS, LLMS])
     for table, rows in tables.items():
         if table in selected:
-            stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows)
+            stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows, keep=held)
             yield MaterializeResult(
                 asset_key=table,
                 metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined}),
@@ -90,7 +91,9 @@ def retell_phone_numbers(
 ) -> MaterializeResult:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, phone_number_rows(client.phone_numbers()))
+    rows = list(phone_number_rows(client.phone_numbers()))
+    held = {"phone_number": client.rejected.ids(PHONE_NUMBERS)}
+    stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, rows, keep=held)
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [PHONE_NUMBERS])
     return MaterializeResult(
         metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined})
@@ -134,9 +137,10 @@ def retell_call_tables(
         client = clients(tenant)
         for day, day_calls in client.calls_by_window(windows, with_transcripts, known):
             calls, transcripts = call_rows(day_calls)
+            held = {"call_id": client.rejected.ids(CALLS, str(day))}
             for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
                 if table in selected:
-                    written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day))
+                    written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day, keep=held))
             settle_log(wh, tenant.slug, "retell", client.rejected, [CALLS], scope=str(day))
     requests = {k: v for c in clients.values() for k, v in c.metadata().items()}
     for table, stats in written.items():

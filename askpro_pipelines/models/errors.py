@@ -94,6 +94,10 @@ class RejectedLog:
     def add(self, item: Rejected) -> None:
         self.items.append(item)
 
+    def ids(self, entity: str, scope: str | None = None) -> set[str]:
+        """Record ids of the entity's rejects (their previous warehouse rows are kept)."""
+        return {r.record_id for r in self.items if r.entity == entity and (scope is None or r.scope == scope)}
+
     def drain(self, entity: str, scope: str | None = None) -> list[Rejected]:
         """Take the entity's rejects (of one scope, when given) out of the log."""
         taken = [r for r in self.items if r.entity == entity and (scope is None or r.scope == scope)]

@@ -10,7 +10,7 @@ import hashlib
 import io
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,14 @@ def _key_chunks(table: sa.Table, key_names: Iterable[str], keys: list[tuple]) ->
             yield sa.tuple_(*key_cols).in_(chunk)
 
 
+def _held_keys(key_cols: tuple[str, ...], missing: list[tuple], keep: Mapping[str, Collection[Any]] | None) -> set[tuple]:
+    """The missing keys whose rows stay: a key column's value names a quarantined record."""
+    if not keep or not missing:
+        return set()
+    positions = [(key_cols.index(column), set(values)) for column, values in keep.items() if values]
+    return {k for k in missing if any(k[i] in values for i, values in positions)}
+
+
 def _record_history(
     conn, contract: TableContract, tenant: str, now: dt.datetime, updated: list[tuple], deleted: list[tuple], fresh: list[dict]
 ) -> None:
@@ -210,11 +218,19 @@ class Warehouse:
         self.engine.dispose()
 
     def replace_slice(
-        self, table: str, tenant: str, records: Iterable[Mapping[str, Any]], *, day: dt.date | None = None
+        self,
+        table: str,
+        tenant: str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        day: dt.date | None = None,
+        keep: Mapping[str, Collection[Any]] | None = None,
     ) -> WriteStats:
         """Make `tenant`'s rows of `table` (of `day`, for fact tables) equal `records`.
 
-        One transaction; only keys whose content changed are deleted and re-inserted.
+        One transaction; only keys whose content changed are deleted and re-inserted. `keep`
+        ({key column: values}) names records quarantined in this listing: their existing rows stay
+        as they were instead of being taken for deleted at the source.
         """
         contract = CONTRACTS[table]
         if contract.by_day != (day is not None):
@@ -244,7 +260,8 @@ class Warehouse:
                 old_groups[tuple(found[:-1])].append(found[-1])
 
             inserted = [k for k in new_groups if k not in old_groups]
-            deleted = [k for k in old_groups if k not in new_groups]
+            held = _held_keys(key_cols, [k for k in old_groups if k not in new_groups], keep)
+            deleted = [k for k in old_groups if k not in new_groups and k not in held]
             updated = [
                 k
                 for k, rows in new_groups.items()
@@ -261,7 +278,7 @@ class Warehouse:
             if contract.name in HISTORY:
                 _record_history(conn, contract, tenant, now, updated, deleted, fresh)
 
-        return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted), day)
+        return WriteStats(table, tenant, count + len(held), len(inserted), len(updated), len(deleted), day)
 
     def read_slice(
         self, table: str, tenant: str, columns: Iterable[str] | None = None, *, day: dt.date | None = None

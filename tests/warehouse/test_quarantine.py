@@ -5,6 +5,7 @@ import pytest
 from askpro_pipelines.cli import main
 from askpro_pipelines.simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
+from askpro_pipelines.warehouse.history import versions
 from askpro_pipelines.warehouse.quarantine import listed
 
 
@@ -25,7 +26,8 @@ def test_a_malformed_schedule_is_quarantined_and_the_rest_lands(sync, simulator,
     all_schedules = _schedules(wh, "praxis-v1")
     hours = wh.count("working_hours", "praxis-v1")
 
-    # A fresh warehouse sees one malformed schedule: only that schedule's rows are missing.
+    # The next sync sees one malformed schedule: the rest lands, and its rows stay as they were
+    # (the schedule still exists at the source, it just cannot be read this time).
     simulator.add_fault(Fault(kind="malformed", path_prefix="/calcom/v1/schedules", tenant="praxis-v1"))
     report = sync(tenant_slugs=["praxis-v1"])
     (tenant,) = report.tenants
@@ -37,8 +39,8 @@ def test_a_malformed_schedule_is_quarantined_and_the_rest_lands(sync, simulator,
     assert (held["tenant"], held["api"], held["entity"], held["scope"]) == ("praxis-v1", "calcom", "schedules", "")
     assert held["record_id"] in all_schedules and "startTime" in held["error"]
     assert held["payload"]["id"] == int(held["record_id"])
-    assert _schedules(wh, "praxis-v1") == all_schedules - {held["record_id"]}
-    assert 0 < wh.count("working_hours", "praxis-v1") < hours
+    assert _schedules(wh, "praxis-v1") == all_schedules and wh.count("working_hours", "praxis-v1") == hours
+    assert all(r["change_kind"] != "deleted" for r in versions(wh, "working_hours", "praxis-v1"))
     assert wh.count("calcom_event_types", "praxis-v1") > 0 and wh.count("staff", "praxis-v1") > 0
     assert {t.table for t in tenant.tables} >= {"working_hours", "calcom_bookings", "retell_calls", "booking_outcomes"}
 
@@ -51,6 +53,16 @@ def test_a_malformed_schedule_is_quarantined_and_the_rest_lands(sync, simulator,
     assert again.success and not again.tenants[0].notes, again
     assert listed(wh, "praxis-v1") == []
     assert _schedules(wh, "praxis-v1") == all_schedules and wh.count("working_hours", "praxis-v1") == hours
+
+
+def test_on_a_fresh_warehouse_a_malformed_schedule_costs_only_its_own_rows(sync, simulator, wh):
+    simulator.add_fault(Fault(kind="malformed", path_prefix="/calcom/v1/schedules", tenant="praxis-v1"))
+    assert sync(tenant_slugs=["praxis-v1"]).success
+    (held,) = listed(wh, "praxis-v1")
+    fresh = _schedules(wh, "praxis-v1")
+    assert held["record_id"] not in fresh and fresh
+    assert sync(tenant_slugs=["praxis-v1"], select=["working_hours", "working_hour_overrides"]).success
+    assert _schedules(wh, "praxis-v1") == fresh | {held["record_id"]} and listed(wh, "praxis-v1") == []
 
 
 def test_a_malformed_event_type_costs_only_itself(sync, simulator, wh):
