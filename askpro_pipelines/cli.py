@@ -26,6 +26,7 @@ from askpro_pipelines.tenants import (
 )
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
 from askpro_pipelines.warehouse.migrate import WarehouseSchemaError
+from askpro_pipelines.warehouse.store import ALLOW_DELETIONS_CONFIG
 
 
 def _print_table(headers: Sequence[str], rows: list[Sequence[object]], right: set[int]) -> None:
@@ -100,7 +101,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = load_tenants()
     select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
     print(f"warehouse: {display_url(resolve_warehouse_url())}")
-    report = _run_against_source(args, config, tenant_slugs=args.tenant, select=select, days=args.days)
+    guard = {"run_config": ALLOW_DELETIONS_CONFIG} if args.allow_deletions else {}
+    report = _run_against_source(args, config, tenant_slugs=args.tenant, select=select, days=args.days, **guard)
     print_report(report)
     return 0 if report.success else 1
 
@@ -227,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--tenant", action="append", metavar="SLUG", help="tenant to sync (repeatable; default: all)")
     sync.add_argument("--select", metavar="ASSETS", help="comma-separated assets, e.g. calcom_event_types,staff")
     sync.add_argument("--days", type=int, default=1, help="facts (bookings, calls, outcomes) of the last N days (default 1: today)")
+    sync.add_argument(
+        "--allow-deletions", action="store_true", help="accept deleting over half of a tenant's rows in a table this run"
+    )
     _source_arguments(sync)
     sync.set_defaults(func=cmd_sync)
 

@@ -197,15 +197,46 @@ def create_engine(url: str, *, pre_ping: bool = True) -> Engine:
     return engine
 
 
+ALLOW_DELETIONS_CONFIG = {"resources": {"warehouse": {"config": {"allow_mass_delete": True}}}}
+
+
+class MassDeletionError(RuntimeError):
+    """A sync would delete too much of a tenant's table at once; the old rows were kept."""
+
+
+@dataclass(frozen=True)
+class DeleteGuard:
+    """How much of a tenant's dimension table one sync may delete before it is refused.
+
+    An API that suddenly answers with few or no records (a revoked permission, a bug on their
+    side) must not wipe a tenant's table. Facts are replaced per day and are not guarded.
+    """
+
+    max_share: float = 0.5
+    min_rows: int = 5
+    allow: bool = False
+
+    def check(self, table: str, tenant: str, deleting: int, existing: int) -> None:
+        if self.allow or deleting < self.min_rows or deleting <= self.max_share * existing:
+            return
+        raise MassDeletionError(
+            f"tenant {tenant}, table {table}: this sync would delete {deleting} of {existing} rows "
+            f"(more than {self.max_share:.0%} and at least {self.min_rows}); kept the old rows. If the source "
+            "really lost them, re-run with `askpro sync --allow-deletions` or the run config "
+            "resources.warehouse.config.allow_mass_delete: true"
+        )
+
+
 class Warehouse:
     """Tables on one database; the slice writer and the readers the assets and checks use."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, guard: DeleteGuard | None = None):
         self.engine = engine
+        self.guard = guard or DeleteGuard()
 
     @classmethod
-    def from_url(cls, url: str) -> "Warehouse":
-        return cls(create_engine(url))
+    def from_url(cls, url: str, guard: DeleteGuard | None = None) -> "Warehouse":
+        return cls(create_engine(url), guard)
 
     def create_tables(self) -> None:
         """Bring the database to this release's schema through the migrations (idempotent).
@@ -267,6 +298,8 @@ class Warehouse:
                 for k, rows in new_groups.items()
                 if k in old_groups and sorted(r["row_hash"] for r in rows) != sorted(old_groups[k])
             ]
+            if not contract.by_day:
+                self.guard.check(table, tenant, len(deleted), len(old_groups))
             stale = deleted + updated
             if stale and len(stale) == len(old_groups):
                 conn.execute(t.delete().where(*scope))
