@@ -15,6 +15,9 @@ from dagster import (
     multi_asset,
 )
 
+from askpro_pipelines.assets.askpro import askpro_assets
+from askpro_pipelines.assets.calcom import calcom_assets
+from askpro_pipelines.assets.retell import retell_assets
 from askpro_pipelines.assets.table_metadata import column_lineage, column_schema
 from askpro_pipelines.checks import check_result, history_check_specs, open_version_problems, overlapping_versions
 from askpro_pipelines.partitions import tenant_partitions
@@ -23,17 +26,12 @@ from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.warehouse.history import summarize, versions
 from askpro_pipelines.warehouse.tables import CONTRACTS, HISTORY, HISTORY_TABLES, history_name
 
-# The group of each current table: its history sits beside it in the UI.
+# Each history table sits in its current table's group in the UI.
 GROUPS = {
-    "calcom_event_types": "calcom",
-    "staff": "calcom",
-    "staff_event_types": "calcom",
-    "working_hours": "calcom",
-    "working_hour_overrides": "calcom",
-    "retell_agents": "retell",
-    "retell_agent_versions": "retell",
-    "retell_phone_numbers": "retell",
-    "phone_assignments": "askpro",
+    spec.key.to_user_string(): spec.group_name
+    for assets_def in (*calcom_assets, *retell_assets, *askpro_assets)
+    for spec in assets_def.specs
+    if spec.key.to_user_string() in HISTORY_TABLES
 }
 CHECKS = {table: history_check_specs(table, history_name(table)) for table in HISTORY_TABLES}
 VERSION_COLUMNS = ["valid_from", "valid_to", "change_kind", "is_current"]

@@ -174,6 +174,15 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         return before, head_revision()
 
 
+def _receiver_only(engine: Engine) -> bool:
+    """Only `webhook_events` exists, as the webhook receiver creates it on its own: adopting it alters
+    nothing, so it needs no operator (a fresh PostgreSQL warehouse whose receiver started first)."""
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() is not None:
+            return False
+        return set(sa.inspect(conn).get_table_names()) & set(baseline_schema.metadata.tables) == {"webhook_events"}
+
+
 def ensure_schema(engine: Engine, *, auto_upgrade: bool | None = None) -> None:
     """Before a run writes: make sure the warehouse is at this release's schema.
 
@@ -185,7 +194,7 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool | None = None) -> None:
         return
     if auto_upgrade is None:
         auto_upgrade = engine.dialect.name == "sqlite"
-    if current.state == "empty" or (auto_upgrade and current.state in ("behind", "first-release")):
+    if current.state == "empty" or _receiver_only(engine) or (auto_upgrade and current.state in ("behind", "first-release")):
         upgrade(engine)
         return
     raise WarehouseSchemaError(current.describe())

@@ -24,14 +24,6 @@ def _staff(n):
     return [{"staff_id": str(i), "name": f"S{i}", "source": "user"} for i in range(n)]
 
 
-@pytest.fixture
-def warehouse(warehouse_url):
-    wh = Warehouse.from_url(warehouse_url)
-    wh.create_tables()
-    yield wh
-    wh.dispose()
-
-
 def test_deleting_more_than_half_and_at_least_five_rows_is_refused_and_keeps_the_rows(warehouse):
     warehouse.replace_slice("staff", "t", _staff(10))
     with pytest.raises(MassDeletionError, match=r"tenant t, table staff: this sync would delete 6 of 10 rows"):

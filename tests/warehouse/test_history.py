@@ -15,14 +15,6 @@ def _staff(staff_id, name="Anna"):
     return {"staff_id": staff_id, "name": name, "source": "user"}
 
 
-@pytest.fixture
-def warehouse(warehouse_url):
-    wh = Warehouse.from_url(warehouse_url)
-    wh.create_tables()
-    yield wh
-    wh.dispose()
-
-
 def _history(wh, tenant="t"):
     return [(r["staff_id"], r["name"], r["valid_to"] is None, r["change_kind"]) for r in versions(wh, "staff", tenant)]
 

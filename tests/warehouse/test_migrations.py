@@ -120,3 +120,16 @@ def test_tables_that_do_not_match_the_first_release_are_not_adopted(sqlite_url):
             migrate.upgrade(engine)
     finally:
         engine.dispose()
+
+
+def test_a_warehouse_holding_only_the_receivers_table_is_adopted_without_an_operator(warehouse_url):
+    from askpro_pipelines.webhooks.store import WebhookStore
+
+    engine = create_engine(warehouse_url)
+    try:
+        WebhookStore(engine)  # the receiver started first on an empty database
+        assert migrate.status(engine).state == "first-release"
+        migrate.ensure_schema(engine, auto_upgrade=False)  # the PostgreSQL policy
+        assert migrate.status(engine).state == "current"
+    finally:
+        engine.dispose()
