@@ -22,14 +22,14 @@ from askpro_pipelines.partitions import (
     tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.warehouse import resolve_warehouse_url
-from askpro_pipelines.warehouse.migrate import ensure_schema_at
 from askpro_pipelines.tenants import (
     SIMULATOR_URL_ENV,
     Tenant,
     TenantsConfig,
     TenantsFileError,
 )
+from askpro_pipelines.warehouse import resolve_warehouse_url
+from askpro_pipelines.warehouse.migrate import ensure_schema_at
 
 if TYPE_CHECKING:
     from askpro_pipelines.simulator.server import Simulator
@@ -103,8 +103,8 @@ def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
         )
     evaluations = result.get_asset_check_evaluations()
     # A warning (e.g. a quarantined record) shows in the summary but does not fail the sync.
-    failed_checks = [e.check_name for e in evaluations if not e.passed and e.severity != AssetCheckSeverity.WARN]
-    warnings = [f"check {e.check_name} warns: {e.description}" for e in evaluations if not e.passed and e.severity == AssetCheckSeverity.WARN]
+    warned = [e for e in evaluations if not e.passed and e.severity == AssetCheckSeverity.WARN]
+    failed_checks = [e.check_name for e in evaluations if not e.passed and e not in warned]
     errors = []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
@@ -123,7 +123,7 @@ def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
         failed_checks=failed_checks,
         checks_run=len(evaluations),
         errors=errors,
-        notes=warnings,
+        notes=[f"check {e.check_name} warns: {e.description}" for e in warned],
     )
 
 
