@@ -311,7 +311,8 @@ class Warehouse:
             if contract.name in HISTORY:
                 _record_history(conn, contract, tenant, now, updated, deleted, fresh)
 
-        return WriteStats(table, tenant, count + len(held), len(inserted), len(updated), len(deleted), day)
+        kept = sum(len(old_groups[k]) for k in held)
+        return WriteStats(table, tenant, count + kept, len(inserted), len(updated), len(deleted), day)
 
     def read_slice(
         self, table: str, tenant: str, columns: Iterable[str] | None = None, *, day: dt.date | None = None
