@@ -31,6 +31,7 @@ from askpro_pipelines.warehouse.rows import (
     known_transcripts,
     latest_agent_rows,
     phone_number_rows,
+    readable_versions,
 )
 
 GROUP = "retell"
@@ -62,13 +63,13 @@ def retell_agent_tables(
     """One pass over the agents (and their LLMs) feeds both tables."""
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    versions = client.agent_versions()
+    versions, touched = readable_versions(client.agent_versions(), client.rejected.ids(LLMS))
     tables = {
-        "retell_agents": latest_agent_rows(versions, client.agent_tags),
+        "retell_agents": latest_agent_rows([v for v in versions if v.agent_id not in touched], client.agent_tags),
         "retell_agent_versions": agent_version_rows(versions),
     }
     selected = {key.to_user_string() for key in context.selected_asset_keys}
-    held = {"agent_id": client.rejected.ids(AGENTS)}
+    held = {"agent_id": client.rejected.ids(AGENTS) | touched}
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [AGENTS, LLMS])
     for table, rows in tables.items():
         if table in selected:

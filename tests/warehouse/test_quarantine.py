@@ -83,3 +83,16 @@ def test_facts_sync_when_a_dimension_failed_and_the_summary_says_so(sync, simula
     assert not tenant.success and "facts synced although dimensions failed" in tenant.notes
     assert "tenant=praxis-v1" in " ".join(tenant.errors)
     assert {t.table for t in tenant.tables} >= {"calcom_bookings", "retell_calls", "booking_outcomes"}
+
+
+def test_an_unreadable_prompt_keeps_the_agent_versions_as_they_were(sync, simulator, wh):
+    tables = ["retell_agents", "retell_agent_versions"]
+    assert sync(tenant_slugs=["praxis-v2"], select=tables).success
+    before = {t: sorted(wh.read_slice(t, "praxis-v2", ["agent_id", "row_hash"]), key=str) for t in tables}
+    simulator.add_fault(Fault(kind="malformed", path_prefix="/retell/get-retell-llm/", tenant="praxis-v2"))
+    report = sync(tenant_slugs=["praxis-v2"], select=tables)
+    assert report.success, report
+    (held,) = listed(wh, "praxis-v2")
+    assert (held["api"], held["entity"]) == ("retell", "retell_llms") and held["record_id"].startswith("llm_")
+    assert {t: sorted(wh.read_slice(t, "praxis-v2", ["agent_id", "row_hash"]), key=str) for t in tables} == before
+    assert not [v for v in versions(wh, "retell_agent_versions", "praxis-v2") if v["change_kind"]]
