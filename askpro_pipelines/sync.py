@@ -77,6 +77,7 @@ class TenantResult:
     checks_run: int = 0
     errors: list[str] = field(default_factory=list)
     runs: list[RunResult] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)  # checks that warn (WARN severity): not a failure
     notes: list[str] = field(default_factory=list)  # warnings and facts-after-failure, printed as NOTE
 
     @property
@@ -148,6 +149,7 @@ def _tenant_result(slug: str, job: str, result, seconds: float) -> TenantResult:
         checks_run=len(evaluations),
         errors=errors,
         runs=[RunResult(job, result.run_id, result.success, seconds, len(evaluations), len(failed_checks))],
+        warned_checks=[e.check_name for e in warned],
         notes=[f"check {e.check_name} warns: {e.description}" for e in warned],
     )
 
@@ -254,7 +256,7 @@ def _run_tenants(config, slugs, by_job, instance, run_config, log_level, days, u
         # Facts run even when a dimension failed: a bad event type must not cost the day's calls.
         if by_job[FACTS_JOB]:
             if outcome is not None and not outcome.success:
-                outcome.notes.append("facts synced although dimensions failed")
+                outcome.notes.append("facts ran although dimensions failed")
             window = fact_days(tenant, days, until)
             started = time.perf_counter()
             facts = _execute(
@@ -294,6 +296,7 @@ def _merge(first: TenantResult | None, second: TenantResult) -> TenantResult:
         checks_run=first.checks_run + second.checks_run,
         errors=first.errors + second.errors,
         runs=first.runs + second.runs,
+        warned_checks=first.warned_checks + second.warned_checks,
         notes=first.notes + second.notes,
     )
 

@@ -428,7 +428,7 @@ def _history_table(current: sa.Table, key: tuple[str, ...]) -> sa.Table:
         sa.Column("valid_from", UtcDateTime(), nullable=False, comment="when the sync first saw these values (UTC)"),
         sa.Column("valid_to", UtcDateTime(), comment="when they stopped holding; null while current"),
         sa.Column("change_kind", sa.String(8), comment="why the version closed: changed | deleted (at the source)"),
-        sa.Column("is_current", sa.Boolean, nullable=False),
+        sa.Column("is_current", sa.Boolean, nullable=False, doc="true for the version that holds now (valid_to is null)"),
         sa.Index(f"ix_{current.name}_history_key", *key, "valid_from"),
     )
 
