@@ -21,7 +21,9 @@ def print_table(headers: Sequence[str], rows: list[Sequence[object]], right: set
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
 
     def fmt(cells: Sequence[object]) -> str:
-        line = "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        line = "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
         return line.rstrip()
 
     print(fmt(headers))
@@ -50,7 +52,9 @@ def print_report(report: SyncReport, title: str, log_path: Path | None = None) -
     run_rows = []
     for tenant in report.tenants:
         for run in tenant.runs:
-            status = "ok" if run.success and not run.checks_failed else ("FAILED" if not run.success else "CHECKS FAILED")
+            status = (
+                "ok" if run.success and not run.checks_failed else ("FAILED" if not run.success else "CHECKS FAILED")
+            )
             checks = f"{run.checks_run - run.checks_failed}/{run.checks_run}"
             run_rows.append([tenant.tenant, run.job, status, checks, f"{run.seconds:.1f}s", run.run_id])
     print_table(["tenant", "job", "status", "checks passed", "time", "run id"], run_rows, right={3, 4})

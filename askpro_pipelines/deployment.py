@@ -68,10 +68,14 @@ def require_production_settings(environ: Mapping[str, str] | None = None) -> Non
     if reason is None:
         return
     if env.get(SIMULATOR_URL_ENV):
-        raise ConfigurationError(f"production ({reason}): {SIMULATOR_URL_ENV} is set; a deployment never uses the simulator")
+        raise ConfigurationError(
+            f"production ({reason}): {SIMULATOR_URL_ENV} is set; a deployment never uses the simulator"
+        )
     for name, what in ((TENANTS_FILE_ENV, "tenants file"), (WAREHOUSE_URL_ENV, "warehouse URL")):
         if not env.get(name):
-            raise ConfigurationError(f"production ({reason}): {name} is not set; a deployment names its {what} explicitly")
+            raise ConfigurationError(
+                f"production ({reason}): {name} is not set; a deployment names its {what} explicitly"
+            )
 
 
 def refuse_real_keys_for_simulator(environ: Mapping[str, str] | None = None) -> None:

@@ -29,4 +29,3 @@ sync_facts_job = define_asset_job(
     description="Bookings, calls, transcripts and outcomes of one tenant and day (or a day range in one run).",
     tags=mode_tags(),
 )
-

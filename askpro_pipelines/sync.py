@@ -124,7 +124,10 @@ def _tenant_result(slug: str, job: str, result, seconds: float) -> TenantResult:
         if event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
             cause = error
-            while cause.cause is not None and cause.cls_name in {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}:
+            while cause.cause is not None and cause.cls_name in {
+                "DagsterExecutionStepExecutionError",
+                "DagsterUserCodeExecutionError",
+            }:
                 cause = cause.cause
             first_line = (cause.message or "").strip().splitlines()[0] if cause.message else cause.cls_name
             # "askpro_pipelines.resources.http.ApiError: [tenant=…] …" -> "ApiError: [tenant=…] …"
@@ -244,7 +247,9 @@ def _run_tenants(config, slugs, by_job, instance, run_config, log_level, days, u
         outcome: TenantResult | None = None
         if by_job[DIMENSIONS_JOB]:
             started = time.perf_counter()
-            result = _execute(defs.resolve_job_def(DIMENSIONS_JOB), instance, run_config, tags, by_job[DIMENSIONS_JOB], slug)
+            result = _execute(
+                defs.resolve_job_def(DIMENSIONS_JOB), instance, run_config, tags, by_job[DIMENSIONS_JOB], slug
+            )
             outcome = _tenant_result(slug, DIMENSIONS_JOB, result, time.perf_counter() - started)
         # Facts run even when a dimension failed: a bad event type must not cost the day's calls.
         if by_job[FACTS_JOB]:

@@ -101,12 +101,16 @@ def test_demo_runs_say_demo_in_the_summary_and_the_run_tags(tenants_file, sqlite
 
 
 def test_jobs_carry_the_mode_they_were_loaded_in():
-    code = "from askpro_pipelines.definitions import defs; print(defs.resolve_job_def('sync_facts').tags['askpro/mode'])"
+    code = (
+        "from askpro_pipelines.definitions import defs; print(defs.resolve_job_def('sync_facts').tags['askpro/mode'])"
+    )
     for simulator_url, mode in (("http://127.0.0.1:9", "demo"), (None, "production")):
         env = {k: v for k, v in os.environ.items() if k not in ("ASKPRO_SIMULATOR_URL", "ASKPRO_ENV", "DAGSTER_HOME")}
         if simulator_url:
             env["ASKPRO_SIMULATOR_URL"] = simulator_url
-        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == mode
 
@@ -124,7 +128,11 @@ def _production_home(tmp_path: Path) -> Path:
 def _load_code_location(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "import askpro_pipelines.definitions"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -152,7 +160,9 @@ def test_the_production_instance_config_without_a_tenants_file_refuses_to_load(t
 def test_the_production_instance_loads_with_explicit_settings(tmp_path, postgres_url, tenants_file):
     home = _production_home(tmp_path)
     env = _clean_env(
-        DAGSTER_HOME=str(home), DAGSTER_PG_URL=postgres_url, ASKPRO_WAREHOUSE_URL=postgres_url,
+        DAGSTER_HOME=str(home),
+        DAGSTER_PG_URL=postgres_url,
+        ASKPRO_WAREHOUSE_URL=postgres_url,
         ASKPRO_TENANTS_FILE=str(tenants_file),
     )
     result = _load_code_location(env)

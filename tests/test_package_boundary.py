@@ -76,7 +76,7 @@ def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
             if node.startswith(target + "."):
                 continue  # a submodule importing its parent package's __init__
             if state.get(target) == 1:
-                return [*stack[stack.index(target):], target]
+                return [*stack[stack.index(target) :], target]
             if target not in state:
                 found = visit(target)
                 if found:
@@ -121,7 +121,11 @@ def test_loading_the_code_location_and_the_cli_loads_no_simulator_module():
         "print(sorted(m for m in sys.modules if m == 'askpro_simulator' or m.startswith('askpro_simulator.')))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**__import__("os").environ, "ASKPRO_ENV": "demo"},
     )
     assert result.returncode == 0, result.stderr

@@ -195,7 +195,11 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool | None = None) -> None:
         return
     if auto_upgrade is None:
         auto_upgrade = engine.dialect.name == "sqlite"
-    if current.state == "empty" or _receiver_only(engine) or (auto_upgrade and current.state in ("behind", "first-release")):
+    if (
+        current.state == "empty"
+        or _receiver_only(engine)
+        or (auto_upgrade and current.state in ("behind", "first-release"))
+    ):
         upgrade(engine)
         return
     raise WarehouseSchemaError(current.describe())

@@ -144,7 +144,9 @@ def _key_chunks(table: sa.Table, key_names: Iterable[str], keys: list[tuple]) ->
             yield sa.tuple_(*key_cols).in_(chunk)
 
 
-def _held_keys(key_cols: tuple[str, ...], missing: list[tuple], keep: Mapping[str, Collection[Any]] | None) -> set[tuple]:
+def _held_keys(
+    key_cols: tuple[str, ...], missing: list[tuple], keep: Mapping[str, Collection[Any]] | None
+) -> set[tuple]:
     """The missing keys whose rows stay: a key column's value names a quarantined record."""
     if not keep or not missing:
         return set()
@@ -153,7 +155,13 @@ def _held_keys(key_cols: tuple[str, ...], missing: list[tuple], keep: Mapping[st
 
 
 def _record_history(
-    conn, contract: TableContract, tenant: str, now: dt.datetime, updated: list[tuple], deleted: list[tuple], fresh: list[dict]
+    conn,
+    contract: TableContract,
+    tenant: str,
+    now: dt.datetime,
+    updated: list[tuple],
+    deleted: list[tuple],
+    fresh: list[dict],
 ) -> None:
     """Type-2 history in the slice's transaction: close the open version of each changed or deleted
     key, open a version for each new or changed row. An unchanged slice writes nothing."""
@@ -162,12 +170,16 @@ def _record_history(
     for keys, kind in ((updated, CHANGED), (deleted, DELETED)):
         for match in _key_chunks(history, contract.row_key, keys):
             conn.execute(
-                history.update()
-                .where(*open_versions, match)
-                .values(valid_to=now, is_current=False, change_kind=kind)
+                history.update().where(*open_versions, match).values(valid_to=now, is_current=False, change_kind=kind)
             )
     versions = [
-        {**{k: v for k, v in row.items() if k != "synced_at"}, "valid_from": now, "valid_to": None, "change_kind": None, "is_current": True}
+        {
+            **{k: v for k, v in row.items() if k != "synced_at"},
+            "valid_from": now,
+            "valid_to": None,
+            "change_kind": None,
+            "is_current": True,
+        }
         for row in fresh
     ]
     _insert(conn, history, versions)
@@ -321,7 +333,9 @@ class Warehouse:
         wanted, rows = list(dict.fromkeys(values)), []
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), _CHUNK):
-                query = sa.select(*selected).where(t.c.tenant == tenant, t.c[column].in_(wanted[start : start + _CHUNK]))
+                query = sa.select(*selected).where(
+                    t.c.tenant == tenant, t.c[column].in_(wanted[start : start + _CHUNK])
+                )
                 rows += _dicts(conn.execute(query))
         return rows
 
