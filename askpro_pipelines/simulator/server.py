@@ -27,6 +27,7 @@ from functools import cached_property
 from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import unquote_plus
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from starlette.requests import Request
@@ -40,7 +41,7 @@ from askpro_pipelines.simulator.activity import (
     TenantActivity,
     retell_call_object,
 )
-from askpro_pipelines.simulator import retell_routes
+from askpro_pipelines.simulator import retell_routes, retell_writes, slots
 from askpro_pipelines.simulator.world import (
     SIM_NOW,
     WEEKDAY_NAMES,
@@ -750,7 +751,7 @@ def _retell_llm(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion) 
         "default_dynamic_variables": {"praxis_name": tenant.company_name},
         "knowledge_base_ids": [],
         "last_modification_timestamp": version.last_modification_timestamp,
-    }
+    } | version.llm_changes
 
 
 def _retell_phone_number(tenant: TenantWorld, number: SimPhoneNumber) -> dict:
@@ -1490,6 +1491,7 @@ class _App:
                 ("GET", re.compile(r"/v2/schedules/(?P<schedule_id>[^/]+)"), self.v2_schedule),
                 ("GET", re.compile(r"/v2/bookings"), self.v2_bookings),
                 ("GET", re.compile(r"/v2/bookings/(?P<booking_uid>[^/]+)"), self.v2_booking),
+                ("GET", re.compile(r"/v2/slots"), self.v2_slots),
             ],
             "retell": [
                 ("POST", re.compile(r"/v2/list-agents"), self.retell_list_agents),
@@ -1504,6 +1506,9 @@ class _App:
                 ("POST", re.compile(r"/v3/list-calls"), self.retell_list_calls),
                 ("POST", re.compile(r"/v2/list-calls"), self.retell_list_calls_legacy),
                 ("GET", re.compile(r"/v2/get-call/(?P<call_id>[^/]+)"), self.retell_get_call),
+                ("PATCH", re.compile(r"/update-retell-llm/(?P<llm_id>[^/]+)"), self.retell_update_llm),
+                ("POST", re.compile(r"/publish-agent-version/(?P<agent_id>[^/]+)"), self.retell_publish_agent),
+                ("PATCH", re.compile(r"/update-phone-number/(?P<phone_number>[^/]+)"), self.retell_update_phone_number),
             ],
         }
 
@@ -2047,6 +2052,21 @@ class _App:
             return _v2_one("v2_booking", _v2_booking(ctx.tenant, booking))
         return _v2_one("v1_booking", _v1_booking(ctx.tenant, booking))
 
+    def v2_slots(self, ctx: _Ctx) -> _Payload:
+        """GET /v2/slots?eventTypeId&start&end&timeZone: free starts from the world (slots.py)."""
+        raw_id, zone = ctx.query.get("eventTypeId", ""), ctx.query.get("timeZone") or "UTC"
+        event_type_id = self._path_int(raw_id, "eventTypeId")
+        self._check_owner(ctx, "event_type", event_type_id, f"event type {event_type_id}")
+        try:
+            first, last = date.fromisoformat(ctx.query.get("start", "")), date.fromisoformat(ctx.query.get("end", ""))
+            ZoneInfo(zone)
+        except (ValueError, KeyError):
+            raise _ApiError(400, "start and end must be YYYY-MM-DD dates and timeZone an IANA zone") from None
+        if last < first or (last - first).days > slots.MAX_RANGE_DAYS:
+            raise _ApiError(400, f"end must be on or after start and at most {slots.MAX_RANGE_DAYS} days later")
+        found = slots.free_slots(ctx.tenant, event_type_id, first, last, zone)
+        return _v2_one("v2_slots", slots.slots_body(found)["data"])
+
     # ---- Retell ----------------------------------------------------------------------------
 
     def _retell_limit(self, ctx: _Ctx, default: int) -> int:
@@ -2172,6 +2192,35 @@ class _App:
     def retell_get_phone_number(self, ctx: _Ctx, phone_number: str) -> _Payload:
         self._check_owner(ctx, "phone_number", phone_number, f"phone number {phone_number}")
         return _bare_one("retell_phone_number", ctx.views.retell_phone_number_by_number[phone_number])
+
+    def _retell_write(self, ctx: _Ctx, write: Callable[[], Any]) -> Any:
+        """Run a write (retell_writes.py), re-render the tenant's views from the changed world."""
+        try:
+            changed = write()
+        except retell_writes.WriteError as exc:
+            raise _ApiError(exc.status, exc.message) from None
+        self.views[ctx.tenant.slug] = _TenantViews(ctx.tenant)
+        return changed
+
+    def retell_update_llm(self, ctx: _Ctx, llm_id: str) -> _Payload:
+        self._check_owner(ctx, "llm", llm_id, f"llm {llm_id}")
+        body = self._json_body(ctx)
+        version = ctx.query.get("version")
+        draft = self._retell_write(ctx, lambda: retell_writes.update_llm(ctx.tenant, llm_id, version, body))
+        return _bare_one("retell_llm", self.views[ctx.tenant.slug].retell_llms[llm_id][draft.version])
+
+    def retell_publish_agent(self, ctx: _Ctx, agent_id: str) -> _Payload:
+        agent = self._agent(ctx, agent_id)
+        body = self._json_body(ctx)
+        published = self._retell_write(ctx, lambda: retell_writes.publish(ctx.tenant, agent.agent_id, body))
+        records = self.views[ctx.tenant.slug].retell_agent_versions[agent.agent_id].records
+        return _bare_one("retell_agent", next(r for r in records if r["version"] == published.version))
+
+    def retell_update_phone_number(self, ctx: _Ctx, phone_number: str) -> _Payload:
+        self._check_owner(ctx, "phone_number", phone_number, f"phone number {phone_number}")
+        body = self._json_body(ctx)
+        self._retell_write(ctx, lambda: retell_writes.update_phone_number(ctx.tenant, phone_number, body))
+        return _bare_one("retell_phone_number", self.views[ctx.tenant.slug].retell_phone_number_by_number[phone_number])
 
     def _sorted_calls(
         self,
