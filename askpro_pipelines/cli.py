@@ -268,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--select", metavar="ASSETS", help="comma-separated fact assets (default: all facts)")
     _source_arguments(backfill)
     backfill.set_defaults(func=cmd_backfill)
+
+    # Availability and prompt pushes (issue 13) keep their commands in their own modules.
+    from askpro_pipelines.availability import cli as availability_cli
+
+    availability_cli.add_parser(sub)
     return parser
 
 

@@ -13,6 +13,8 @@ from pydantic import Field
 
 from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.bookings import Booking, booking_from_v1, booking_from_v2
+from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.slots import SLOTS, slots_from_v2
 from askpro_pipelines.models.calcom import (
     EventType,
     Schedule,
@@ -52,6 +54,7 @@ CAL_API_VERSIONS: dict[str, str | None] = {
     "/v2/schedules": "2024-06-11",
     "/v2/organizations/{org_id}/schedules": "2024-06-11",
     "/v2/bookings": "2024-08-13",
+    "/v2/slots": "2024-09-04",
 }
 
 
@@ -279,6 +282,21 @@ class CalcomClient:
     def _payload_error(self, entity: str, message: str) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity)
 
+    # ---- availability (Cal.com v2 /v2/slots, reference §11.1) ------------------------------
+
+    def free_slots(self, event_type_id: str, first: dt.date, last: dt.date, time_zone: str) -> dict[dt.date, list[dt.datetime]]:
+        """Free start instants of an event type per day of `time_zone`, first..last, as Cal.com answers.
+
+        Cal.com applies hours, overrides, bookings, buffers and notice: nothing is derived here.
+        """
+        params = {"eventTypeId": event_type_id, "start": first.isoformat(), "end": last.isoformat(), "timeZone": time_zone}
+        headers = v2_headers("/v2/slots")
+        body = self.http.get_json("/v2/slots", entity=SLOTS, headers=headers, params=params, record_id=event_type_id)
+        try:
+            return slots_from_v2(body, event_type_id)
+        except RecordError as exc:
+            raise PayloadError(exc.message, tenant=self.tenant.slug, api=API, entity=SLOTS, record_id=event_type_id) from None
+
 
 class CalcomResource(ApiResource):
     """Cal.com access for every tenant: timeouts, retries with backoff, breaker, key redaction."""
@@ -296,3 +314,14 @@ class CalcomResource(ApiResource):
             tenant=tenant.slug, api=API, base_url=tenant.calcom.base_url, key=key, headers=headers, params=params
         )
         return CalcomClient(tenant, http, page_size=self.page_size)
+
+    def availability_client_for(self, tenant: Tenant) -> CalcomClient:
+        """A v2 client for `/v2/slots` whatever the tenant's API version: v1 has no slots
+        endpoint, and a Cal.com API key is also a v2 Bearer token."""
+        key = tenant.calcom_api_key()
+        http = self.resilient_client(
+            tenant=tenant.slug, api=API, base_url=tenant.calcom.base_url, key=key, headers={"Authorization": f"Bearer {key}"}
+        )
+        client = CalcomClient(tenant, http, page_size=self.page_size)
+        client.api_version = "v2"
+        return client

@@ -325,6 +325,67 @@ webhook_events = sa.Table(
 )
 
 
+
+# ---- availability and prompt pushes (issue 13) ----
+# Written by their own writers (warehouse/availability.py, prompts/audit.py), not by the slice
+# writer: the availability tables hold a window of future days per tenant, replaced whole.
+
+branch_availability = sa.Table(
+    "branch_availability",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False, doc=TENANT_DOC),
+    sa.Column("day", sa.Date, nullable=False, doc="tenant-local date the slots are on"),
+    sa.Column("branch_id", sa.String(64), nullable=False, doc="the branch (tenants file)"),
+    sa.Column("event_type_id", sa.String(64), nullable=False, doc="the branch's Cal.com event type"),
+    sa.Column("slots", sa.JSON, doc="free start times Cal.com offered, ISO 8601 with the tenant's offset (JSON list)"),
+    sa.Column("free_slots", sa.Integer, nullable=False, doc="how many start times were free"),
+    sa.Column("available_minutes", sa.Integer, nullable=False, doc="working minutes of the event type's hosts that day (hours and overrides)"),
+    sa.Column("booked_minutes", sa.Integer, nullable=False, doc="minutes of those hosts' accepted and pending bookings that day"),
+    sa.Column("utilisation", sa.Float, doc="booked over available minutes; null when nobody works that day"),
+    sa.Column("refreshed_at", UtcDateTime(), nullable=False, doc="when Cal.com was asked (UTC): the snapshot's age"),
+    sa.Index("ix_branch_availability_key", "tenant", "day", "branch_id"),
+)
+
+staff_utilisation = sa.Table(
+    "staff_utilisation",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False, doc=TENANT_DOC),
+    sa.Column("day", sa.Date, nullable=False, doc="tenant-local date"),
+    sa.Column("staff_id", sa.String(64), nullable=False, doc="the staff member (staff.staff_id)"),
+    sa.Column("available_minutes", sa.Integer, nullable=False, doc="working minutes from the default schedule's hours and overrides"),
+    sa.Column("booked_minutes", sa.Integer, nullable=False, doc="minutes of accepted and pending bookings the staff member hosts"),
+    sa.Column("utilisation", sa.Float, doc="booked over available minutes; null on a day off"),
+    sa.Column("refreshed_at", UtcDateTime(), nullable=False, doc="when the figures were computed (UTC)"),
+    sa.Index("ix_staff_utilisation_key", "tenant", "day", "staff_id"),
+)
+
+# One row per prompt push (askpro prompts push / the push_agent_prompt job), whatever its outcome.
+# (tenant, agent_id, published_version) and (tenant, agent_id, draft_version_after) join to
+# retell_agent_versions (tenant, agent_id, version).
+prompt_pushes = sa.Table(
+    "prompt_pushes",
+    metadata,
+    sa.Column("push_id", sa.String(36), primary_key=True, doc="uuid of the push"),
+    sa.Column("tenant", sa.String(64), nullable=False, doc=TENANT_DOC),
+    sa.Column("agent_id", sa.String(64), nullable=False, doc="Retell agent id"),
+    sa.Column("llm_id", sa.String(64), doc="the agent's Retell LLM"),
+    sa.Column("actor", sa.Text, nullable=False, doc="who pushed: --actor, else ASKPRO_ACTOR, else the login name"),
+    sa.Column("started_at", UtcDateTime(), nullable=False, doc="when the push began (UTC)"),
+    sa.Column("finished_at", UtcDateTime(), doc="when it ended (UTC)"),
+    sa.Column("published_version_before", sa.Integer, doc="the newest published version before the push"),
+    sa.Column("draft_version_before", sa.Integer, doc="the draft version the diff was taken against"),
+    sa.Column("draft_modified_before", sa.BigInteger, doc="the draft's last_modification_timestamp when the diff was taken"),
+    sa.Column("draft_version_after", sa.Integer, doc="the draft version after the update"),
+    sa.Column("published_version", sa.Integer, doc="the version this push published; null without --publish"),
+    sa.Column("repointed_numbers", sa.JSON, doc="numbers moved to the published version (JSON list)"),
+    sa.Column("diff", sa.Text, doc="the desired-vs-live diff that was pushed (secrets never appear: they are refused)"),
+    sa.Column("outcome", sa.String(16), nullable=False, doc="succeeded | refused | failed | running"),
+    sa.Column("steps", sa.JSON, doc="what was done, in order: [{step, at, detail}] (a failed push shows how far it got)"),
+    sa.Column("error", sa.Text, doc="the refusal or failure, one line, naming tenant, entity and record id"),
+    sa.Index("ix_prompt_pushes_agent", "tenant", "agent_id", "started_at"),
+)
+
+
 @dataclass(frozen=True)
 class TableContract:
     """A table and its natural key (tenant first)."""
