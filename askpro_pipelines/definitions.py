@@ -2,6 +2,12 @@
 
 from dagster import Definitions, in_process_executor
 
+from askpro_pipelines.assets.availability import (
+    availability_every_30_minutes,
+    branch_availability,
+    branch_availability_is_consistent,
+    refresh_availability_job,
+)
 from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
@@ -26,10 +32,10 @@ from askpro_pipelines.sensors.webhooks import (
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
 defs = Definitions(
-    assets=[webhook_events, *SYNCED_ASSETS],
-    asset_checks=all_checks,
-    jobs=[sync_dimensions_job, sync_facts_job],
-    schedules=schedules,
+    assets=[webhook_events, *SYNCED_ASSETS, branch_availability],
+    asset_checks=[*all_checks, branch_availability_is_consistent],
+    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job],
+    schedules=[*schedules, availability_every_30_minutes],
     sensors=[
         tenant_partitions_sensor,
         calcom_webhook_sensor,

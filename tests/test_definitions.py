@@ -35,6 +35,7 @@ def test_calcom_group_and_lineage():
         "retell_calls": "retell",
         "retell_call_transcripts": "retell",
         "booking_outcomes": "askpro",
+        "branch_availability": "askpro",
         "webhook_events": "landing",
     }
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
@@ -61,10 +62,11 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
         if not node.is_materializable:
             assert key == AssetKey("webhook_events")  # external: the receiver writes it
             continue
-        expected = tenant_day_partitions if CONTRACTS[key.to_user_string()].by_day else tenant_partitions
+        contract = CONTRACTS.get(key.to_user_string())  # branch_availability looks ahead: no day partitions
+        expected = tenant_day_partitions if contract is not None and contract.by_day else tenant_partitions
         assert node.partitions_def == expected, key
     checked = {check.asset_key for check in graph.asset_check_keys}
-    assert checked == {AssetKey(t) for t in CONTRACTS}
+    assert checked == {AssetKey(t) for t in CONTRACTS} | {AssetKey("branch_availability")}
 
 
 def test_facts_backfill_a_day_range_in_one_run():
@@ -126,7 +128,7 @@ def test_the_two_sync_jobs_cover_every_synced_asset():
     graph = defs.resolve_asset_graph()
     materializable = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
     covered = set()
-    for name in ("sync_dimensions", "sync_facts"):
+    for name in ("sync_dimensions", "sync_facts", "refresh_availability"):
         covered |= set(defs.resolve_job_def(name).asset_layer.selected_asset_keys)
     assert covered == materializable
 

@@ -39,6 +39,7 @@ from dagster import (
     sensor,
 )
 
+from askpro_pipelines.assets.availability import availability_requests, refresh_availability_job
 from askpro_pipelines.jobs import sync_dimensions_job, sync_facts_job
 from askpro_pipelines.partitions import is_offered_day, local_day, tenant_day_key, tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
@@ -194,6 +195,9 @@ def evaluate(
             )
         )
         store.mark_queued([e.id for e in events], run_key)
+    # Bookings (future ones too) and schedules change what is free: refresh those tenants' availability.
+    changed = {e.tenant for e in pending if route(provider, e.event_type) in (BOOKINGS, CALCOM_DIMENSIONS)}
+    run_requests += availability_requests(changed & set(config.slugs), f"{max((e.id for e in pending), default=0)}:{now:.0f}")
 
     newest = max([e.id for e in pending] + [cursor["last_id"]])
     asset_events = []
@@ -223,7 +227,7 @@ def evaluate(
 
 @sensor(
     name="calcom_webhook_sensor",
-    jobs=[sync_dimensions_job, sync_facts_job],
+    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job],
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Requests runs for Cal.com webhook events landed in webhook_events (bookings → tenant-day facts).",

@@ -97,6 +97,7 @@ def test_many_events_become_few_runs_and_the_cursor_advances(store, instance, wa
             ("sync_facts", str(tenant_day_key("praxis-v2", DAY))),
             ("sync_facts", str(tenant_day_key("praxis-v2", OTHER_DAY))),
             ("sync_dimensions", "praxis-v2"),
+            ("refresh_availability", "praxis-v2"),  # bookings and schedules change what is free
         ]
     )
     day_run = next(r for r in result.run_requests if r.partition_key == str(tenant_day_key("praxis-v2", DAY)))
@@ -169,8 +170,11 @@ def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(store
 
     result = _tick(calcom_webhook_sensor, instance, warehouse_env)
     # A request for a day that is no partition would fail the whole tick in the daemon.
-    assert [r.partition_key for r in result.run_requests] == [str(tenant_day_key("praxis-v2", today - dt.timedelta(days=1)))]
+    facts = [r for r in result.run_requests if r.job_name == "sync_facts"]
+    assert [r.partition_key for r in facts] == [str(tenant_day_key("praxis-v2", today - dt.timedelta(days=1)))]
+    # The booking ahead still changes what is free: the tenant's availability is refreshed.
+    assert [(r.job_name, r.partition_key) for r in result.run_requests if r not in facts] == [("refresh_availability", "praxis-v2")]
     with partition_loading_context(dynamic_partitions_store=instance):
-        for request in result.run_requests:
+        for request in facts:
             assert tenant_day_partitions.has_partition_key(request.partition_key)
     assert [e.id for e in store.list(status="processed")] == ahead
