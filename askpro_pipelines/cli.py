@@ -271,8 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Availability and prompt pushes (issue 13) keep their commands in their own modules.
     from askpro_pipelines.availability import cli as availability_cli
+    from askpro_pipelines.prompts import cli as prompts_cli
 
     availability_cli.add_parser(sub)
+    prompts_cli.add_parser(sub)
     return parser
 
 

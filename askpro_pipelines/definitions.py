@@ -13,6 +13,7 @@ from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
 from askpro_pipelines.policies import derived_assets_automation, with_freshness
+from askpro_pipelines.prompts.job import push_agent_prompt
 from askpro_pipelines.resources.alerts import AlertsResource
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.retell import RetellResource
@@ -34,7 +35,7 @@ from askpro_pipelines.sensors.webhooks import (
 defs = Definitions(
     assets=[webhook_events, *SYNCED_ASSETS, branch_availability],
     asset_checks=[*all_checks, branch_availability_is_consistent],
-    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job],
+    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job, push_agent_prompt],
     schedules=[*schedules, availability_every_30_minutes],
     sensors=[
         tenant_partitions_sensor,

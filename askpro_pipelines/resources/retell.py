@@ -16,6 +16,7 @@ from pydantic import Field
 from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.calls import Call, call_from_raw, merge_call
 from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.prompts import LlmState, llm_state_from_raw
 from askpro_pipelines.models.retell import (
     AGENTS,
     LLMS,
@@ -54,6 +55,7 @@ def _ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 _GONE = {404, 405}
 W = TypeVar("W")  # the caller's key of a calls window (a day)
+Parsed = TypeVar("Parsed")  # a parsed single record
 
 
 class RetellClient:
@@ -382,6 +384,51 @@ class RetellClient:
 
     def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)
+
+    # ---- prompt pushes (reference §11.2): read the draft, write, publish, re-point ---------
+
+    def versions_of_agent(self, agent_id: str) -> list[AgentVersion]:
+        """Every version of one agent, oldest first (the newest is the draft, or the last published)."""
+        return sorted(self._versions_of([agent_id]), key=lambda v: v.version)
+
+    def agent(self, agent_id: str, version: int | None = None) -> AgentVersion:
+        """One agent version (without `version`: the newest, which is the draft)."""
+        params = {"version": version} if version is not None else None
+        body = self.http.get_json(f"/get-agent/{agent_id}", entity=AGENTS, params=params, record_id=agent_id)
+        return self._one(AGENTS, body, agent_version_from_raw, agent_id)
+
+    def llm_state(self, llm_id: str, version: int | None = None) -> LlmState:
+        """The managed fields of an LLM version, unredacted (models/prompts.py says why)."""
+        params = {"version": version} if version is not None else None
+        body = self.http.get_json(f"/get-retell-llm/{llm_id}", entity=LLMS, params=params, record_id=llm_id)
+        return self._one(LLMS, body, llm_state_from_raw, llm_id)
+
+    def update_llm(self, llm_id: str, changes: Mapping[str, Any]) -> LlmState:
+        """PATCH the LLM's draft with `changes`; Retell answers the edited draft."""
+        body = self.http.request_json("PATCH", f"/update-retell-llm/{llm_id}", entity=LLMS, json=dict(changes), record_id=llm_id)
+        return self._one(LLMS, body, llm_state_from_raw, llm_id)
+
+    def publish_agent(self, agent_id: str) -> AgentVersion:
+        """Publish the agent's draft in place (a new draft follows); answers the published version."""
+        body = self.http.post_json(f"/publish-agent-version/{agent_id}", entity=AGENTS, json={}, record_id=agent_id)
+        return self._one(AGENTS, body, agent_version_from_raw, agent_id)
+
+    def phone_number(self, number: str) -> PhoneNumber:
+        body = self.http.get_json(f"/get-phone-number/{number}", entity=PHONE_NUMBERS, record_id=number)
+        return self._one(PHONE_NUMBERS, body, phone_number_from_raw, number)
+
+    def repoint_number(self, number: str, inbound_agents: list[dict[str, Any]]) -> PhoneNumber:
+        """Replace the number's inbound bindings (each {agent_id, agent_version, weight})."""
+        body = self.http.request_json(
+            "PATCH", f"/update-phone-number/{number}", entity=PHONE_NUMBERS, json={"inbound_agents": inbound_agents}, record_id=number
+        )
+        return self._one(PHONE_NUMBERS, body, phone_number_from_raw, number)
+
+    def _one(self, entity: str, body: Any, parser: Callable[[Mapping], Parsed], record_id: str) -> Parsed:
+        try:
+            return parser(body)
+        except RecordError as exc:
+            raise self._payload_error(entity, exc.message, exc.record_id or record_id) from None
 
 
 class RetellResource(ApiResource):
