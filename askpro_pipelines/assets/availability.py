@@ -35,6 +35,7 @@ from askpro_pipelines.partitions import tenant_partitions
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.schedules import _scheduled_tenants, _tick_time
 from askpro_pipelines.warehouse.availability import read_window, replace_window
 
 DEFAULT_DAYS = 14
@@ -163,12 +164,10 @@ refresh_availability_job = define_asset_job(
     description="Every tenant's branch availability and utilisation for the next days.",
 )
 def availability_every_30_minutes(context: ScheduleEvaluationContext, tenants: TenantsResource):
-    known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
-    stamp = context.scheduled_execution_time.astimezone(dt.UTC).strftime("%Y%m%dT%H%M")
+    stamp = _tick_time(context).strftime("%Y%m%dT%H%M")
     requests = [
         RunRequest(run_key=f"availability:{t.slug}:{stamp}", partition_key=t.slug, tags={"askpro/tenant": t.slug})
-        for t in tenants.load().tenants
-        if t.slug in known
+        for t in _scheduled_tenants(context, tenants)
     ]
     return requests or SkipReason("no tenant partitions yet")
 
