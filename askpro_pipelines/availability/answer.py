@@ -1,4 +1,4 @@
-""""Is this time free?" for a dialled number: the number's branch and event type, then Cal.com's
+"""Is this time free, for a dialled number? The number's branch and event type, then Cal.com's
 free slots, answered as "free" or the three nearest alternatives (same day first, by distance; then
 the following days in order), in the tenant's time zone.
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from askpro_pipelines.phone_chain import InvalidPhoneNumber, NotFound, normalize_phone_number, resolve_phone_number
 from askpro_pipelines.resources.http import ApiError
-from askpro_pipelines.tenants import Tenant, TenantsConfig
+from askpro_pipelines.tenants import Tenant, TenantsConfig, TenantsFileError
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.tables import branch_availability
 
@@ -56,7 +56,7 @@ def _tenant_of(config: TenantsConfig, slug: str | None, number: str) -> list[Ten
         return list(config.tenants)
     try:
         return [config.get(slug)]
-    except Exception as exc:  # TenantsFileError: unknown slug
+    except TenantsFileError as exc:  # an unknown slug
         raise Unanswerable(f"{number}: {exc}") from None
 
 
