@@ -16,6 +16,7 @@ from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.tenants import TenantsFileError, load_tenants
 from askpro_pipelines.warehouse import Warehouse, resolve_warehouse_url
 
+TENANTS_HELP = "tenants YAML (default: $ASKPRO_TENANTS_FILE, else the demo file)"
 EXIT_BY_OUTCOME = {"succeeded": 0, "failed": 1, "refused": 2}
 
 
@@ -79,23 +80,23 @@ def cmd_prompts_push(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     """Register `prompts diff|push` on the askpro command's subparsers."""
     prompts = sub.add_parser("prompts", help="agent prompts kept in files: diff against and push to Retell")
-    commands = prompts.add_subparsers(dest="prompts_command", required=True)
+    commands = prompts.add_subparsers(dest="prompts_command", required=True, metavar="COMMAND")
 
     diff = commands.add_parser("diff", help="desired vs live draft of each agent (exit 1 when something differs)")
-    diff.add_argument("--tenant", metavar="SLUG")
+    diff.add_argument("--tenant", metavar="SLUG", help="only this tenant's prompt files (default: all)")
     diff.add_argument("--prompts-dir", metavar="PATH", help="the prompts folder (default: $ASKPRO_PROMPTS_DIR, else ./prompts)")
-    diff.add_argument("--tenants-file", metavar="PATH")
+    diff.add_argument("--tenants-file", metavar="PATH", help=TENANTS_HELP)
     diff.set_defaults(func=cmd_prompts_diff)
 
     push = commands.add_parser("push", help="update the agent's draft, optionally publish and re-point its numbers")
-    push.add_argument("--tenant", required=True, metavar="SLUG")
-    push.add_argument("--agent", required=True, metavar="AGENT_ID")
+    push.add_argument("--tenant", required=True, metavar="SLUG", help="the tenant")
+    push.add_argument("--agent", required=True, metavar="AGENT_ID", help="the Retell agent (its prompt file is <tenant>/<agent>.yaml)")
     push.add_argument("--publish", action="store_true", help="publish the draft as a new agent version")
     push.add_argument("--repoint-numbers", action="store_true", help="move numbers that pinned the previous published version")
     push.add_argument(
         "--since-diff", type=int, metavar="TIMESTAMP", help="the draft's last_modification_timestamp the diff showed: refuse if it moved"
     )
     push.add_argument("--actor", help="who pushes (default: $ASKPRO_ACTOR, else the login name)")
-    push.add_argument("--prompts-dir", metavar="PATH")
-    push.add_argument("--tenants-file", metavar="PATH")
+    push.add_argument("--prompts-dir", metavar="PATH", help="the prompts folder (default: $ASKPRO_PROMPTS_DIR, else ./prompts)")
+    push.add_argument("--tenants-file", metavar="PATH", help=TENANTS_HELP)
     push.set_defaults(func=cmd_prompts_push)
