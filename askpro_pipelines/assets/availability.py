@@ -115,7 +115,9 @@ def branch_availability(
         "warehouse": warehouse.display_url,
     }
     if all_available:
-        metadata["utilisation"] = MetadataValue.float(ratio(sum(r["booked_minutes"] for r in branch_rows), all_available))
+        metadata["utilisation"] = MetadataValue.float(
+            ratio(sum(r["booked_minutes"] for r in branch_rows), all_available)
+        )
     metadata.update(request_metadata(client.stats.as_metadata("calcom")))
     return MaterializeResult(metadata=metadata)
 
@@ -139,13 +141,20 @@ def branch_availability_is_consistent(
         seen[(row["branch_id"], row["day"])] += 1
         for start in row["slots"] or []:
             if dt.datetime.fromisoformat(start).astimezone(zone).date() != row["day"]:
-                problems.append(f"tenant {tenant.slug} branch {row['branch_id']} day {row['day']}: slot {start} is on another day")
+                problems.append(
+                    f"tenant {tenant.slug} branch {row['branch_id']} day {row['day']}: slot {start} is on another day"
+                )
     problems += [f"tenant {tenant.slug} branch {b} day {d}: {n} rows" for (b, d), n in sorted(seen.items()) if n > 1]
     covered = {b for b, _ in seen}
-    problems += [f"tenant {tenant.slug} branch {b.id}: no rows from {first} on" for b in tenant.branches if b.id not in covered]
+    problems += [
+        f"tenant {tenant.slug} branch {b.id}: no rows from {first} on" for b in tenant.branches if b.id not in covered
+    ]
     return AssetCheckResult(
         passed=not problems,
-        metadata={"rows": len(rows), "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none")},
+        metadata={
+            "rows": len(rows),
+            "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none"),
+        },
     )
 
 

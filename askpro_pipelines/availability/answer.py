@@ -60,7 +60,9 @@ def _tenant_of(config: TenantsConfig, slug: str | None, number: str) -> list[Ten
         raise Unanswerable(f"{number}: {exc}") from None
 
 
-def resolve_target(number: str, config: TenantsConfig, warehouse: Warehouse | None, tenant: str | None = None) -> Target:
+def resolve_target(
+    number: str, config: TenantsConfig, warehouse: Warehouse | None, tenant: str | None = None
+) -> Target:
     """The number's branch and event type: the synced phone chain first, else the tenants file."""
     try:
         normalized = normalize_phone_number(number)
@@ -80,14 +82,18 @@ def resolve_target(number: str, config: TenantsConfig, warehouse: Warehouse | No
                     f"(event type {assignment.event_type_id or 'unset'} not found at the last sync)"
                 )
             owner = next(t for t in tenants if t.slug == assignment.tenant)
-            return Target(owner, normalized, assignment.branch_id, assignment.branch_name or "", assignment.event_type_id)
+            return Target(
+                owner, normalized, assignment.branch_id, assignment.branch_name or "", assignment.event_type_id
+            )
     matches = [(t, b) for t in tenants for b in t.branches if normalized in b.phone_numbers]
     if not matches:
         where = f"tenant {tenant}" if tenant else "any tenant"
         raise Unanswerable(f"{normalized} has no branch: no branch of {where} lists it")
     if len(matches) > 1:
         places = ", ".join(f"{t.slug}/{b.id}" for t, b in matches)
-        raise Unanswerable(f"{normalized} is listed on several branches ({places}); give --tenant or fix the tenants file")
+        raise Unanswerable(
+            f"{normalized} is listed on several branches ({places}); give --tenant or fix the tenants file"
+        )
     owner, branch = matches[0]
     if not branch.calcom_event_type_id:
         raise Unanswerable(f"branch {branch.id} of tenant {owner.slug} has no event type")
@@ -117,7 +123,9 @@ def choose(at: dt.datetime, starts: list[dt.datetime], now: dt.datetime) -> tupl
 def live_answer(target: Target, at: dt.datetime, client, now: dt.datetime, days: int = DEFAULT_SEARCH_DAYS) -> Answer:
     """Ask Cal.com for the asked day and the `days` after it."""
     try:
-        found = client.free_slots(target.event_type_id, at.date(), at.date() + dt.timedelta(days=days), target.tenant.timezone)
+        found = client.free_slots(
+            target.event_type_id, at.date(), at.date() + dt.timedelta(days=days), target.tenant.timezone
+        )
     except ApiError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise Unanswerable(f"Cal.com unreachable for tenant {target.tenant.slug}: {first_line}") from None

@@ -61,5 +61,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--tenant", metavar="SLUG", help="the tenant (default: whichever lists the number)")
     parser.add_argument("--offline", action="store_true", help="answer from the latest branch_availability snapshot")
     parser.add_argument("--days", type=int, default=DEFAULT_SEARCH_DAYS, help="days after --at to search (default 7)")
-    parser.add_argument("--tenants-file", metavar="PATH", help="tenants YAML (default: $ASKPRO_TENANTS_FILE, else the demo file)")
+    parser.add_argument(
+        "--tenants-file", metavar="PATH", help="tenants YAML (default: $ASKPRO_TENANTS_FILE, else the demo file)"
+    )
     parser.set_defaults(func=cmd_availability)

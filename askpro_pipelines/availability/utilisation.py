@@ -33,7 +33,9 @@ def available_minutes(hours: list[Mapping[str, Any]], overrides: list[Mapping[st
     todays = [o for o in overrides if o["date"] == day]
     if todays:
         return sum(
-            _minutes(day, o["start_time"], o["end_time"], ZoneInfo(o["time_zone"])) for o in todays if not o["is_day_off"]
+            _minutes(day, o["start_time"], o["end_time"], ZoneInfo(o["time_zone"]))
+            for o in todays
+            if not o["is_day_off"]
         )
     rows = [h for h in hours if h["weekday"] == day.isoweekday()]
     return sum(_minutes(day, h["start_time"], h["end_time"], ZoneInfo(h["time_zone"])) for h in rows)
@@ -45,7 +47,9 @@ def booked_minutes(bookings: Iterable[Any], zone: ZoneInfo) -> dict[tuple[str, d
     for booking in bookings:
         if booking.status in BLOCKING_STATUSES and booking.organizer_staff_id:
             day = booking.start_utc.astimezone(zone).date()
-            booked[(booking.organizer_staff_id, day)] += int((booking.end_utc - booking.start_utc).total_seconds() // 60)
+            booked[(booking.organizer_staff_id, day)] += int(
+                (booking.end_utc - booking.start_utc).total_seconds() // 60
+            )
     return booked
 
 
@@ -69,7 +73,9 @@ def staff_rows(
             schedule_of[row["staff_id"]] = row["schedule_id"]
     rows = []
     for staff_id, own_hours in sorted(default_hours.items()):
-        own_overrides = [o for o in overrides if o["staff_id"] == staff_id and o["schedule_id"] == schedule_of[staff_id]]
+        own_overrides = [
+            o for o in overrides if o["staff_id"] == staff_id and o["schedule_id"] == schedule_of[staff_id]
+        ]
         for day in days:
             available = available_minutes(own_hours, own_overrides, day)
             minutes = booked.get((staff_id, day), 0)

@@ -32,6 +32,6 @@ def slots_from_v2(raw: Any, event_type_id: str) -> dict[dt.date, list[dt.datetim
     for day, items in body.data.items():
         starts = sorted(item.start for item in items)
         if any(start.tzinfo is None for start in starts):
-                raise RecordError(SLOTS, event_type_id, f"data.{day}: a slot start has no UTC offset")
+            raise RecordError(SLOTS, event_type_id, f"data.{day}: a slot start has no UTC offset")
         days[day] = starts
     return days

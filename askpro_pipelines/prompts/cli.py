@@ -61,7 +61,9 @@ def cmd_prompts_push(args: argparse.Namespace) -> int:
     warehouse = Warehouse.from_url(resolve_warehouse_url())
     try:
         warehouse.create_tables()
-        result = push_prompt(request, load_tenants(args.tenants_file), prompts_dir(args.prompts_dir), _retell(), warehouse)
+        result = push_prompt(
+            request, load_tenants(args.tenants_file), prompts_dir(args.prompts_dir), _retell(), warehouse
+        )
     except TenantsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -84,19 +86,30 @@ def add_parser(sub) -> None:
 
     diff = commands.add_parser("diff", help="desired vs live draft of each agent (exit 1 when something differs)")
     diff.add_argument("--tenant", metavar="SLUG", help="only this tenant's prompt files (default: all)")
-    diff.add_argument("--prompts-dir", metavar="PATH", help="the prompts folder (default: $ASKPRO_PROMPTS_DIR, else ./prompts)")
+    diff.add_argument(
+        "--prompts-dir", metavar="PATH", help="the prompts folder (default: $ASKPRO_PROMPTS_DIR, else ./prompts)"
+    )
     diff.add_argument("--tenants-file", metavar="PATH", help=TENANTS_HELP)
     diff.set_defaults(func=cmd_prompts_diff)
 
     push = commands.add_parser("push", help="update the agent's draft, optionally publish and re-point its numbers")
     push.add_argument("--tenant", required=True, metavar="SLUG", help="the tenant")
-    push.add_argument("--agent", required=True, metavar="AGENT_ID", help="the Retell agent (its prompt file is <tenant>/<agent>.yaml)")
-    push.add_argument("--publish", action="store_true", help="publish the draft as a new agent version")
-    push.add_argument("--repoint-numbers", action="store_true", help="move numbers that pinned the previous published version")
     push.add_argument(
-        "--since-diff", type=int, metavar="TIMESTAMP", help="the draft's last_modification_timestamp the diff showed: refuse if it moved"
+        "--agent", required=True, metavar="AGENT_ID", help="the Retell agent (its prompt file is <tenant>/<agent>.yaml)"
+    )
+    push.add_argument("--publish", action="store_true", help="publish the draft as a new agent version")
+    push.add_argument(
+        "--repoint-numbers", action="store_true", help="move numbers that pinned the previous published version"
+    )
+    push.add_argument(
+        "--since-diff",
+        type=int,
+        metavar="TIMESTAMP",
+        help="the draft's last_modification_timestamp the diff showed: refuse if it moved",
     )
     push.add_argument("--actor", help="who pushes (default: $ASKPRO_ACTOR, else the login name)")
-    push.add_argument("--prompts-dir", metavar="PATH", help="the prompts folder (default: $ASKPRO_PROMPTS_DIR, else ./prompts)")
+    push.add_argument(
+        "--prompts-dir", metavar="PATH", help="the prompts folder (default: $ASKPRO_PROMPTS_DIR, else ./prompts)"
+    )
     push.add_argument("--tenants-file", metavar="PATH", help=TENANTS_HELP)
     push.set_defaults(func=cmd_prompts_push)

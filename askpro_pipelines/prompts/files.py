@@ -91,7 +91,9 @@ def _problems(error: ValidationError) -> str:
     parts = []
     for problem in error.errors():
         field = ".".join(str(p) for p in problem["loc"]) or "(file)"
-        message = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"].removeprefix("Value error, ")
+        message = (
+            "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"].removeprefix("Value error, ")
+        )
         parts.append(f"field {field}: {message}")
     return "; ".join(parts)
 
@@ -113,9 +115,13 @@ def load_prompt_file(path: Path, tenants: TenantsConfig) -> DesiredPrompt:
     if desired.tenant not in tenants.slugs:
         raise PromptFileError(f"{path}: field tenant: unknown tenant {desired.tenant!r}")
     if path.parent.name != desired.tenant:
-        raise PromptFileError(f"{path}: field tenant: {desired.tenant!r} does not match its folder {path.parent.name!r}")
+        raise PromptFileError(
+            f"{path}: field tenant: {desired.tenant!r} does not match its folder {path.parent.name!r}"
+        )
     if path.stem != desired.agent_id:
-        raise PromptFileError(f"{path}: field agent_id: {desired.agent_id!r} does not match the file name {path.name!r}")
+        raise PromptFileError(
+            f"{path}: field agent_id: {desired.agent_id!r} does not match the file name {path.name!r}"
+        )
     return desired
 
 

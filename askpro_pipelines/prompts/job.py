@@ -21,7 +21,9 @@ class PushConfig(Config):
     repoint_numbers: bool = Field(default=False, description="Move numbers that pinned the previous published version.")
     since_diff: int | None = Field(default=None, description="The draft's last_modification_timestamp the diff showed.")
     actor: str | None = Field(default=None, description="Who pushes (default: ASKPRO_ACTOR, else the login name).")
-    prompts_dir: str | None = Field(default=None, description="Prompts folder (default: ASKPRO_PROMPTS_DIR, else ./prompts).")
+    prompts_dir: str | None = Field(
+        default=None, description="Prompts folder (default: ASKPRO_PROMPTS_DIR, else ./prompts)."
+    )
 
 
 @op(description="Push one agent's prompt file to Retell (draft, optional publish and re-point), verified and audited.")
@@ -53,6 +55,8 @@ def push_prompt_op(
     context.log.info(f"push {result.push_id}: {result.outcome}\n{steps}")
 
 
-@job(description="Push an agent's prompt file to Retell; launch from the Launchpad with the push's config. Never scheduled.")
+@job(
+    description="Push an agent's prompt file to Retell; launch from the Launchpad with the push's config. Never scheduled."
+)
 def push_agent_prompt():
     push_prompt_op()

@@ -60,7 +60,9 @@ def resolve_actor(explicit: str | None) -> str:
 
 def secret_fields(desired: DesiredPrompt) -> list[str]:
     """Managed text fields holding anything the redaction module would mask."""
-    return [name for name, value in desired.managed.items() if isinstance(value, str) and redact_secrets(value) != value]
+    return [
+        name for name, value in desired.managed.items() if isinstance(value, str) and redact_secrets(value) != value
+    ]
 
 
 def _mismatches(desired: DesiredPrompt, state) -> list[str]:
@@ -72,7 +74,13 @@ class _Push:
     """One push's state and audit row; `run` performs it."""
 
     def __init__(self, request: PushRequest, tenants: TenantsConfig, folder: Path, retell, warehouse: Warehouse):
-        self.request, self.tenants, self.folder, self.retell, self.warehouse = request, tenants, folder, retell, warehouse
+        self.request, self.tenants, self.folder, self.retell, self.warehouse = (
+            request,
+            tenants,
+            folder,
+            retell,
+            warehouse,
+        )
         self.where = f"tenant {request.tenant} agent {request.agent_id}"
         self.result = PushResult(push_id=str(uuid.uuid4()), outcome="running")
 
@@ -137,7 +145,9 @@ class _Push:
             draft_modified_before=diff.live.last_modification_timestamp,
             diff=self.result.diff,
         )
-        self.step("diff", diff.title + (f"; {len(diff.changes)} field(s) differ" if diff.changed else "; nothing differs"))
+        self.step(
+            "diff", diff.title + (f"; {len(diff.changes)} field(s) differ" if diff.changed else "; nothing differs")
+        )
         expected = request.expected_modification_timestamp
         if expected is not None and diff.live.last_modification_timestamp != expected:
             raise Refused(
@@ -181,8 +191,12 @@ class _Push:
             raise PromptPushError(f"agent {desired.agent_id} v{published.version}: read-back is not published")
         wrong = _mismatches(desired, client.llm_state(again.llm_id, again.llm_version))
         if wrong:
-            raise PromptPushError(f"llm {again.llm_id} v{again.llm_version}: published read-back differs in {', '.join(wrong)}")
-        self.step("verify_published", f"agent {desired.agent_id} v{published.version} is published with the file's prompt")
+            raise PromptPushError(
+                f"llm {again.llm_id} v{again.llm_version}: published read-back differs in {', '.join(wrong)}"
+            )
+        self.step(
+            "verify_published", f"agent {desired.agent_id} v{published.version} is published with the file's prompt"
+        )
 
     def _repoint(self, client, diff: AgentDiff) -> None:
         agent_id, old, new = self.request.agent_id, diff.published_version, self.result.published_version
@@ -196,7 +210,9 @@ class _Push:
             wanted = [
                 {
                     "agent_id": b.agent_id,
-                    "agent_version": new if (b.agent_id == agent_id and b.agent_version == str(old)) else _version(b.agent_version),
+                    "agent_version": new
+                    if (b.agent_id == agent_id and b.agent_version == str(old))
+                    else _version(b.agent_version),
                     "weight": 1.0 if b.weight is None else b.weight,
                 }
                 for b in inbound
@@ -206,7 +222,9 @@ class _Push:
             update_push(self.warehouse, self.result.push_id, repointed_numbers=list(self.result.repointed))
             self.step("repoint", f"{number.phone_number}: agent {agent_id} v{old} → v{new}")
             back = [b for b in client.phone_number(number.phone_number).bindings if b.direction == "inbound"]
-            if [(b.agent_id, b.agent_version) for b in back] != [(w["agent_id"], str(w["agent_version"])) for w in wanted]:
+            if [(b.agent_id, b.agent_version) for b in back] != [
+                (w["agent_id"], str(w["agent_version"])) for w in wanted
+            ]:
                 raise PromptPushError(f"phone number {number.phone_number}: read-back bindings differ")
             self.step("verify_repoint", f"{number.phone_number} answers with v{new}")
         if not self.result.repointed:

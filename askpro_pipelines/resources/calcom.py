@@ -63,6 +63,8 @@ def v2_headers(template: str) -> dict[str, str]:
     """The `cal-api-version` header a v2 endpoint needs, from the registry."""
     version = CAL_API_VERSIONS[template]
     return {"cal-api-version": version} if version else {}
+
+
 BOOKINGS = "calcom_bookings"
 V2_PAGE_SIZE = 250  # SkipTakePagination maximum
 V1_PAGE_SIZE = 100
@@ -268,7 +270,9 @@ class CalcomClient:
         """take/page pagination: no cursor, so page until a short page comes back."""
         page = 1
         while True:
-            items = self._v1_list(path, key, entity=entity, params={**(params or {}), "take": self.page_size, "page": page})
+            items = self._v1_list(
+                path, key, entity=entity, params={**(params or {}), "take": self.page_size, "page": page}
+            )
             yield from items
             if len(items) < self.page_size:
                 return
@@ -290,18 +294,27 @@ class CalcomClient:
 
     # ---- availability (Cal.com v2 /v2/slots, reference §11.1) ------------------------------
 
-    def free_slots(self, event_type_id: str, first: dt.date, last: dt.date, time_zone: str) -> dict[dt.date, list[dt.datetime]]:
+    def free_slots(
+        self, event_type_id: str, first: dt.date, last: dt.date, time_zone: str
+    ) -> dict[dt.date, list[dt.datetime]]:
         """Free start instants of an event type per day of `time_zone`, first..last, as Cal.com answers.
 
         Cal.com applies hours, overrides, bookings, buffers and notice: nothing is derived here.
         """
-        params = {"eventTypeId": event_type_id, "start": first.isoformat(), "end": last.isoformat(), "timeZone": time_zone}
+        params = {
+            "eventTypeId": event_type_id,
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "timeZone": time_zone,
+        }
         headers = v2_headers("/v2/slots")
         body = self.http.get_json("/v2/slots", entity=SLOTS, headers=headers, params=params, record_id=event_type_id)
         try:
             return slots_from_v2(body, event_type_id)
         except RecordError as exc:
-            raise PayloadError(exc.message, tenant=self.tenant.slug, api=API, entity=SLOTS, record_id=event_type_id) from None
+            raise PayloadError(
+                exc.message, tenant=self.tenant.slug, api=API, entity=SLOTS, record_id=event_type_id
+            ) from None
 
 
 class CalcomResource(ApiResource):
@@ -326,7 +339,11 @@ class CalcomResource(ApiResource):
         endpoint, and a Cal.com API key is also a v2 Bearer token."""
         key = tenant.calcom_api_key()
         http = self.resilient_client(
-            tenant=tenant.slug, api=API, base_url=tenant.calcom.base_url, key=key, headers={"Authorization": f"Bearer {key}"}
+            tenant=tenant.slug,
+            api=API,
+            base_url=tenant.calcom.base_url,
+            key=key,
+            headers={"Authorization": f"Bearer {key}"},
         )
         client = CalcomClient(tenant, http, page_size=self.page_size)
         client.api_version = "v2"

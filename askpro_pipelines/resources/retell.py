@@ -53,6 +53,8 @@ AGENT_VERSIONS = "retell_agent_versions"  # the per-agent version listing's gene
 def _ms(moment: dt.datetime) -> int:
     """Epoch milliseconds, Retell's timestamp unit."""
     return int(moment.timestamp() * 1000)
+
+
 _GONE = {404, 405}
 W = TypeVar("W")  # the caller's key of a calls window (a day)
 Parsed = TypeVar("Parsed")  # a parsed single record
@@ -152,6 +154,7 @@ class RetellClient:
     def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
         """Each agent's version numbers from every page of GET /list-agent-versions/{id}; None when
         the account answers 404/405 for the first agent (it lacks the endpoint)."""
+
         def request(agent_id: str, key: str | None) -> DetailRequest:
             params = {"limit": self.page_size, "sort_order": "ascending"} | ({"pagination_key": key} if key else {})
             return DetailRequest(f"/list-agent-versions/{agent_id}", AGENTS, agent_id, params)
@@ -189,7 +192,11 @@ class RetellClient:
             versions += page
             if len(items) < LEGACY_AGENT_PAGE or not page:
                 break
-            params = {"limit": LEGACY_AGENT_PAGE, "pagination_key": page[-1].agent_id, "pagination_key_version": page[-1].version}
+            params = {
+                "limit": LEGACY_AGENT_PAGE,
+                "pagination_key": page[-1].agent_id,
+                "pagination_key_version": page[-1].version,
+            }
         self.generation[AGENTS] = LEGACY
         return versions
 
@@ -197,7 +204,9 @@ class RetellClient:
         """Fetch every LLM (id, version) the agents use that is not cached yet, concurrently."""
         wanted = sorted({(v.llm_id, v.llm_version) for v in versions if v.llm_id} - set(self._llms), key=str)
         requests = [
-            DetailRequest(f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None)
+            DetailRequest(
+                f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None
+            )
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
@@ -209,7 +218,9 @@ class RetellClient:
         cache_key = (agent.llm_id, agent.llm_version)
         if cache_key not in self._llms:
             params = {"version": agent.llm_version} if agent.llm_version is not None else None
-            raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
+            raw = self.http.get_json(
+                f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id
+            )
             self._llms[cache_key] = self._parse_one(LLMS, raw, llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
         return self._llms[cache_key]
 
@@ -229,9 +240,7 @@ class RetellClient:
                 if body is None:
                     break
                 items, has_more, key = self._unwrap(body, PHONE_NUMBERS)
-                numbers += self._parse(
-                    PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers"
-                )
+                numbers += self._parse(PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers")
                 if not has_more:
                     self.generation[PHONE_NUMBERS] = CURRENT
                     return numbers
@@ -424,7 +433,9 @@ class RetellClient:
 
     def update_llm(self, llm_id: str, changes: Mapping[str, Any]) -> LlmState:
         """PATCH the LLM's draft with `changes`; Retell answers the edited draft."""
-        body = self.http.request_json("PATCH", f"/update-retell-llm/{llm_id}", entity=LLMS, json=dict(changes), record_id=llm_id)
+        body = self.http.request_json(
+            "PATCH", f"/update-retell-llm/{llm_id}", entity=LLMS, json=dict(changes), record_id=llm_id
+        )
         return self._one(LLMS, body, llm_state_from_raw, llm_id)
 
     def publish_agent(self, agent_id: str) -> AgentVersion:
@@ -439,7 +450,11 @@ class RetellClient:
     def repoint_number(self, number: str, inbound_agents: list[dict[str, Any]]) -> PhoneNumber:
         """Replace the number's inbound bindings (each {agent_id, agent_version, weight})."""
         body = self.http.request_json(
-            "PATCH", f"/update-phone-number/{number}", entity=PHONE_NUMBERS, json={"inbound_agents": inbound_agents}, record_id=number
+            "PATCH",
+            f"/update-phone-number/{number}",
+            entity=PHONE_NUMBERS,
+            json={"inbound_agents": inbound_agents},
+            record_id=number,
         )
         return self._one(PHONE_NUMBERS, body, phone_number_from_raw, number)
 

@@ -191,13 +191,19 @@ def evaluate(
                 job_name=target.job_name,
                 asset_selection=[AssetKey(name) for name in target.assets],
                 partition_key=partition,
-                tags={"askpro/tenant": tenant, "askpro/trigger": f"webhook:{provider}", "askpro/webhook_events": str(len(events))},
+                tags={
+                    "askpro/tenant": tenant,
+                    "askpro/trigger": f"webhook:{provider}",
+                    "askpro/webhook_events": str(len(events)),
+                },
             )
         )
         store.mark_queued([e.id for e in events], run_key)
     # Bookings (future ones too) and schedules change what is free: refresh those tenants' availability.
     changed = {e.tenant for e in pending if route(provider, e.event_type) in (BOOKINGS, CALCOM_DIMENSIONS)}
-    run_requests += availability_requests(changed & set(config.slugs), f"{max((e.id for e in pending), default=0)}:{now:.0f}")
+    run_requests += availability_requests(
+        changed & set(config.slugs), f"{max((e.id for e in pending), default=0)}:{now:.0f}"
+    )
 
     newest = max([e.id for e in pending] + [cursor["last_id"]])
     asset_events = []
@@ -215,7 +221,10 @@ def evaluate(
                 },
             )
         )
-    new_tenants = sorted({e.tenant for evs in batches.values() for e in evs} - set(context.instance.get_dynamic_partitions(tenant_partitions.name)))
+    new_tenants = sorted(
+        {e.tenant for evs in batches.values() for e in evs}
+        - set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    )
     return SensorResult(
         run_requests=run_requests,
         cursor=json.dumps({"last_id": newest}),

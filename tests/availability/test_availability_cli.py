@@ -21,8 +21,13 @@ from askpro_pipelines.warehouse.tables import phone_assignments
 BERLIN = ZoneInfo("Europe/Berlin")
 NUMBER = "+4930123456701"  # praxis-v2, branch mitte, event type 1001 (tests/conftest.py)
 CHAIN_ASSETS = [
-    "calcom_event_types", "staff", "staff_event_types", "retell_agents", "retell_agent_versions",
-    "retell_phone_numbers", "phone_assignments",
+    "calcom_event_types",
+    "staff",
+    "staff_event_types",
+    "retell_agents",
+    "retell_agent_versions",
+    "retell_phone_numbers",
+    "phone_assignments",
 ]
 
 
@@ -32,7 +37,9 @@ def chain(tenants_file, sqlite_url, monkeypatch):
     phone chain synced into a SQLite warehouse."""
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
     with simulator_for(load_tenants(), spec_overrides={"praxis-v2": {"extra_phone_numbers": 1}}) as sim:
-        report = run_sync(load_tenants(), tenant_slugs=["praxis-v2"], select=CHAIN_ASSETS, instance=DagsterInstance.ephemeral())
+        report = run_sync(
+            load_tenants(), tenant_slugs=["praxis-v2"], select=CHAIN_ASSETS, instance=DagsterInstance.ephemeral()
+        )
         # The unlisted number fails the phone_numbers_mapped_to_branch check, as it should.
         assert all(t.success for t in report.tenants), report
         yield sim
@@ -93,26 +100,36 @@ def test_alternatives_across_the_dst_change(chain, capsys):
 
 def test_number_with_no_branch(chain, capsys):
     extra = next(p.phone_number for p in chain.world.tenants["praxis-v2"].phone_numbers if p.phone_number != NUMBER)
-    code, out, err = ask(capsys, "--phone", extra, "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    code, out, err = ask(
+        capsys, "--phone", extra, "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "has no branch" in err and extra in err
-    code, _, err = ask(capsys, "--phone", "+4989000000", "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    code, _, err = ask(
+        capsys, "--phone", "+4989000000", "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    )
     assert code == 2 and "has no branch" in err
 
 
 def test_branch_with_no_event_type(chain, capsys):
     warehouse = Warehouse.from_url(load_env_url())
     with warehouse.engine.begin() as conn:  # the branch's event type was not found at the last sync
-        conn.execute(sa.update(phone_assignments).where(phone_assignments.c.phone_number == NUMBER).values(event_type_title=None))
+        conn.execute(
+            sa.update(phone_assignments).where(phone_assignments.c.phone_number == NUMBER).values(event_type_title=None)
+        )
     warehouse.dispose()
-    code, _, err = ask(capsys, "--phone", NUMBER, "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    code, _, err = ask(
+        capsys, "--phone", NUMBER, "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    )
     assert code == 2 and err.count("\n") == 1
     assert "branch mitte of tenant praxis-v2 has no event type" in err
 
 
 def test_unreachable_api(chain, capsys):
     chain.add_fault(Fault(kind="status", path_prefix="/calcom/v2/slots", status=503, count=-1))
-    code, out, err = ask(capsys, "--phone", NUMBER, "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    code, out, err = ask(
+        capsys, "--phone", NUMBER, "--at", "2026-12-03T10:00", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    )
     chain.clear_faults()
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "Cal.com unreachable for tenant praxis-v2" in err and "slots" in err and "1001" in err

@@ -50,7 +50,9 @@ def test_slots_and_utilisation_match_the_simulator(availability, simulator):
             row = staff[(str(user.id), day)]
             available = sum(int((end - start).total_seconds() // 60) for start, end in working_intervals(schedule, day))
             booked = sum(
-                b.duration_minutes for b in tenant.bookings_on(day) if b.organizer_id == user.id and b.status in ("accepted", "pending")
+                b.duration_minutes
+                for b in tenant.bookings_on(day)
+                if b.organizer_id == user.id and b.status in ("accepted", "pending")
             )
             assert (row["available_minutes"], row["booked_minutes"]) == (available, booked), (user.id, day)
             assert row["utilisation"] == (round(booked / available, 4) if available else None)
@@ -66,10 +68,16 @@ def test_slots_and_utilisation_match_the_simulator(availability, simulator):
 
 
 def test_offline_answer_reads_the_snapshot(availability, simulator, capsys):
-    row = next(r for r in read_window(availability, "branch_availability", "praxis-v2", dt.date.today() + dt.timedelta(days=1)) if r["slots"])
+    row = next(
+        r
+        for r in read_window(availability, "branch_availability", "praxis-v2", dt.date.today() + dt.timedelta(days=1))
+        if r["slots"]
+    )
     slot = dt.datetime.fromisoformat(row["slots"][0])
     later = row["refreshed_at"] + dt.timedelta(minutes=42)
-    args = build_parser().parse_args(["availability", "--phone", "+4930123456701", "--at", slot.strftime("%Y-%m-%dT%H:%M"), "--offline"])
+    args = build_parser().parse_args(
+        ["availability", "--phone", "+4930123456701", "--at", slot.strftime("%Y-%m-%dT%H:%M"), "--offline"]
+    )
     simulator.stop()  # no API is asked
     assert cmd_availability(args, now=min(later, slot - dt.timedelta(minutes=1))) == 0
     out = capsys.readouterr().out

@@ -47,7 +47,12 @@ def setup(simulator, sqlite_url, tmp_path, monkeypatch):
 def write_prompt(folder, agent_id, prompt=NEW_PROMPT, **extra):
     path = folder / "praxis-v2" / f"{agent_id}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    content = {"tenant": "praxis-v2", "agent_id": agent_id, "general_prompt": prompt, "begin_message": "Praxis Mitte, guten Tag!"}
+    content = {
+        "tenant": "praxis-v2",
+        "agent_id": agent_id,
+        "general_prompt": prompt,
+        "begin_message": "Praxis Mitte, guten Tag!",
+    }
     content.update(extra)
     path.write_text(yaml.safe_dump(content, allow_unicode=True))
     return path
@@ -84,19 +89,37 @@ def test_diff_push_publish_repoint_read_back(setup, capsys):
     stamp = diff_timestamp(out)
 
     code, out, err = cli(
-        capsys, "prompts", "push", "--tenant", "praxis-v2", "--agent", agent.agent_id,
-        "--publish", "--repoint-numbers", "--since-diff", str(stamp), "--actor", "alice",
+        capsys,
+        "prompts",
+        "push",
+        "--tenant",
+        "praxis-v2",
+        "--agent",
+        agent.agent_id,
+        "--publish",
+        "--repoint-numbers",
+        "--since-diff",
+        str(stamp),
+        "--actor",
+        "alice",
     )
     assert code == 0, err
-    assert [line.split(":")[0] for line in out.splitlines() if line.split(":")[0] in {
-        "diff", "update_llm", "verify_draft", "publish", "verify_published", "repoint", "verify_repoint"}] == [
-        "diff", "update_llm", "verify_draft", "publish", "verify_published", "repoint", "verify_repoint"]
+    assert [
+        line.split(":")[0]
+        for line in out.splitlines()
+        if line.split(":")[0]
+        in {"diff", "update_llm", "verify_draft", "publish", "verify_published", "repoint", "verify_repoint"}
+    ] == ["diff", "update_llm", "verify_draft", "publish", "verify_published", "repoint", "verify_repoint"]
 
     # The simulator's ground truth: a new published version with the file's prompt, frozen; a new draft; the number moved.
     published = [v for v in agent.versions if v.is_published][-1]
     assert published.version > old_published and not agent.latest.is_published
     llm = llm_of(sim, agent, published.version)
-    assert (llm["general_prompt"], llm["begin_message"], llm["model_temperature"]) == (NEW_PROMPT, "Praxis Mitte, guten Tag!", 0.1)
+    assert (llm["general_prompt"], llm["begin_message"], llm["model_temperature"]) == (
+        NEW_PROMPT,
+        "Praxis Mitte, guten Tag!",
+        0.1,
+    )
     number = next(p for p in sim.world.tenants["praxis-v2"].phone_numbers if p.phone_number == NUMBER)
     assert [(b.agent_id, b.agent_version) for b in number.inbound_agents] == [(agent.agent_id, published.version)]
 
@@ -110,7 +133,12 @@ def test_diff_push_publish_repoint_read_back(setup, capsys):
     assert row["draft_modified_before"] == stamp and row["finished_at"] >= row["started_at"]
 
     # The audit joins to the agent-version history once the Retell tables are synced.
-    report = run_sync(load_tenants(), tenant_slugs=["praxis-v2"], select=["retell_agent_versions"], instance=DagsterInstance.ephemeral())
+    report = run_sync(
+        load_tenants(),
+        tenant_slugs=["praxis-v2"],
+        select=["retell_agent_versions"],
+        instance=DagsterInstance.ephemeral(),
+    )
     assert all(t.success for t in report.tenants)
     p, v = prompt_pushes, retell_agent_versions
     join = sa.select(p.c.push_id, v.c.is_published, v.c.prompt_hash).join(
@@ -133,7 +161,9 @@ def test_refused_when_the_draft_changed_since_the_diff(setup, capsys):
         json={"general_prompt": "Kollegin war schneller."},
         headers={"Authorization": f"Bearer {tenant.spec.retell_key}"},
     ).raise_for_status()
-    code, out, err = cli(capsys, "prompts", "push", "--tenant", "praxis-v2", "--agent", agent.agent_id, "--since-diff", str(stamp))
+    code, out, err = cli(
+        capsys, "prompts", "push", "--tenant", "praxis-v2", "--agent", agent.agent_id, "--since-diff", str(stamp)
+    )
     assert code == 2 and "changed since the diff" in err and agent.agent_id in err
     assert llm_of(sim, agent, agent.latest.version)["general_prompt"] == "Kollegin war schneller."
     (row,) = read_pushes(warehouse, "praxis-v2", agent.agent_id)
@@ -184,7 +214,13 @@ def test_the_dagster_job_pushes_with_the_same_config(setup):
     sim, agent, folder, warehouse = setup
     write_prompt(folder, agent.agent_id)
     job = defs.resolve_job_def("push_agent_prompt")
-    config = {"ops": {"push_prompt_op": {"config": {"tenant": "praxis-v2", "agent": agent.agent_id, "publish": True, "actor": "ui"}}}}
+    config = {
+        "ops": {
+            "push_prompt_op": {
+                "config": {"tenant": "praxis-v2", "agent": agent.agent_id, "publish": True, "actor": "ui"}
+            }
+        }
+    }
     result = job.execute_in_process(run_config=config, instance=DagsterInstance.ephemeral())
     assert result.success
     (row,) = read_pushes(warehouse, "praxis-v2", agent.agent_id)

@@ -159,7 +159,9 @@ def test_success_marks_processed_failure_retries_then_dead_letters(
     assert [e.status for e in store.list(provider="retell") if e.id == event_id] == ["processed"]
 
 
-def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(store, instance, warehouse_env, tenants_file):
+def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(
+    store, instance, warehouse_env, tenants_file
+):
     from dagster import partition_loading_context
 
     from askpro_pipelines.partitions import tenant_day_partitions
@@ -173,7 +175,9 @@ def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(store
     facts = [r for r in result.run_requests if r.job_name == "sync_facts"]
     assert [r.partition_key for r in facts] == [str(tenant_day_key("praxis-v2", today - dt.timedelta(days=1)))]
     # The booking ahead still changes what is free: the tenant's availability is refreshed.
-    assert [(r.job_name, r.partition_key) for r in result.run_requests if r not in facts] == [("refresh_availability", "praxis-v2")]
+    assert [(r.job_name, r.partition_key) for r in result.run_requests if r not in facts] == [
+        ("refresh_availability", "praxis-v2")
+    ]
     with partition_loading_context(dynamic_partitions_store=instance):
         for request in facts:
             assert tenant_day_partitions.has_partition_key(request.partition_key)
