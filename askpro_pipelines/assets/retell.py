@@ -2,6 +2,7 @@
 
 from functools import partial
 from itertools import groupby
+from operator import itemgetter
 
 from dagster import (
     AssetExecutionContext,
@@ -30,6 +31,7 @@ from askpro_pipelines.warehouse.rows import (
     latest_agent_rows,
     phone_number_rows,
 )
+from askpro_pipelines.warehouse.day_stream import DayStream
 from askpro_pipelines.warehouse.shapes import replace_shapes
 
 GROUP = "retell"
@@ -117,21 +119,27 @@ def retell_phone_numbers(
 def retell_call_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
 ):
-    """One listing per day feeds both tables; a day range runs day by day in one run, the next
-    day's transcripts being fetched while a day is written."""
+    """One listing per day feeds both tables; a day range runs day by day in one run. Each listing
+    page is written as it arrives (the day's write stays one transaction), while the next page's
+    transcripts are fetched: memory does not grow with the calls of a day."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     clients = ClientPerTenant(retell.client_for)
     written: dict[str, list] = {"retell_calls": [], "retell_call_transcripts": []}
     with_transcripts = "retell_call_transcripts" in selected
+    tables = [table for table in written if table in selected]
     wh = warehouse.warehouse
     for tenant, days in groupby(tenant_days(context, tenants.get), key=lambda pair: pair[0]):
         windows = [(day, *day_window(day, tenant.timezone)) for _, day in days]
         known = partial(known_transcripts, wh, tenant.slug)
-        for day, day_calls in clients(tenant).calls_by_window(windows, with_transcripts, known):
-            calls, transcripts = call_rows(day_calls)
-            for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
-                if table in selected:
-                    written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day))
+        pages = clients(tenant).call_pages_by_window(windows, with_transcripts, known)
+        for day, day_pages in groupby(pages, key=itemgetter(0)):
+            with DayStream(wh, tenant.slug, day, tables) as stream:
+                for _, calls in day_pages:
+                    rows = dict(zip(written, call_rows(calls)))
+                    for table in tables:
+                        stream.add(table, rows[table])
+            for table in tables:
+                written[table].append(stream.stats[table])
     for slug, client in clients.items():
         replace_shapes(wh, slug, "retell_calls", client.shapes.rows())
     requests = {k: v for c in clients.values() for k, v in c.metadata().items()}

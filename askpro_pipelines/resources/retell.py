@@ -9,6 +9,8 @@ goes straight there. Prompts come from the agent's LLM and are redacted before t
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from pydantic import Field
@@ -244,40 +246,63 @@ class RetellClient:
         self,
         windows: Iterable[tuple[W, dt.datetime, dt.datetime]],
         with_transcripts: bool = True,
-        known_for: Callable[[W], Mapping[tuple[str, dt.datetime], str]] | None = None,
+        known_for: Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], str]] | None = None,
     ) -> Iterator[tuple[W, list[Call]]]:
-        """(key, calls that started in [start, end)) for each window (key, start, end), in order.
+        """(key, all calls of the window) for each window: `call_pages_by_window` joined per window."""
+        for key, pages in groupby(self.call_pages_by_window(windows, with_transcripts, known_for), key=itemgetter(0)):
+            yield key, [call for _, page in pages for call in page]
+
+    def call_pages_by_window(
+        self,
+        windows: Iterable[tuple[W, dt.datetime, dt.datetime]],
+        with_transcripts: bool = True,
+        known_for: Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], str]] | None = None,
+    ) -> Iterator[tuple[W, list[Call]]]:
+        """(key, one listing page of calls that started in [start, end)) for each window (key, start,
+        end), in order, at least one (maybe empty) page per window.
 
         The current POST /v3/list-calls omits transcripts, so each call's transcript comes from
         GET /v2/get-call when asked for; the legacy POST /v2/list-calls has them inline.
-        `known_for(key)` ((call id, end) → transcript, from the warehouse) saves that request for
-        ended calls already synced: an ended call's transcript no longer changes.
+        `known_for(key, calls)` ((call id, end) → transcript of those calls, from the warehouse)
+        saves that request for ended calls already synced: an ended call's transcript no longer changes.
 
-        One window ahead: the next window is listed and its transcripts requested before this
-        one's calls are handed over, so the detail fetcher keeps working while the caller writes.
-        Memory holds two windows, whatever their number.
+        One page ahead: the next page (maybe the next window's first) is listed and its transcripts
+        requested before this page is handed over, so the detail fetcher keeps working while the
+        caller writes. Memory holds two pages, whatever the calls per window or the windows.
         """
-        ahead: tuple[W, list] | None = None
-        for key, start, end in windows:
-            known = known_for(key) if (with_transcripts and known_for) else {}
-            prepared = (key, self._list_window(start, end, with_transcripts, known))
+        ahead = None
+        for prepared in self._listed_pages(windows, with_transcripts, known_for):
             if ahead is not None:
                 yield ahead[0], self._complete(ahead[1])
             ahead = prepared
         if ahead is not None:
             yield ahead[0], self._complete(ahead[1])
 
-    def _list_window(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known) -> list:
-        """The window's pages, each with its transcript requests already submitted (current API),
-        or with transcripts inline (legacy list-calls)."""
-        lo, hi = _ms(start), _ms(end) - 1
-        pages = []
-        if self._use(CALLS) == CURRENT:
-            for page in self._current_calls(lo, hi):
-                pages.append(self._request_transcripts(page, known) if with_transcripts else (page, [], None))
-            if self.generation[CALLS] == CURRENT:
-                return pages
-        return pages + [(list(self._legacy_calls(lo, hi)), [], None)]
+    def _listed_pages(self, windows, with_transcripts: bool, known_for) -> Iterator[tuple[Any, tuple]]:
+        """(key, (calls, indexes waiting, ticket)) per listing page, transcripts already submitted."""
+        for key, start, end in windows:
+            lo, hi = _ms(start), _ms(end) - 1
+            listed = False
+            if self._use(CALLS) == CURRENT:
+                for page in self._current_calls(lo, hi):
+                    listed = True
+                    if not with_transcripts:
+                        yield key, (page, [], None)
+                        continue
+                    known = known_for(key, page) if known_for else {}
+                    yield key, self._request_transcripts(page, known)
+                if self.generation[CALLS] == CURRENT:
+                    if not listed:
+                        yield key, ([], [], None)
+                    continue
+            page: list[Call] = []
+            for call in self._legacy_calls(lo, hi):  # transcripts inline: handed over a page at a time
+                page.append(call)
+                if len(page) == CALL_PAGE:
+                    yield key, (page, [], None)
+                    page, listed = [], True
+            if page or not listed:
+                yield key, (page, [], None)
 
     def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]):
         """Fill each connected call's transcript from the stored one for an ended call already
@@ -292,17 +317,15 @@ class RetellClient:
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
         return calls, missing, self.details.submit(self.http, requests) if requests else None
 
-    def _complete(self, pages: list) -> list[Call]:
-        """The window's calls with the requested transcripts merged in."""
-        merged: list[Call] = []
-        for calls, missing, ticket in pages:
-            page = list(calls)
-            if ticket is not None:
-                for index, raw in zip(missing, self.details.collect(ticket), strict=True):
-                    (detail,) = self._parse(CALLS, [raw], call_from_raw, endpoint="/v2/get-call/{call_id}")
-                    page[index] = merge_call(calls[index], detail)
-            merged += page
-        return merged
+    def _complete(self, listed: tuple) -> list[Call]:
+        """A page's calls with the requested transcripts merged in."""
+        calls, missing, ticket = listed
+        page = list(calls)
+        if ticket is not None:
+            for index, raw in zip(missing, self.details.collect(ticket), strict=True):
+                (detail,) = self._parse(CALLS, [raw], call_from_raw, endpoint="/v2/get-call/{call_id}")
+                page[index] = merge_call(calls[index], detail)
+        return page
 
     def _current_calls(self, lo: int, hi: int) -> Iterator[list[Call]]:
         """Pages of POST /v3/list-calls (no transcripts); nothing when the account lacks it (404/405)."""

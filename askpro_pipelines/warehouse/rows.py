@@ -178,16 +178,21 @@ def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[st
     return rows, transcripts
 
 
-def known_transcripts(warehouse, tenant: str, day) -> dict[tuple[str, dt.datetime], str]:
-    """(call id, end) → stored transcript of the day's ended calls, so a re-sync need not fetch them."""
+def known_transcripts(warehouse, tenant: str, day, calls: Iterable[Call]) -> dict[tuple[str, dt.datetime], str]:
+    """(call id, end) → stored transcript of those of `calls` that ended, so a re-sync need not
+    fetch them. Asked per listing page, so what it holds does not grow with the calls of a day."""
+    ended = [c.call_id for c in calls if c.call_status == "ended" and c.transcript is None]
+    if not ended:
+        return {}
     ends = {
         r["call_id"]: r["end_utc"]
-        for r in warehouse.read_slice("retell_calls", tenant, ["call_id", "end_utc", "call_status"], day=day)
-        if r["call_status"] == "ended" and r["end_utc"] is not None
+        for r in warehouse.read_in("retell_calls", tenant, "call_id", ended, ["call_id", "end_utc", "call_status", "day"])
+        if r["call_status"] == "ended" and r["end_utc"] is not None and r["day"] == day
     }
+    if not ends:
+        return {}
     return {
         (r["call_id"], ends[r["call_id"]]): r["transcript"]
-        for r in warehouse.read_slice("retell_call_transcripts", tenant, ["call_id", "transcript"], day=day)
-        if r["call_id"] in ends and r["transcript"] is not None
+        for r in warehouse.read_in("retell_call_transcripts", tenant, "call_id", list(ends), ["call_id", "transcript", "day"])
+        if r["day"] == day and r["transcript"] is not None
     }
-
