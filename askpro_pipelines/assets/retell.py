@@ -30,6 +30,7 @@ from askpro_pipelines.warehouse.rows import (
     known_transcripts,
     latest_agent_rows,
     phone_number_rows,
+    stored_prompts,
 )
 from askpro_pipelines.warehouse.day_stream import DayStream
 from askpro_pipelines.warehouse.shapes import replace_shapes
@@ -63,7 +64,7 @@ def retell_agent_tables(
     """One pass over the agents (and their LLMs) feeds both tables."""
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    versions = client.agent_versions()
+    versions = client.agent_versions(stored_prompts(warehouse.warehouse, tenant.slug))
     tables = {
         "retell_agents": latest_agent_rows(versions, client.agent_tags),
         "retell_agent_versions": agent_version_rows(versions),

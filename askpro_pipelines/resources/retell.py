@@ -91,14 +91,30 @@ class RetellClient:
 
     # ---- agents -----------------------------------------------------------------------------
 
-    def agent_versions(self) -> list[AgentVersion]:
-        """Every version of every agent, each with its LLM's (redacted) prompt and prompt hash."""
+    def agent_versions(self, stored_prompts: Mapping[tuple, str] | None = None) -> list[AgentVersion]:
+        """Every version of every agent, each with its LLM's (redacted) prompt and prompt hash.
+
+        `stored_prompts` ((agent id, version, LLM id, LLM version, last modified) → prompt, from the
+        warehouse) saves the LLM request of a version that is published now and was then: a
+        published version no longer changes, as an ended call's transcript no longer does.
+        """
         versions = self._current_agent_versions() if self._use(AGENTS) == CURRENT else None
         if versions is None:
             versions = self._legacy_agent_versions()
         unique = {(v.agent_id, v.version): v for v in versions}
-        self._load_llms(unique.values())
-        return [with_prompt(v, self._llm_for(v)) for _, v in sorted(unique.items())]
+        stored = stored_prompts or {}
+        reused = {
+            key: stored[prompt_key]
+            for key, v in unique.items()
+            if v.is_published and v.llm_id and (prompt_key := (*key, v.llm_id, v.llm_version, v.last_modified)) in stored
+        }
+        self._load_llms(v for key, v in unique.items() if key not in reused)
+        return [
+            AgentVersion.model_validate({**v.model_dump(), "prompt": reused[key], "prompt_hash": None})
+            if key in reused
+            else with_prompt(v, self._llm_for(v))
+            for key, v in sorted(unique.items())
+        ]
 
     def _current_agent_versions(self) -> list[AgentVersion] | None:
         """POST /v2/list-agents gives summaries; each agent's versions are read per page of agents."""

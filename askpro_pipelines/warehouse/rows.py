@@ -99,6 +99,7 @@ def agent_version_rows(versions: Iterable[AgentVersion]) -> Iterator[dict[str, A
             "llm_id": v.llm_id,
             "llm_version": v.llm_version,
             "prompt_hash": v.prompt_hash,
+            "prompt": v.prompt,
             "last_modified": v.last_modified,
         }
 
@@ -195,4 +196,14 @@ def known_transcripts(warehouse, tenant: str, day, calls: Iterable[Call]) -> dic
         (r["call_id"], ends[r["call_id"]]): r["transcript"]
         for r in warehouse.read_in("retell_call_transcripts", tenant, "call_id", list(ends), ["call_id", "transcript", "day"])
         if r["day"] == day and r["transcript"] is not None
+    }
+
+def stored_prompts(warehouse, tenant: str) -> dict[tuple, str]:
+    """(agent id, version, LLM id, LLM version, last modified) → stored prompt of each published
+    version synced with one: a published version no longer changes, so a re-sync need not fetch its LLM."""
+    columns = ["agent_id", "version", "llm_id", "llm_version", "last_modified", "is_published", "prompt"]
+    return {
+        (r["agent_id"], r["version"], r["llm_id"], r["llm_version"], r["last_modified"]): r["prompt"]
+        for r in warehouse.read_slice("retell_agent_versions", tenant, columns)
+        if r["is_published"] and r["prompt"] is not None and r["llm_id"]
     }

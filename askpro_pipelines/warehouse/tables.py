@@ -174,6 +174,7 @@ retell_agent_versions = sa.Table(
     sa.Column("llm_id", sa.String(64), doc="the Retell LLM of this version"),
     sa.Column("llm_version", sa.Integer, doc="that LLM's version"),
     sa.Column("prompt_hash", sa.String(64), comment="a changed prompt shows as a new hash"),
+    sa.Column("prompt", sa.Text, doc="this version's general prompt + state prompts, secrets redacted"),
     sa.Column("last_modified", UtcDateTime(), doc="when Retell last changed this version (UTC)"),
     *_bookkeeping(),
     sa.Index("ix_retell_agent_versions_key", "tenant", "agent_id", "version"),
