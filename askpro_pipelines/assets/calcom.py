@@ -25,6 +25,7 @@ from askpro_pipelines.partitions import (
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.day_stream import DayStream
 from askpro_pipelines.warehouse.rows import (
     booking_rows,
     event_type_rows,
@@ -169,7 +170,7 @@ def calcom_schedules(
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Cal.com bookings by appointment day (tenant-local), every status. A day range runs in one run, "
-        "one day at a time, each day replaced atomically."
+        "one day at a time, each day replaced atomically, written a chunk at a time as its pages arrive."
     ),
 )
 def calcom_bookings(
@@ -180,8 +181,9 @@ def calcom_bookings(
     for tenant, day in tenant_days(context, tenants.get):
         client = clients(tenant)
         start, end = day_window(day, tenant.timezone)
-        rows = booking_rows(client.bookings(start, end))
-        written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day))
+        with DayStream(warehouse.warehouse, tenant.slug, day, ["calcom_bookings"]) as stream:
+            stream.add_all("calcom_bookings", booking_rows(client.bookings(start, end)))
+        written.append(stream.stats["calcom_bookings"])
     for slug, client in clients.items():
         replace_shapes(warehouse.warehouse, slug, "calcom_bookings", client.shapes.rows())
     requests = {k: v for c in clients.values() for k, v in c.stats.as_metadata("calcom").items()}

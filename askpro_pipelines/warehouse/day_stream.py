@@ -11,6 +11,7 @@ asked for twice (every table of the day shares the connection).
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +34,22 @@ class _TableDay:
         for found in conn.execute(query):
             self.old[tuple(found[:-1])].append(found[-1])
         self.seen: set[tuple] = set()
+        self.held: dict[str, set] = {}
         self.rows = self.inserted = self.updated = 0
+
+    def gone(self) -> tuple[list[tuple], int]:
+        """(keys no chunk brought, stored rows kept because a held value names them)."""
+        key_cols = self.contract.row_key
+        positions = [(key_cols.index(column), values) for column, values in self.held.items() if values]
+        gone, kept = [], 0
+        for key, hashes in self.old.items():
+            if key in self.seen:
+                continue
+            if any(key[i] in values for i, values in positions):
+                kept += len(hashes)
+            else:
+                gone.append(key)
+        return gone, kept
 
 
 class DayStream:
@@ -55,6 +71,12 @@ class DayStream:
             self._close(commit=False)
             raise
         return self
+
+    def add_all(self, table: str, records: Iterable[Mapping[str, Any]], chunk: int = _CHUNK) -> None:
+        """Write an iterable of any length `chunk` records at a time."""
+        it = iter(records)
+        while batch := list(islice(it, chunk)):
+            self.add(table, batch)
 
     def add(self, table: str, records: Iterable[Mapping[str, Any]]) -> None:
         """Write one chunk of `table`'s records of the day: new and changed keys only."""
@@ -91,16 +113,23 @@ class DayStream:
             for start in range(0, len(fresh), _CHUNK):
                 conn.execute(contract.table.insert(), fresh[start : start + _CHUNK])
 
+    def hold(self, table: str, keep: Mapping[str, Iterable[Any]]) -> None:
+        """Keep the stored rows whose key column holds one of these values although no chunk brought
+        them ({key column: values}: records quarantined in this listing are not deleted at the source)."""
+        part = self._tables[table]
+        for column, values in keep.items():
+            part.held.setdefault(column, set()).update(values)
+
     def __exit__(self, kind, error, traceback) -> None:
         if kind is not None:
             self._close(commit=False)
             return
         try:
             for name, part in self._tables.items():
-                gone = [key for key in part.old if key not in part.seen]
+                gone, kept = part.gone()
                 self._delete(part, gone)
                 self.stats[name] = WriteStats(
-                    name, self.tenant, part.rows, part.inserted, part.updated, len(gone), self.day
+                    name, self.tenant, part.rows + kept, part.inserted, part.updated, len(gone), self.day
                 )
         except BaseException:
             self._close(commit=False)

@@ -89,6 +89,16 @@ def test_a_key_repeated_in_a_later_chunk_keeps_every_row(warehouse):
     assert sorted(r["call_status"] for r in warehouse.read_slice("retell_calls", "t", day=DAY)) == ["ended", "ended", "error"]
 
 
+def test_held_keys_keep_their_rows_and_chunks_of_any_iterable_are_written(warehouse):
+    _stream(warehouse, [([_call("c1"), _call("c2"), _call("c3")], [])])
+    with DayStream(warehouse, "t", DAY, ["retell_calls"]) as stream:
+        stream.add_all("retell_calls", (_call(f"n{i}") for i in range(7)), chunk=3)
+        stream.hold("retell_calls", {"call_id": ["c2"]})
+    stats = stream.stats["retell_calls"]
+    assert (stats.rows, stats.inserted, stats.deleted) == (8, 7, 2)
+    assert sorted(r["call_id"] for r in warehouse.read_slice("retell_calls", "t", ["call_id"], day=DAY)) == ["c2"] + [f"n{i}" for i in range(7)]
+
+
 def test_dimension_tables_are_refused(warehouse):
     with pytest.raises(ValueError, match="staff: takes no day"):
         with DayStream(warehouse, "t", DAY, ["staff"]):
