@@ -56,6 +56,8 @@ def _ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 _GONE = {404, 405}
 W = TypeVar("W")  # the caller's key of a calls window (a day)
+Windows = Iterable[tuple[W, dt.datetime, dt.datetime]]  # (key, start, end) of each window
+KnownFor = Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], str]]  # stored transcripts of a page
 
 
 class RetellClient:
@@ -259,20 +261,14 @@ class RetellClient:
     # ---- calls ------------------------------------------------------------------------------
 
     def calls_by_window(
-        self,
-        windows: Iterable[tuple[W, dt.datetime, dt.datetime]],
-        with_transcripts: bool = True,
-        known_for: Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], str]] | None = None,
+        self, windows: Windows, with_transcripts: bool = True, known_for: KnownFor | None = None
     ) -> Iterator[tuple[W, list[Call]]]:
         """(key, all calls of the window) for each window: `call_pages_by_window` joined per window."""
         for key, pages in groupby(self.call_pages_by_window(windows, with_transcripts, known_for), key=itemgetter(0)):
             yield key, [call for _, page in pages for call in page]
 
     def call_pages_by_window(
-        self,
-        windows: Iterable[tuple[W, dt.datetime, dt.datetime]],
-        with_transcripts: bool = True,
-        known_for: Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], str]] | None = None,
+        self, windows: Windows, with_transcripts: bool = True, known_for: KnownFor | None = None
     ) -> Iterator[tuple[W, list[Call]]]:
         """(key, one listing page of calls that started in [start, end)) for each window (key, start,
         end), in order, at least one (maybe empty) page per window.

@@ -4,7 +4,6 @@ import datetime as dt
 
 import pytest
 
-from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.day_stream import DayStream
 
 DAY = dt.date(2026, 9, 1)
@@ -17,14 +16,6 @@ def _call(call_id, status="ended"):
 
 def _transcript(call_id, text="Agent: Hallo"):
     return {"call_id": call_id, "transcript": text}
-
-
-@pytest.fixture
-def warehouse(warehouse_url):
-    wh = Warehouse.from_url(warehouse_url)
-    wh.create_tables()
-    yield wh
-    wh.dispose()
 
 
 def _stream(warehouse, chunks, day=DAY):

@@ -5,19 +5,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from askpro_pipelines.warehouse import Warehouse, resolve_warehouse_url
+from askpro_pipelines.warehouse import resolve_warehouse_url
 
 
 def _staff(staff_id, name="Anna", source="user"):
     return {"staff_id": staff_id, "name": name, "email": f"{staff_id}@x.example", "source": source}
-
-
-@pytest.fixture
-def warehouse(warehouse_url):
-    wh = Warehouse.from_url(warehouse_url)
-    wh.create_tables()
-    yield wh
-    wh.dispose()
 
 
 def test_counts_inserts_updates_deletes_and_skips_unchanged(warehouse):
