@@ -45,6 +45,8 @@ from askpro_pipelines.tenants import (
     load_tenants,
 )
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
+from askpro_pipelines.warehouse.migrate import WarehouseSchemaError
+from askpro_pipelines.warehouse.store import ALLOW_DELETIONS_CONFIG
 
 
 class UsageError(ValueError):
@@ -137,6 +139,8 @@ def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arg
     if log_path:
         print(f"log: {log_path}")
     arguments = {"tenant_slugs": args.tenant, "log_level": args.log_level, **sync_arguments}
+    if getattr(args, "allow_deletions", False):
+        arguments["run_config"] = ALLOW_DELETIONS_CONFIG
     if use_simulator:
         with simulator_for(config, seed=args.seed) as simulator:
             print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
@@ -306,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="sync the chosen tenants through Dagster and print the counts")
     sync.add_argument("--select", type=_asset_names, metavar="ASSETS", help="comma-separated assets (default: all), e.g. calcom_event_types,staff")
     sync.add_argument("--days", type=_positive_int, default=1, help="facts (bookings, calls, outcomes) of the last N days (default 1: today)")
+    sync.add_argument(
+        "--allow-deletions",
+        action="store_true",
+        help="accept a sync that deletes more than the guarded share of a tenant's rows in a table (history keeps them)",
+    )
     _source_arguments(sync)
     sync.set_defaults(func=cmd_sync)
 
@@ -355,7 +364,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prepare = instance.add_parser("prepare", help="create or repair it, print its directory ($ASKPRO_DATA_DIR/dagster_home or $DAGSTER_HOME)")
     prepare.set_defaults(func=cmd_instance_prepare)
+
+    _warehouse_commands(sub)
     return parser
+
+
+def _warehouse_commands(sub) -> None:
+    """`askpro warehouse|history|quarantine ...`: the logic lives in askpro_pipelines/warehouse/."""
+    from askpro_pipelines.warehouse import migrate
+
+    schema = sub.add_parser("warehouse", help="the warehouse schema: status, upgrade").add_subparsers(
+        dest="warehouse_command", required=True
+    )
+    for name, command, text in (
+        ("status", migrate.cmd_status, "where the warehouse's schema stands (exit 1 unless current)"),
+        ("upgrade", migrate.cmd_upgrade, "apply the schema migrations (adopts a first-release warehouse)"),
+    ):
+        parser = schema.add_parser(name, help=text)
+        parser.add_argument("--url", help="SQLAlchemy URL (default: $ASKPRO_WAREHOUSE_URL, else the local SQLite file)")
+        parser.set_defaults(func=lambda args, command=command: command(resolve_warehouse_url(args.url)))
+
+    from askpro_pipelines.warehouse import history
+
+    past = sub.add_parser("history", help="the warehouse's history of the dimensions").add_subparsers(
+        dest="history_command", required=True
+    )
+    phone = past.add_parser("phone", help="a number's chain (agent, version, prompt, branch, event type, staff) at an instant")
+    phone.add_argument("number", help="any common spelling, e.g. +4930123456701 or 030 123456701")
+    phone.add_argument("--at", help="ISO time, e.g. 2026-11-24T10:00 (UTC unless an offset is given; default: now)")
+    phone.add_argument("--tenant", metavar="SLUG", help="only this tenant's numbers")
+    phone.set_defaults(func=lambda args: history.cmd_history_phone(resolve_warehouse_url(), args.number, args.at, args.tenant))
+
+    from askpro_pipelines.warehouse import quarantine
+
+    held = sub.add_parser("quarantine", help="records that failed validation and were kept out of their table").add_subparsers(
+        dest="quarantine_command", required=True
+    )
+    listing = held.add_parser("list", help="quarantined records: tenant, entity, record id, error, first/last seen")
+    listing.add_argument("--tenant", metavar="SLUG", help="only this tenant's records")
+    listing.add_argument("--payload", action="store_true", help="also print each record's (redacted) payload")
+    listing.set_defaults(func=lambda args: quarantine.cmd_list(resolve_warehouse_url(), args.tenant, args.payload))
 
 
 def _quiet_dagster_notices() -> None:
@@ -374,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(part for part in (args.command, getattr(args, f"{args.command}_command", None)) if part)
     try:
         return args.func(args)
-    except (UsageError, TenantsFileError, SelectionError) as exc:
+    except (UsageError, TenantsFileError, SelectionError, WarehouseSchemaError) as exc:
         print(f"askpro {command}: error: {exc}", file=sys.stderr)
         return 2
     except InstanceError as exc:

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.calls import Call, call_from_raw, merge_call
-from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.errors import RecordError, RejectedLog
 from askpro_pipelines.models.retell import (
     AGENTS,
     LLMS,
@@ -79,6 +79,7 @@ class RetellClient:
         self._llms: dict[tuple[str, int | None], Llm | None] = {}
         self.agent_tags: dict[str, dict[str, int | None]] = {}  # from current list-agents summaries
         self.shapes = ShapeLog(API)  # what each endpoint's records looked like (drift.py)
+        self.rejected = RejectedLog()  # malformed records, for the quarantine (the assets settle it)
 
     @property
     def stats(self) -> RequestStats:
@@ -218,7 +219,7 @@ class RetellClient:
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
-            (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
+            self._llms[cache_key] = self._parse_one(LLMS, raw, llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
 
     def _llm_for(self, agent: AgentVersion) -> Llm | None:
         if not agent.llm_id:
@@ -227,8 +228,7 @@ class RetellClient:
         if cache_key not in self._llms:
             params = {"version": agent.llm_version} if agent.llm_version is not None else None
             raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
-            (llm,) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
-            self._llms[cache_key] = llm
+            self._llms[cache_key] = self._parse_one(LLMS, raw, llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
         return self._llms[cache_key]
 
     # ---- phone numbers ----------------------------------------------------------------------
@@ -285,18 +285,19 @@ class RetellClient:
         ahead = None
         for prepared in self._listed_pages(windows, with_transcripts, known_for):
             if ahead is not None:
-                yield ahead[0], self._complete(ahead[1])
+                yield ahead[0], self._complete(ahead[1], str(ahead[0]))
             ahead = prepared
         if ahead is not None:
-            yield ahead[0], self._complete(ahead[1])
+            yield ahead[0], self._complete(ahead[1], str(ahead[0]))
 
     def _listed_pages(self, windows, with_transcripts: bool, known_for) -> Iterator[tuple[Any, tuple]]:
-        """(key, (calls, indexes waiting, ticket)) per listing page, transcripts already submitted."""
+        """(key, (calls, indexes waiting, ticket)) per listing page, transcripts already submitted.
+        Malformed calls are rejected under the window's key as scope."""
         for key, start, end in windows:
-            lo, hi = _ms(start), _ms(end) - 1
+            lo, hi, scope = _ms(start), _ms(end) - 1, str(key)
             listed = False
             if self._use(CALLS) == CURRENT:
-                for page in self._current_calls(lo, hi):
+                for page in self._current_calls(lo, hi, scope):
                     listed = True
                     if not with_transcripts:
                         yield key, (page, [], None)
@@ -308,7 +309,7 @@ class RetellClient:
                         yield key, ([], [], None)
                     continue
             page: list[Call] = []
-            for call in self._legacy_calls(lo, hi):  # transcripts inline: handed over a page at a time
+            for call in self._legacy_calls(lo, hi, scope):  # transcripts inline: handed over a page at a time
                 page.append(call)
                 if len(page) == CALL_PAGE:
                     yield key, (page, [], None)
@@ -329,17 +330,19 @@ class RetellClient:
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
         return calls, missing, self.details.submit(self.http, requests) if requests else None
 
-    def _complete(self, listed: tuple) -> list[Call]:
-        """A page's calls with the requested transcripts merged in."""
+    def _complete(self, listed: tuple, scope: str) -> list[Call]:
+        """A page's calls with the requested transcripts merged in (a malformed detail is
+        quarantined and its call lands as listed, without the transcript)."""
         calls, missing, ticket = listed
         page = list(calls)
         if ticket is not None:
             for index, raw in zip(missing, self.details.collect(ticket), strict=True):
-                (detail,) = self._parse(CALLS, [raw], call_from_raw, endpoint="/v2/get-call/{call_id}")
-                page[index] = merge_call(calls[index], detail)
+                detail = self._parse_one(CALLS, raw, call_from_raw, scope, endpoint="/v2/get-call/{call_id}")
+                if detail is not None:
+                    page[index] = merge_call(calls[index], detail)
         return page
 
-    def _current_calls(self, lo: int, hi: int) -> Iterator[list[Call]]:
+    def _current_calls(self, lo: int, hi: int, scope: str = "") -> Iterator[list[Call]]:
         """Pages of POST /v3/list-calls (no transcripts); nothing when the account lacks it (404/405)."""
         key: str | None = None
         while True:
@@ -358,11 +361,11 @@ class RetellClient:
                 return
             self.generation[CALLS] = CURRENT
             items, has_more, key = self._unwrap(body, CALLS)
-            yield list(self._parse(CALLS, items, call_from_raw, endpoint="/v3/list-calls"))
+            yield list(self._parse(CALLS, items, call_from_raw, scope, endpoint="/v3/list-calls"))
             if not has_more:
                 return
 
-    def _legacy_calls(self, lo: int, hi: int) -> Iterator[Call]:
+    def _legacy_calls(self, lo: int, hi: int, scope: str = "") -> Iterator[Call]:
         """POST /v2/list-calls: bare arrays, pagination_key = the last call_id of the previous page."""
         self.generation[CALLS] = LEGACY
         key: str | None = None
@@ -376,7 +379,7 @@ class RetellClient:
                 body_json["pagination_key"] = key
             body = self.http.post_json("/v2/list-calls", entity=CALLS, json=body_json)
             items, _, _ = self._unwrap(body, CALLS)
-            page = list(self._parse(CALLS, items, call_from_raw, endpoint="/v2/list-calls"))
+            page = list(self._parse(CALLS, items, call_from_raw, scope, endpoint="/v2/list-calls"))
             yield from page
             if len(items) < CALL_PAGE or not page:
                 return
@@ -409,11 +412,28 @@ class RetellClient:
             raise self._payload_error(entity, exc.message, exc.record_id) from None
 
     def _parse(
-        self, entity: str, raw: Any, parser: Callable[[Mapping], Any], *, endpoint: str, owner_id: str | None = None
+        self,
+        entity: str,
+        raw: Any,
+        parser: Callable[[Mapping], Any],
+        scope: str = "",
+        *,
+        endpoint: str,
+        owner_id: str | None = None,
     ) -> Iterator[Any]:
-        """Validated records; the shape of each raw record is noted for drift detection on the way."""
+        """Validated records (malformed ones go to the quarantine log); the shape of each raw record
+        is noted for drift detection on the way."""
         watched = self.shapes.watch(endpoint, raw, owner_id)
-        return parse_records(watched, parser, tenant=self.tenant.slug, api=API, entity=entity)
+        return parse_records(
+            watched, parser, tenant=self.tenant.slug, api=API, entity=entity, rejected=self.rejected, scope=scope
+        )
+
+    def _parse_one(
+        self, entity: str, raw: Any, parser: Callable[[Mapping], Any], scope: str = "", *, endpoint: str
+    ) -> Any:
+        """One detail record, or None when it was rejected (quarantined)."""
+        parsed = list(self._parse(entity, [raw], parser, scope, endpoint=endpoint))
+        return parsed[0] if parsed else None
 
     def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)

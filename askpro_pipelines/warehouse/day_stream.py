@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from askpro_pipelines.warehouse.store import _CHUNK, Warehouse, WriteStats, _copy_rows, _row_hash
-from askpro_pipelines.warehouse.tables import CONTRACTS
+from askpro_pipelines.warehouse.store import _CHUNK, Warehouse, WriteStats, _insert, _key_chunks, _row_hash
+from askpro_pipelines.warehouse.tables import CONTRACTS, HISTORY
 
 
 class _TableDay:
@@ -25,7 +25,7 @@ class _TableDay:
 
     def __init__(self, conn, table: str, tenant: str, day: dt.date):
         self.contract = CONTRACTS[table]
-        if not self.contract.by_day:
+        if not self.contract.by_day or table in HISTORY:  # dimensions keep history and a delete guard
             raise ValueError(f"{table}: takes no day; a day stream writes fact tables only")
         t = self.contract.table
         self.scope = [t.c.tenant == tenant, t.c.day == day]
@@ -107,11 +107,7 @@ class DayStream:
                 stale.append(key)
                 fresh += rows
         self._delete(part, stale)
-        if fresh and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-            _copy_rows(conn, contract.table, fresh)
-        else:
-            for start in range(0, len(fresh), _CHUNK):
-                conn.execute(contract.table.insert(), fresh[start : start + _CHUNK])
+        _insert(conn, contract.table, fresh)
 
     def hold(self, table: str, keep: Mapping[str, Iterable[Any]]) -> None:
         """Keep the stored rows whose key column holds one of these values although no chunk brought
@@ -137,7 +133,8 @@ class DayStream:
         self._close(commit=True)
 
     def _delete(self, part: _TableDay, keys: list[tuple]) -> None:
-        Warehouse._delete_keys(self._conn, part.contract, part.scope, keys)
+        for match in _key_chunks(part.contract.table, part.contract.row_key, keys):
+            self._conn.execute(part.contract.table.delete().where(*part.scope, match))
 
     def _close(self, *, commit: bool) -> None:
         try:

@@ -99,9 +99,19 @@ def agent_version_rows(versions: Iterable[AgentVersion]) -> Iterator[dict[str, A
             "llm_id": v.llm_id,
             "llm_version": v.llm_version,
             "prompt_hash": v.prompt_hash,
-            "prompt": v.prompt,
             "last_modified": v.last_modified,
+            "prompt": v.prompt,
         }
+
+
+def readable_versions(versions: list[AgentVersion], rejected_llm_ids: set[str]) -> tuple[list[AgentVersion], set[str]]:
+    """Versions whose prompt could be read, and the agents touched by an unreadable (quarantined) LLM.
+
+    A version without its prompt would overwrite the stored prompt with nothing; leaving it out (and
+    keeping the agent's stored rows) records no change that did not happen at the source.
+    """
+    touched = {v.agent_id for v in versions if v.llm_id in rejected_llm_ids}
+    return [v for v in versions if v.llm_id not in rejected_llm_ids], touched
 
 
 def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -197,6 +207,7 @@ def known_transcripts(warehouse, tenant: str, day, calls: Iterable[Call]) -> dic
         for r in warehouse.read_in("retell_call_transcripts", tenant, "call_id", list(ends), ["call_id", "transcript", "day"])
         if r["day"] == day and r["transcript"] is not None
     }
+
 
 def stored_prompts(warehouse, tenant: str) -> dict[tuple, str]:
     """(agent id, version, LLM id, LLM version, last modified) → stored prompt of each published
