@@ -49,7 +49,11 @@ def main() -> None:
             report = run_sync(load_tenants(), select=["retell_calls", "retell_call_transcripts"], days=args.days,
                               until=bench.UNTIL, instance=DagsterInstance.ephemeral(),
                               run_config={"resources": {"retell": {"config": retell}}})  # fmt: skip
-        wall, cpu, helpers = time.perf_counter() - started, time.process_time() - cpu, bench._reaped_children_cpu_s() - helpers
+        wall, cpu, helpers = (
+            time.perf_counter() - started,
+            time.process_time() - cpu,
+            bench._reaped_children_cpu_s() - helpers,
+        )
     rows = {table.table: table.rows for tenant in report.tenants for table in tenant.tables}
     errors = [error.splitlines()[0] for tenant in report.tenants for error in tenant.errors]
     own, helper_peaks = bench._vm_hwm_mb(), sorted(peaks.peaks.values())

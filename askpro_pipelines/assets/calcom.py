@@ -83,7 +83,9 @@ def staff(
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
     listed = list(staff_rows(client.staff(), hosts))
-    stats = warehouse.warehouse.replace_slice("staff", tenant.slug, listed, keep={"staff_id": client.rejected.ids("staff")})
+    stats = warehouse.warehouse.replace_slice(
+        "staff", tenant.slug, listed, keep={"staff_id": client.rejected.ids("staff")}
+    )
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["staff"])
     replace_shapes(warehouse.warehouse, tenant.slug, "staff", client.shapes.rows())
     return MaterializeResult(

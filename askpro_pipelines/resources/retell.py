@@ -54,6 +54,8 @@ AGENT_VERSIONS = "retell_agent_versions"  # the per-agent version listing's gene
 def _ms(moment: dt.datetime) -> int:
     """Epoch milliseconds, Retell's timestamp unit."""
     return int(moment.timestamp() * 1000)
+
+
 _GONE = {404, 405}
 W = TypeVar("W")  # the caller's key of a calls window (a day)
 Windows = Iterable[tuple[W, dt.datetime, dt.datetime]]  # (key, start, end) of each window
@@ -109,7 +111,9 @@ class RetellClient:
         reused = {
             key: stored[prompt_key]
             for key, v in unique.items()
-            if v.is_published and v.llm_id and (prompt_key := (*key, v.llm_id, v.llm_version, v.last_modified)) in stored
+            if v.is_published
+            and v.llm_id
+            and (prompt_key := (*key, v.llm_id, v.llm_version, v.last_modified)) in stored
         }
         self._load_llms(v for key, v in unique.items() if key not in reused)
         return [
@@ -170,6 +174,7 @@ class RetellClient:
     def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
         """Each agent's version numbers from every page of GET /list-agent-versions/{id}; None when
         the account answers 404/405 for the first agent (it lacks the endpoint)."""
+
         def request(agent_id: str, key: str | None) -> DetailRequest:
             params = {"limit": self.page_size, "sort_order": "ascending"} | ({"pagination_key": key} if key else {})
             return DetailRequest(f"/list-agent-versions/{agent_id}", AGENTS, agent_id, params)
@@ -207,7 +212,11 @@ class RetellClient:
             versions += page
             if len(items) < LEGACY_AGENT_PAGE or not page:
                 break
-            params = {"limit": LEGACY_AGENT_PAGE, "pagination_key": page[-1].agent_id, "pagination_key_version": page[-1].version}
+            params = {
+                "limit": LEGACY_AGENT_PAGE,
+                "pagination_key": page[-1].agent_id,
+                "pagination_key_version": page[-1].version,
+            }
         self.generation[AGENTS] = LEGACY
         return versions
 
@@ -215,7 +224,9 @@ class RetellClient:
         """Fetch every LLM (id, version) the agents use that is not cached yet, concurrently."""
         wanted = sorted({(v.llm_id, v.llm_version) for v in versions if v.llm_id} - set(self._llms), key=str)
         requests = [
-            DetailRequest(f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None)
+            DetailRequest(
+                f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None
+            )
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
@@ -227,7 +238,9 @@ class RetellClient:
         cache_key = (agent.llm_id, agent.llm_version)
         if cache_key not in self._llms:
             params = {"version": agent.llm_version} if agent.llm_version is not None else None
-            raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
+            raw = self.http.get_json(
+                f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id
+            )
             self._llms[cache_key] = self._parse_one(LLMS, raw, llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
         return self._llms[cache_key]
 
@@ -247,9 +260,7 @@ class RetellClient:
                 if body is None:
                     break
                 items, has_more, key = self._unwrap(body, PHONE_NUMBERS)
-                numbers += self._parse(
-                    PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers"
-                )
+                numbers += self._parse(PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers")
                 if not has_more:
                     self.generation[PHONE_NUMBERS] = CURRENT
                     return numbers

@@ -148,6 +148,7 @@ def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mappi
 def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]]:
     """One row per number; the highest-weight bindings in columns, all bindings as JSON."""
     for n in numbers:
+
         def bindings(direction: str) -> list[dict[str, Any]]:
             return [
                 {"agent_id": b.agent_id, "agent_version": b.agent_version, "weight": b.weight}
@@ -197,14 +198,18 @@ def known_transcripts(warehouse, tenant: str, day, calls: Iterable[Call]) -> dic
         return {}
     ends = {
         r["call_id"]: r["end_utc"]
-        for r in warehouse.read_in("retell_calls", tenant, "call_id", ended, ["call_id", "end_utc", "call_status", "day"])
+        for r in warehouse.read_in(
+            "retell_calls", tenant, "call_id", ended, ["call_id", "end_utc", "call_status", "day"]
+        )
         if r["call_status"] == "ended" and r["end_utc"] is not None and r["day"] == day
     }
     if not ends:
         return {}
     return {
         (r["call_id"], ends[r["call_id"]]): r["transcript"]
-        for r in warehouse.read_in("retell_call_transcripts", tenant, "call_id", list(ends), ["call_id", "transcript", "day"])
+        for r in warehouse.read_in(
+            "retell_call_transcripts", tenant, "call_id", list(ends), ["call_id", "transcript", "day"]
+        )
         if r["day"] == day and r["transcript"] is not None
     }
 

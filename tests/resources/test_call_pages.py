@@ -53,11 +53,19 @@ def test_stored_transcripts_are_asked_for_per_page_and_save_their_requests(clien
 
     def known_for(day, calls):
         asked.append(len(calls))
-        return {(c.call_id, c.end_utc): first[c.call_id] for c in calls if c.call_status == "ended" and first[c.call_id]}
+        return {
+            (c.call_id, c.end_utc): first[c.call_id] for c in calls if c.call_status == "ended" and first[c.call_id]
+        }
 
     before = client.http.stats.requests
-    again = {c.call_id: c.transcript for _, page in client.call_pages_by_window(client.windows[:1], True, known_for) for c in page}
+    again = {
+        c.call_id: c.transcript
+        for _, page in client.call_pages_by_window(client.windows[:1], True, known_for)
+        for c in page
+    }
     assert again == first and len(asked) > 1 and max(asked) <= 40
     listing_pages = len(asked)
     fetched = client.http.stats.requests - before - listing_pages
-    assert reusable > 100 and fetched == len(first) - reusable - sum(1 for c in calls if c.call_status == "not_connected")
+    assert reusable > 100 and fetched == len(first) - reusable - sum(
+        1 for c in calls if c.call_status == "not_connected"
+    )

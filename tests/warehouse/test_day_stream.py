@@ -77,7 +77,11 @@ def test_a_key_repeated_in_a_later_chunk_keeps_every_row(warehouse):
     _stream(warehouse, [([_call("c1"), _call("c2")], [])])
     stats = _stream(warehouse, [([_call("c1")], []), ([_call("c1", "error"), _call("c2")], [])])["retell_calls"]
     assert stats.rows == 3 and stats.deleted == 0
-    assert sorted(r["call_status"] for r in warehouse.read_slice("retell_calls", "t", day=DAY)) == ["ended", "ended", "error"]
+    assert sorted(r["call_status"] for r in warehouse.read_slice("retell_calls", "t", day=DAY)) == [
+        "ended",
+        "ended",
+        "error",
+    ]
 
 
 def test_held_keys_keep_their_rows_and_chunks_of_any_iterable_are_written(warehouse):
@@ -87,7 +91,9 @@ def test_held_keys_keep_their_rows_and_chunks_of_any_iterable_are_written(wareho
         stream.hold("retell_calls", {"call_id": ["c2"]})
     stats = stream.stats["retell_calls"]
     assert (stats.rows, stats.inserted, stats.deleted) == (8, 7, 2)
-    assert sorted(r["call_id"] for r in warehouse.read_slice("retell_calls", "t", ["call_id"], day=DAY)) == ["c2"] + [f"n{i}" for i in range(7)]
+    assert sorted(r["call_id"] for r in warehouse.read_slice("retell_calls", "t", ["call_id"], day=DAY)) == ["c2"] + [
+        f"n{i}" for i in range(7)
+    ]
 
 
 def test_dimension_tables_are_refused(warehouse):
