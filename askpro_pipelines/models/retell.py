@@ -36,7 +36,7 @@ from askpro_pipelines.models.errors import (
     record_id_of,
     validate_record,
 )
-from askpro_pipelines.models.redaction import redact_secrets
+from askpro_pipelines.redaction import redact_secrets
 from askpro_pipelines.models.values import (
     MillisShowingNumber,
     StringId,

@@ -9,13 +9,13 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.redaction import install_log_redaction
 from askpro_pipelines.resources.details import DetailFetcher, details_for
 from askpro_pipelines.resources.http import (
     CircuitBreaker,
     PayloadError,
     ResilientClient,
     RetrySettings,
-    install_log_redaction,
 )
 
 MAX_REPORTED_RECORD_ERRORS = 10

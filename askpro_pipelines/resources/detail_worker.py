@@ -13,6 +13,7 @@ import sys
 import threading
 from dataclasses import asdict
 
+from askpro_pipelines.redaction import install_log_redaction
 from askpro_pipelines.resources.details import iter_all, read_frame, write_frame
 from askpro_pipelines.resources.http import (
     ApiError,
@@ -20,7 +21,6 @@ from askpro_pipelines.resources.http import (
     RequestStats,
     ResilientClient,
     RetrySettings,
-    install_log_redaction,
     logger,
 )
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import httpx
 
 from askpro_pipelines.json_codec import loads_json
+from askpro_pipelines.redaction import MASK, SENSITIVE_QUERY_PARAMS, redact_known, register_secret
 
 __all__ = [
     "ApiError",
@@ -35,88 +36,12 @@ __all__ = [
     "RequestStats",
     "ResilientClient",
     "RetrySettings",
-    "install_log_redaction",
-    "redact",
-    "redact_url",
 ]
 
 logger = logging.getLogger("askpro_pipelines.http")
 
-MASK = "***"
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-SENSITIVE_QUERY_PARAMS = frozenset({"apikey", "api_key", "key", "token", "secret"})
 MAX_SNIPPET_CHARS = 200
-
-# Matches `?name=value` / `&name=value` for the sensitive names anywhere in a text, so it works on
-# bare URLs and on whole log messages that merely contain one.
-_SENSITIVE_QUERY_RE = re.compile(
-    r"(?i)([?&](?:" + "|".join(re.escape(name) for name in sorted(SENSITIVE_QUERY_PARAMS)) + r")=)[^&#\s\"'<>]*"
-)
-
-
-# ---- redaction --------------------------------------------------------------------------------
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each non-empty secret with "***".
-
-    Longer secrets go first so a secret that contains another is masked whole.
-    """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def redact_url(url: str | httpx.URL) -> str:
-    """Mask the values of apiKey/api_key/key/token/secret query parameters (any case).
-
-    Works on text rather than a parsed URL so the rest of the URL is left byte-for-byte intact.
-    """
-    return _SENSITIVE_QUERY_RE.sub(rf"\g<1>{MASK}", str(url))
-
-
-# Secrets of every ResilientClient created in this process, so the log filter can also mask a
-# key a server echoes back (httpcore logs raw response headers at DEBUG).
-_known_secrets: set[str] = set()
-
-
-class _QuerySecretFilter(logging.Filter):
-    """Rewrites log records so URLs in them carry no secret query values.
-
-    httpx logs every request URL at INFO, and Cal.com v1 puts the key in the query string.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is the logging module's problem, not ours to hide
-            return True
-        redacted = redact(redact_url(message), _known_secrets)
-        if redacted != message:
-            record.msg = redacted
-            record.args = None
-        return True
-
-
-# Logger filters do not apply to records propagated from child loggers, and httpcore logs
-# through children, so each one is covered explicitly.
-_REDACTED_LOGGERS = (
-    "httpx",
-    "httpcore",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
-
-
-def install_log_redaction() -> None:
-    """Attach the query-secret filter to the httpx/httpcore loggers (once per logger)."""
-    for name in _REDACTED_LOGGERS:
-        target = logging.getLogger(name)
-        if not any(isinstance(existing, _QuerySecretFilter) for existing in target.filters):
-            target.addFilter(_QuerySecretFilter())
 
 
 # ---- errors -----------------------------------------------------------------------------------
@@ -465,7 +390,8 @@ class ResilientClient:
         self._default_headers = {"Accept": "application/json", "User-Agent": user_agent, **dict(headers or {})}
         implied = _implied_secrets(self._default_headers, self._default_params)
         self._secrets = tuple(secret for secret in (*secrets, *implied) if secret)
-        _known_secrets.update(self._secrets)
+        for secret in self._secrets:
+            register_secret(secret)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._last_failure: str | None = None
@@ -593,7 +519,7 @@ class ResilientClient:
         }
 
     def _clean(self, text: str) -> str:
-        return redact(redact_url(text), self._secrets)
+        return redact_known(text, self._secrets)
 
     def _consult_breaker(self, *, probe: bool = True) -> str | None:
         """The refusal message when the breaker is open, else None.

@@ -29,12 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from askpro_pipelines.models.redaction import (
-    REDACTED,
-    is_secret_name,
-    redact_secrets,
-    redact_text,
-)
+from askpro_pipelines.redaction import redacted_json
 from askpro_pipelines.tenants import (
     Tenant,
     TenantsConfig,
@@ -131,80 +126,10 @@ class _TenantsCache:
 
 # -- payload handling -------------------------------------------------------------------------
 
-# A JSON string literal; scanning a valid JSON text for these from the start only ever lands on
-# real string tokens, because outside strings JSON has no quotes.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_COLON = re.compile(r"\s*:\s*")
-# Endings of secret field names (see redaction.is_secret_name) as they close a JSON key; found with
-# plain substring search, which is far cheaper than a regex over every position of the body.
-_SECRET_KEY_ENDINGS = tuple(
-    f'{word}"' for word in ("key", "keys", "token", "secret", "secrets", "password", "passwd", "passphrase",
-                            "authorization", "credential", "credentials")
-)
-_NO_SECRET_VALUE = re.compile(r"\s*:\s*(?:null|true|false)\b|\s*[^\s:]")
-_DECODER = json.JSONDecoder()
-_REDACTED_JSON = json.dumps(REDACTED)
-
-
-def _may_hold_secret_field(text: str) -> bool:
-    """Cheap pre-check: could some key name a secret and hold a value? Cal.com bookings always carry
-    `"oneTimePassword":null`, which must not send every booking through the slow scan."""
-    lowered = text.lower()
-    for ending in _SECRET_KEY_ENDINGS:
-        position = lowered.find(ending)
-        while position != -1:
-            after = position + len(ending)
-            if not _NO_SECRET_VALUE.match(lowered, after):
-                return True
-            position = lowered.find(ending, after)
-    return False
-
-
-def _redact_secret_fields(text: str) -> str:
-    """Replace the values of secret-named fields (e.g. `videoCallData.password`) in JSON text in place.
-
-    Mirrors `redact_secrets`: null and booleans stay (they hide nothing), any other value, nested
-    objects included, becomes the redaction marker. Everything else keeps its original bytes.
-    """
-    if not _may_hold_secret_field(text):
-        return text
-    out: list[str] = []
-    done = 0
-    position = 0
-    while (token := _JSON_STRING.search(text, position)) is not None:
-        position = token.end()
-        colon = _COLON.match(text, position)
-        if colon is None or not is_secret_name(json.loads(token.group())):
-            continue
-        value_start = colon.end()
-        if text.startswith(("null", "true", "false"), value_start):
-            continue
-        _, value_end = _DECODER.raw_decode(text, value_start)
-        out.append(text[done:value_start])
-        out.append(_REDACTED_JSON)
-        done = position = value_end
-    out.append(text[done:])
-    return "".join(out)
-
-
 def redact_payload(text: str, parsed: Any) -> str:
-    """The raw JSON text with secrets masked, still the provider's bytes everywhere else.
-
-    Key-shaped strings are masked by `redact_text`, secret-named fields by value. Should text
-    surgery ever break the JSON (a key pattern eating an escaped quote), the parsed body is
-    re-serialised from `redact_secrets` instead, so nothing unredacted or unparseable is stored;
-    that copy escapes every non-ASCII character, so an unpaired surrogate stays storable.
-    """
+    """The payload to store: the provider's text, or the redacted parsed body when it held a secret."""
     try:
-        redacted = _redact_secret_fields(redact_text(text))
-        if redacted == text:
-            return text
-        json.loads(redacted)
-        return redacted
-    except (ValueError, RecursionError):
-        pass
-    try:
-        return json.dumps(redact_secrets(parsed), separators=(",", ":"))
+        return redacted_json(text, parsed)
     except RecursionError:
         raise Rejected(400, _TOO_DEEP) from None
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from askpro_pipelines.models.errors import RecordError
-from askpro_pipelines.models.redaction import REDACTED, is_secret_name, redact_secrets
+from askpro_pipelines.redaction import REDACTED, is_secret_name, redact_secrets
 from askpro_pipelines.models.retell import (
     AGENTS,
     LLMS,

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from askpro_pipelines.redaction import SecretLogFilter, install_log_redaction, redact, redact_url
 from askpro_pipelines.resources.http import (
     ApiError,
     CircuitBreaker,
@@ -34,9 +35,6 @@ from askpro_pipelines.resources.http import (
     RequestStats,
     ResilientClient,
     RetrySettings,
-    install_log_redaction,
-    redact,
-    redact_url,
 )
 
 SECRET = "cal_live_5f3c9e1a7b2d4c6e8f0a1b2c3d4e5f6a"
@@ -492,7 +490,7 @@ def test_redact_and_redact_url():
 def test_v1_key_never_leaks(server, make_client, caplog):
     install_log_redaction()
     install_log_redaction()  # idempotent
-    assert sum(type(f).__name__ == "_QuerySecretFilter" for f in logging.getLogger("httpx").filters) == 1
+    assert sum(isinstance(f, SecretLogFilter) for f in logging.getLogger("httpx").filters) == 1
     caplog.set_level(logging.DEBUG, logger="askpro_pipelines.http")
     caplog.set_level(logging.DEBUG, logger="httpcore")  # raw response headers, including the echo below
     caplog.set_level(logging.DEBUG, logger="httpx")
