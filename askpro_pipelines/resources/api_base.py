@@ -51,7 +51,15 @@ def parse_records(
 
 
 class ApiResource(ConfigurableResource):
-    """Base of the API resources: one httpx pool per run, one circuit breaker per tenant."""
+    """Base of the API resources: one httpx pool per run, one circuit breaker per tenant.
+
+    Tenant API keys are not `EnvVar` fields: Dagster resolves an `EnvVar` for a field declared when
+    the code location loads, but which variables hold keys is named per tenant in the tenants file,
+    which is re-read on every use so tenants come and go without a reload. A field per tenant would
+    tie the code location to one version of that file. So each client reads its tenant's key by
+    the variable's name when it is made, and the key is registered with `askpro_pipelines.redaction`
+    at once, so no log line, error or metadata value can carry it.
+    """
 
     timeout_s: float = Field(default=30.0, description="Per-request timeout in seconds.")
     max_attempts: int = Field(default=5, description="Attempts per request (5xx, 408, 429, timeouts are retried).")
