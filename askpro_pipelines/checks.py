@@ -73,7 +73,7 @@ def invalid_working_hours(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, A
             by_day[(row["staff_id"], row["schedule_id"], row["weekday"])].append(row)
     for intervals in by_day.values():
         intervals.sort(key=lambda r: (r["start_time"], r["end_time"]))
-        for earlier, later in zip(intervals, intervals[1:]):
+        for earlier, later in zip(intervals, intervals[1:], strict=False):
             if later["start_time"] < earlier["end_time"]:
                 problems.append(
                     {

@@ -31,7 +31,7 @@ def _print_table(headers: Sequence[str], rows: list[Sequence[object]], right: se
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
 
     def fmt(cells: Sequence[object]) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False)))
 
     print(fmt(headers))
     print("  ".join("-" * w for w in widths))
@@ -47,7 +47,7 @@ def print_report(report: SyncReport) -> None:
     for tenant in report.tenants:
         for table in sorted(tenant.tables, key=lambda t: t.table):
             counts = [table.rows, table.inserted, table.updated, table.deleted]
-            totals = [a + b for a, b in zip(totals, counts)]
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
             rows.append([tenant.tenant, table.table, *counts])
     rows.append(["TOTAL", "", *totals])
     _print_table(["tenant", "table", "rows", "inserted", "updated", "deleted"], rows, right={2, 3, 4, 5})

@@ -109,7 +109,7 @@ def redact_text(text: str) -> str:
             break
     else:
         return text
-    for (pattern, replacement), needs in zip(_STRING_PATTERNS, _GATES):
+    for (pattern, replacement), needs in zip(_STRING_PATTERNS, _GATES, strict=True):
         if any(needle in lowered for needle in needs):
             text = pattern.sub(replacement, text)
     return text

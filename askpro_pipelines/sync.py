@@ -251,7 +251,7 @@ def simulator_for(
         dataclasses.replace(spec, **dict((spec_overrides or {}).get(spec.slug, {}))) for spec in sim_config.tenants
     ]
     env = {}
-    for tenant, spec in zip(config.tenants, sim_config.tenants):
+    for tenant, spec in zip(config.tenants, sim_config.tenants, strict=False):
         env[tenant.calcom.api_key_env] = spec.calcom_key
         if tenant.retell:
             env[tenant.retell.api_key_env] = spec.retell_key

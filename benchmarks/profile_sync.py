@@ -15,8 +15,8 @@ import pstats
 import signal
 import subprocess
 import tempfile
-from collections import Counter
 import warnings
+from collections import Counter
 from pathlib import Path
 
 warnings.filterwarnings("ignore")

@@ -664,7 +664,7 @@ def load_rows(times: list[float]) -> list[tuple]:
 def render(rows: list[tuple]) -> str:
     head = ("figure", "measured", "floor/target", "ratio", "verdict")
     widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(5)]
-    line = lambda row: "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    line = lambda row: "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |"  # noqa: E731
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
@@ -677,8 +677,8 @@ def machine() -> dict:
                             capture_output=True, text=True, timeout=10).stdout.strip() or "unavailable"  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         pg = "unavailable"
-    mem_kb = next((int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), 0)
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    mem_kb = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), 0)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), "?")
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_kb / 1024 / 1024, 1),

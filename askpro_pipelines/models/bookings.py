@@ -21,13 +21,13 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, field_validator
 from pydantic_core import PydanticCustomError
 
 from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
-from askpro_pipelines.redaction import redact_secrets, redact_text
 from askpro_pipelines.models.values import (
     IntOrStringId,
     aware_utc,
     stripped_string,
     text_or_none,
 )
+from askpro_pipelines.redaction import redact_secrets, redact_text
 
 BOOKINGS = "calcom_bookings"
 

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, field_validator
 from pydantic_core import PydanticCustomError
 
 from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
-from askpro_pipelines.redaction import redact_secrets, redact_text
 from askpro_pipelines.models.values import (
     MillisHidingNumber,
     StringId,
@@ -32,6 +31,7 @@ from askpro_pipelines.models.values import (
     stripped_string,
     text_or_none,
 )
+from askpro_pipelines.redaction import redact_secrets, redact_text
 
 CALLS = "retell_calls"
 

@@ -36,7 +36,6 @@ from askpro_pipelines.models.errors import (
     record_id_of,
     validate_record,
 )
-from askpro_pipelines.redaction import redact_secrets
 from askpro_pipelines.models.values import (
     MillisShowingNumber,
     StringId,
@@ -44,6 +43,7 @@ from askpro_pipelines.models.values import (
     as_version_showing_number,
     number_repr,
 )
+from askpro_pipelines.redaction import redact_secrets
 
 AGENTS = "retell_agents"
 LLMS = "retell_llms"

@@ -3,13 +3,13 @@
 Kept apart from the client so the rules for "try again" and "stop trying" read on their own.
 """
 
-import math
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
 
 @dataclass
 class RetrySettings:

@@ -12,21 +12,18 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import random
-import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from askpro_pipelines.json_codec import loads_json
+from askpro_pipelines.redaction import SENSITIVE_QUERY_PARAMS, redact_known, register_secret
 from askpro_pipelines.resources.breaker import BreakerOpen, CircuitBreaker, RetrySettings
-from askpro_pipelines.redaction import MASK, SENSITIVE_QUERY_PARAMS, redact_known, register_secret
 
 __all__ = [
     "ApiError",
@@ -143,7 +140,7 @@ class RequestStats:
     transport_errors: int = 0  # timeouts + connection errors
     rate_limit_headers: dict[str, str] = field(default_factory=dict)  # last seen value per header
 
-    def merge(self, other: "RequestStats") -> None:
+    def merge(self, other: RequestStats) -> None:
         """Add a forked client's counters (concurrent detail requests) into these."""
         self.requests += other.requests
         self.retries += other.retries
@@ -190,8 +187,8 @@ def _retry_after_s(headers: httpx.Headers) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return max(0.0, value) if math.isfinite(value) else None
 
 
@@ -296,7 +293,7 @@ class ResilientClient:
 
     # -- public API --
 
-    def fork(self) -> "ResilientClient":
+    def fork(self) -> ResilientClient:
         """A client for another thread: same pool, breaker, settings and secrets; its own counters.
 
         Merge its `stats` back with `RequestStats.merge` when the thread is done.
@@ -492,7 +489,7 @@ class ResilientClient:
         message = f"malformed JSON in response body: {self._clean(_snippet(text))}"
         return _Failure(message, status, False, "malformed JSON")
 
-    def decode_body(self, body: "RawBody", *, method: str, path: str, entity: str, record_id: str | None = None) -> Any:
+    def decode_body(self, body: RawBody, *, method: str, path: str, entity: str, record_id: str | None = None) -> Any:
         """Decode a body another process fetched with `raw_bodies` exactly as `request_json` would."""
         try:
             return loads_json(body.content)

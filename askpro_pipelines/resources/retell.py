@@ -105,7 +105,7 @@ class RetellClient:
         while True:
             params = {"limit": self.page_size, "pagination_key": key, "sort_order": "ascending"}
             body = self._current_or_none(
-                lambda: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}), first=key is None
+                lambda params=params: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}), first=key is None
             )
             if body is None:
                 return None
@@ -221,7 +221,7 @@ class RetellClient:
             while True:
                 params = {"limit": self.page_size, "pagination_key": key}
                 body = self._current_or_none(
-                    lambda: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),
+                    lambda params=params: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),
                     first=key is None,
                 )
                 if body is None:
@@ -316,7 +316,7 @@ class RetellClient:
             if key:
                 body_json["pagination_key"] = key
             body = self._current_or_none(
-                lambda: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json), first=key is None
+                lambda body_json=body_json: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json), first=key is None
             )
             if body is None:
                 self.generation[CALLS] = LEGACY

@@ -9,7 +9,6 @@ the event log so that turning it on never replays history.
 
 import os
 import re
-
 from collections.abc import Sequence
 
 from dagster import (

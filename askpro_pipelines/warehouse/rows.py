@@ -140,7 +140,7 @@ def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]
         def bindings(direction: str) -> list[dict[str, Any]]:
             return [
                 {"agent_id": b.agent_id, "agent_version": b.agent_version, "weight": b.weight}
-                for b in n.bindings
+                for b in n.bindings  # noqa: B023 - called within this iteration only
                 if b.direction == direction
             ]
 

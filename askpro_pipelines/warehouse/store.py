@@ -74,7 +74,7 @@ def _row_hash(row: Mapping[str, Any], columns: list[str]) -> str:
 def _dicts(result) -> list[dict[str, Any]]:
     """Rows as plain dicts (zip with the keys once: far cheaper than a RowMapping per row)."""
     keys = list(result.keys())
-    return [dict(zip(keys, row)) for row in result]
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def _json_text(value: Any) -> str:
@@ -112,7 +112,7 @@ def _copy_rows(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     dialect = conn.dialect
     buffer = io.StringIO()
     for row in rows:
-        buffer.write("\t".join(_copy_field(row[name], column, dialect) for name, column in zip(names, columns)))
+        buffer.write("\t".join(_copy_field(row[name], column, dialect) for name, column in zip(names, columns, strict=True)))
         buffer.write("\n")
     buffer.seek(0)
     quote = dialect.identifier_preparer.quote

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from askpro_pipelines.models.errors import RecordError
-from askpro_pipelines.redaction import REDACTED, is_secret_name, redact_secrets
 from askpro_pipelines.models.retell import (
     AGENTS,
     LLMS,
@@ -26,6 +25,7 @@ from askpro_pipelines.models.retell import (
     unwrap_list,
     with_prompt,
 )
+from askpro_pipelines.redaction import REDACTED, is_secret_name, redact_secrets
 from tests.fixtures import api_example as example
 
 AGENT_ID = "agent_7c1f0e2d9a4b5c6d7e8f901a2b"

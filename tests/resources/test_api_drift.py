@@ -10,7 +10,6 @@ from dagster import AssetCheckSeverity, DagsterEventType
 from askpro_pipelines.models.calls import call_from_webhook
 from askpro_pipelines.sensors.alerts import check_failure_alert
 from askpro_pipelines.simulator import Fault
-from askpro_pipelines.sync import FACT_ASSETS
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.shapes import read_shapes
 from askpro_pipelines.webhooks.app import redact_payload

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -230,7 +230,7 @@ def test_429_honours_retry_after(server, make_client, delays, headers, expected)
 
 
 def test_429_with_http_date_retry_after(server, make_client, delays):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=3), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
     server.script("/v2/bookings", Scripted(429, headers={"Retry-After": when}), Scripted(json={"ok": 1}))
 
     make_client().get_json("/v2/bookings", entity="bookings")
