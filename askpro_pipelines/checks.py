@@ -65,7 +65,7 @@ def dangling_links(
 def invalid_working_hours(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Intervals that end at or before they start, and intervals that overlap on the same day."""
     problems: list[dict[str, Any]] = []
-    by_day: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
+    by_day: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["end_time"] <= row["start_time"]:
             problems.append({**_interval_key(row), "problem": f"ends {row['end_time']} at or before start {row['start_time']}"})
@@ -95,7 +95,7 @@ def _interval_key(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def assignment_problems(rows: Iterable[Mapping[str, Any]], problem: str) -> list[dict[str, Any]]:
     """phone_assignments rows with one kind of broken chain link."""
-    tests = {
+    tests: dict[str, Callable[[Mapping[str, Any]], bool]] = {
         "no agent": lambda r: r["agent_id"] is None,
         "agent version not published": lambda r: r["agent_id"] is not None and r["agent_version_published"] is not True,
         "no branch": lambda r: r["branch_id"] is None,
@@ -270,7 +270,7 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     ) -> AssetCheckResult:
         if contract.by_day:  # one key, or every day of a single-run range
             pairs = fact_partitions(context.partition_keys)
-            days_by_tenant: dict[str, list] = defaultdict(list)
+            days_by_tenant: dict[str, list[Any]] = defaultdict(list)
             for slug, day in pairs:
                 days_by_tenant[tenants.get(slug).slug].append(day)
             rows, problems = 0, []

@@ -93,8 +93,8 @@ def outcome_rows(
     counts: dict[str, dict[str, int]] = defaultdict(
         lambda: {"inbound_calls": 0, "calls_with_booking": 0, "bookings_created": 0, "cancellations": 0}
     )
-    for branch in tenant.branches:
-        counts[branch.id]  # every branch gets a row, even on a quiet day
+    for each in tenant.branches:
+        counts[each.id]  # every branch gets a row, even on a quiet day
     for call in calls_of_day:
         if call.get("direction") not in (None, "inbound"):
             continue

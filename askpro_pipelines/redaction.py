@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, overload
 
 REDACTED = "***redacted***"
 MASK = "***"  # what a known secret becomes
@@ -115,6 +115,12 @@ def redact_text(text: str) -> str:
     return text
 
 
+@overload
+def redact_secrets(value: str) -> str: ...
+@overload
+def redact_secrets(value: None) -> None: ...
+@overload
+def redact_secrets(value: Any) -> Any: ...
 def redact_secrets(value: Any) -> Any:
     """A deep copy of a JSON-like value with secrets masked, safe to store or log.
 
@@ -152,6 +158,12 @@ def redacted_json(text: str, parsed: Any) -> str:
     except UnicodeEncodeError:
         serialised = json.dumps(redacted, separators=(",", ":"))
     return serialised
+
+
+def redact_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    """`redact_secrets` for an object (a JSON object's copy is always a dict)."""
+    redacted: dict[str, Any] = redact_secrets(value)
+    return redacted
 
 
 # Field names repeat across records; their redaction is cached like `is_secret_name`.

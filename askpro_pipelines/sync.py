@@ -11,16 +11,16 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from askpro_pipelines.partitions import (
+    TENANTS,
     newest_day,
     tenant_day_key,
     tenant_day_partitions,
-    tenant_partitions,
 )
 from askpro_pipelines.tenants import (
     SIMULATOR_URL_ENV,
@@ -151,7 +151,7 @@ def run_sync(
     tenant_slugs: Sequence[str] | None = None,
     select: Sequence[str] | None = None,
     instance: DagsterInstance | None = None,
-    run_config: dict | None = None,
+    run_config: dict[str, Any] | None = None,
     log_level: str = "WARNING",
     days: int = 1,
     until: dt.date | None = None,
@@ -176,10 +176,10 @@ def run_sync(
 
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     instance = instance or get_instance()
-    existing = set(instance.get_dynamic_partitions(tenant_partitions.name))
+    existing = set(instance.get_dynamic_partitions(TENANTS))
     missing = [s for s in slugs if s not in existing]
     if missing:
-        instance.add_dynamic_partitions(tenant_partitions.name, missing)
+        instance.add_dynamic_partitions(TENANTS, missing)
 
     results = []
     for slug in slugs:
@@ -206,7 +206,7 @@ def run_sync(
     return SyncReport(tenants=results, simulator_url=os.environ.get(SIMULATOR_URL_ENV))
 
 
-def range_arguments(slug: str, first: dt.date, last: dt.date) -> dict:
+def range_arguments(slug: str, first: dt.date, last: dt.date) -> dict[str, Any]:
     """execute_in_process arguments for one tenant's days first..last: a key, or a single-run range."""
     if first == last:
         return {"partition_key": tenant_day_key(slug, first)}
@@ -235,7 +235,7 @@ def _merge(first: TenantResult | None, second: TenantResult) -> TenantResult:
 
 @contextmanager
 def simulator_for(
-    config: TenantsConfig, seed: int = 42, port: int = 0, spec_overrides: Mapping[str, Mapping] | None = None
+    config: TenantsConfig, seed: int = 42, port: int = 0, spec_overrides: Mapping[str, Mapping[str, Any]] | None = None
 ) -> Iterator["Simulator"]:
     """Serve the tenants from the bundled simulator and point them at it for the duration.
 

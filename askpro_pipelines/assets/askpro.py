@@ -1,5 +1,7 @@
 """The linked `askpro` tables: where Retell and Cal.com meet."""
 
+from typing import Any
+
 from dagster import (
     AssetExecutionContext,
     AutomationCondition,
@@ -27,7 +29,7 @@ GROUP = "askpro"
 CHAIN_HEADERS = ["phone number", "→ agent + version", "→ branch", "→ event type", "staff"]
 
 
-def chain_table(rows: list[dict]) -> MetadataValue:
+def chain_table(rows: list[dict[str, Any]]) -> MetadataValue:
     """The phone → agent + version → branch → event type chain, one line per number and branch;
     the version reads "prod → v3 published" when the number is bound to a tag."""
 
@@ -57,7 +59,7 @@ def chain_table(rows: list[dict]) -> MetadataValue:
     )
 
 
-def outcome_figures(rows: list[dict]) -> dict[str, MetadataValue]:
+def outcome_figures(rows: list[dict[str, Any]]) -> dict[str, MetadataValue]:
     """One day's outcomes over its branches, as numbers the UI plots per partition."""
     calls = sum(r["inbound_calls"] for r in rows)
     linked = sum(r["calls_with_booking"] for r in rows)

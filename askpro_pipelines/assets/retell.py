@@ -2,6 +2,7 @@
 
 from functools import partial
 from itertools import groupby
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -121,7 +122,7 @@ def retell_call_tables(
     day's transcripts being fetched while a day is written."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     clients = ClientPerTenant(retell.client_for)
-    written: dict[str, list] = {"retell_calls": [], "retell_call_transcripts": []}
+    written: dict[str, list[Any]] = {"retell_calls": [], "retell_call_transcripts": []}
     with_transcripts = "retell_call_transcripts" in selected
     wh = warehouse.warehouse
     for tenant, days in groupby(tenant_days(context, tenants.get), key=lambda pair: pair[0]):

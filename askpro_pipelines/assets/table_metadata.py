@@ -1,7 +1,9 @@
 """Materialization metadata for warehouse tables: row count, schema, lineage and write counts."""
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from dagster import (
     AssetKey,
     MetadataValue,
@@ -16,9 +18,9 @@ from askpro_pipelines.warehouse import WriteStats
 from askpro_pipelines.warehouse.tables import metadata as warehouse_tables
 
 
-def column_description(column) -> str | None:
+def column_description(column: sa.Column[Any]) -> str | None:
     """A column's description: its `doc`, else its (older, DDL) comment."""
-    return column.doc or column.comment
+    return column.doc or column.comment or None
 
 
 def column_schema(table: str) -> TableSchema:

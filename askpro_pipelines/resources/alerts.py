@@ -155,7 +155,7 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-class AlertsResource(ConfigurableResource):
+class AlertsResource(ConfigurableResource):  # type: ignore[type-arg]  # not parametrised in Dagster's own usage
     """Where failure alerts go: a Slack-compatible incoming webhook, e-mail, both, or nowhere.
 
     Every unset field falls back to its ASKPRO_* environment variable at send time.

@@ -22,7 +22,7 @@ MAX_REPORTED_RECORD_ERRORS = 10
 
 
 def parse_records(
-    raw: Any, parser: Callable[[Mapping], Any], *, tenant: str, api: str, entity: str
+    raw: Any, parser: Callable[[Mapping[str, Any]], Any], *, tenant: str, api: str, entity: str
 ) -> Iterator[Any]:
     """Validate every record; after the stream, fail once naming every malformed record.
 
@@ -50,7 +50,7 @@ def parse_records(
         )
 
 
-class ApiResource(ConfigurableResource):
+class ApiResource(ConfigurableResource):  # type: ignore[type-arg]  # not parametrised in Dagster's own usage
     """Base of the API resources: one httpx pool per run, one circuit breaker per tenant.
 
     Tenant API keys are not `EnvVar` fields: Dagster resolves an `EnvVar` for a field declared when

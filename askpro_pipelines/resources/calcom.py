@@ -229,7 +229,7 @@ class CalcomClient:
             raise self._payload_error(entity, f"{path}: expected the v2 envelope {{status: success, data}}")
         return body["data"]
 
-    def _v2_data(self, template: str, *, entity: str, params=None, **path_args: Any) -> list:
+    def _v2_data(self, template: str, *, entity: str, params=None, **path_args: Any) -> list[Any]:
         """A v2 list endpoint's `data`, the path filled from `template`, sent with the registered version."""
         path = template.format(**path_args)
         body = self.http.get_json(path, entity=entity, headers=v2_headers(template), params=params)
@@ -251,7 +251,7 @@ class CalcomClient:
 
     # ---- v1 plumbing ----------------------------------------------------------------------
 
-    def _v1_list(self, path: str, key: str, *, entity: str, params=None) -> list:
+    def _v1_list(self, path: str, key: str, *, entity: str, params=None) -> list[Any]:
         body = self.http.get_json(path, entity=entity, params=params)
         if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
             raise self._payload_error(entity, f"{path}: expected a {key!r} list in the v1 response")
@@ -269,11 +269,11 @@ class CalcomClient:
 
     # ---- records --------------------------------------------------------------------------
 
-    def _watched(self, template: str, records: list) -> list:
+    def _watched(self, template: str, records: list[Any]) -> list[Any]:
         """The records of one endpoint, their shapes noted (drift.py) before they are combined."""
         return list(self.shapes.watch(template, records))
 
-    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any]) -> Iterator[Any]:
+    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any]) -> Iterator[Any]:
         return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)
 
     def _payload_error(self, entity: str, message: str) -> PayloadError:

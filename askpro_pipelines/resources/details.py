@@ -283,7 +283,7 @@ class ProcessDetails(DetailFetcher):
                 self._died(ticket, worker)
         self._outstanding.append(ticket)
 
-    def _frame(self, ticket: _Ticket, worker: _Worker) -> tuple:
+    def _frame(self, ticket: _Ticket, worker: _Worker) -> tuple[Any, ...]:
         """The worker's next answer, error or end frame (its log frames are logged here)."""
         while True:
             data = worker.frames.get()

@@ -92,7 +92,7 @@ class ApiError(Exception):
     def __str__(self) -> str:
         return self._render()
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only fields break Exception's default pickling (it replays only `args`).
         return _rebuild_error, (type(self), self.message, self._fields())
 

@@ -257,7 +257,7 @@ class RetellClient:
         one's calls are handed over, so the detail fetcher keeps working while the caller writes.
         Memory holds two windows, whatever their number.
         """
-        ahead: tuple[W, list] | None = None
+        ahead: tuple[W, list[Any]] | None = None
         for key, start, end in windows:
             known = known_for(key) if (with_transcripts and known_for) else {}
             prepared = (key, self._list_window(start, end, with_transcripts, known))
@@ -267,7 +267,7 @@ class RetellClient:
         if ahead is not None:
             yield ahead[0], self._complete(ahead[1])
 
-    def _list_window(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known) -> list:
+    def _list_window(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known) -> list[Any]:
         """The window's pages, each with its transcript requests already submitted (current API),
         or with transcripts inline (legacy list-calls)."""
         lo, hi = _ms(start), _ms(end) - 1
@@ -292,7 +292,7 @@ class RetellClient:
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
         return calls, missing, self.details.submit(self.http, requests) if requests else None
 
-    def _complete(self, pages: list) -> list[Call]:
+    def _complete(self, pages: list[Any]) -> list[Call]:
         """The window's calls with the requested transcripts merged in."""
         merged: list[Call] = []
         for calls, missing, ticket in pages:
@@ -367,14 +367,14 @@ class RetellClient:
     def _use(self, listing: str) -> str:
         return self.generation.get(listing, CURRENT)
 
-    def _unwrap(self, body: Any, entity: str) -> tuple[list, bool, str | None]:
+    def _unwrap(self, body: Any, entity: str) -> tuple[list[Any], bool, str | None]:
         try:
             return unwrap_list(body, entity=entity)
         except RecordError as exc:
             raise self._payload_error(entity, exc.message, exc.record_id) from None
 
     def _parse(
-        self, entity: str, raw: Any, parser: Callable[[Mapping], Any], *, endpoint: str, owner_id: str | None = None
+        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], *, endpoint: str, owner_id: str | None = None
     ) -> Iterator[Any]:
         """Validated records; the shape of each raw record is noted for drift detection on the way."""
         watched = self.shapes.watch(endpoint, raw, owner_id)

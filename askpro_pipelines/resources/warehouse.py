@@ -6,7 +6,7 @@ from pydantic import Field, PrivateAttr
 from askpro_pipelines.warehouse import Warehouse, display_url, resolve_warehouse_url
 
 
-class WarehouseResource(ConfigurableResource):
+class WarehouseResource(ConfigurableResource):  # type: ignore[type-arg]  # not parametrised in Dagster's own usage
     """SQLAlchemy warehouse; the URL comes from config, else ASKPRO_WAREHOUSE_URL, else local SQLite."""
 
     url: str | None = Field(

@@ -10,6 +10,7 @@ the event log so that turning it on never replays history.
 import os
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from dagster import (
     AssetCheckEvaluation,
@@ -40,7 +41,12 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 UI_URL_ENV = "ASKPRO_DAGSTER_UI_URL"
 
 FINISHED_RUN_BATCH = 100  # finished runs read per tick
-FINISHED = (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED)
+Finished = Literal[DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED]
+FINISHED: tuple[Finished, ...] = (
+    DagsterEventType.RUN_SUCCESS,
+    DagsterEventType.RUN_FAILURE,
+    DagsterEventType.RUN_CANCELED,
+)
 MAX_CHECK_ALERTS_PER_TICK = 20  # a burst of failures is spread over ticks instead of flooding the channel
 MAX_NAMED_STEPS = 3
 
@@ -62,7 +68,7 @@ def first_error_line(error: SerializableErrorInfo | None) -> str | None:
     and keeps the original as `cause`; the user's own exception chain is left alone, because
     its outermost message is the one the author wrote for humans.
     """
-    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+    while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     if error is None:
         return None

@@ -49,7 +49,7 @@ from dagster import (
 )
 
 from askpro_pipelines.jobs import sync_dimensions_job, sync_facts_job
-from askpro_pipelines.partitions import is_offered_day, local_day, tenant_day_key, tenant_partitions
+from askpro_pipelines.partitions import TENANTS, is_offered_day, local_day, tenant_day_key, tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.tenants import TenantsConfig, TenantsFileError
@@ -255,7 +255,7 @@ def evaluate(
             )
         )
     requested_tenants = {e.tenant for evs in [*batches.values(), *orphaned.values()] for e in evs}
-    new_tenants = sorted(requested_tenants - set(context.instance.get_dynamic_partitions(tenant_partitions.name)))
+    new_tenants = sorted(requested_tenants - set(context.instance.get_dynamic_partitions(TENANTS)))
     return SensorResult(
         run_requests=run_requests,
         cursor=json.dumps({"last_id": newest, "generation": generation + 1}),
@@ -272,7 +272,9 @@ def evaluate(
     default_status=DefaultSensorStatus.RUNNING,
     description="Requests runs for Cal.com webhook events landed in webhook_events (bookings → tenant-day facts).",
 )
-def calcom_webhook_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource):
+def calcom_webhook_sensor(
+    context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> SensorResult:
     return evaluate(context, "calcom", warehouse, tenants)
 
 
@@ -283,5 +285,7 @@ def calcom_webhook_sensor(context: SensorEvaluationContext, warehouse: Warehouse
     default_status=DefaultSensorStatus.RUNNING,
     description="Requests runs for Retell webhook events landed in webhook_events (calls → tenant-day facts).",
 )
-def retell_webhook_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource):
+def retell_webhook_sensor(
+    context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> SensorResult:
     return evaluate(context, "retell", warehouse, tenants)

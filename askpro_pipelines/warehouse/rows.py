@@ -5,7 +5,7 @@ Pure functions: records in, dicts keyed by table column out. The assets stay a f
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from askpro_pipelines.models.bookings import Booking
 from askpro_pipelines.models.calcom import (
@@ -17,6 +17,9 @@ from askpro_pipelines.models.calcom import (
 )
 from askpro_pipelines.models.calls import Call
 from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
+
+if TYPE_CHECKING:  # the store imports this module
+    from askpro_pipelines.warehouse.store import Warehouse
 
 
 def event_type_rows(event_types: Iterable[EventType], api_version: str) -> Iterator[dict[str, Any]]:
@@ -178,7 +181,7 @@ def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[st
     return rows, transcripts
 
 
-def known_transcripts(warehouse, tenant: str, day) -> dict[tuple[str, dt.datetime], str]:
+def known_transcripts(warehouse: "Warehouse", tenant: str, day: dt.date) -> dict[tuple[str, dt.datetime], str]:
     """(call id, end) → stored transcript of the day's ended calls, so a re-sync need not fetch them."""
     ends = {
         r["call_id"]: r["end_utc"]

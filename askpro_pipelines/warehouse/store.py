@@ -71,7 +71,7 @@ def _row_hash(row: Mapping[str, Any], columns: list[str]) -> str:
     return hashlib.sha1(dumps_json([row.get(c) for c in columns], sort_keys=True, default=str)).hexdigest()
 
 
-def _dicts(result) -> list[dict[str, Any]]:
+def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     """Rows as plain dicts (zip with the keys once: far cheaper than a RowMapping per row)."""
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
@@ -84,7 +84,7 @@ def _json_text(value: Any) -> str:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_field(value: Any, column: sa.Column, dialect) -> str:
+def _copy_field(value: Any, column: sa.Column[Any], dialect: sa.Dialect) -> str:
     """One value in COPY's text format, converted as an INSERT would bind it."""
     if isinstance(column.type, sa.types.TypeDecorator):
         value = column.type.process_bind_param(value, dialect)
@@ -101,7 +101,7 @@ def _copy_field(value: Any, column: sa.Column, dialect) -> str:
     return text.translate(_COPY_ESCAPES)
 
 
-def _copy_rows(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows with PostgreSQL's COPY, in the caller's transaction.
 
     On a large sync the multi-row INSERTs were most of the PostgreSQL run's extra time over SQLite;
@@ -117,16 +117,18 @@ def _copy_rows(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     buffer.seek(0)
     quote = dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    cursor = conn.connection.dbapi_connection.cursor()
+    raw, dbapi = conn.connection.dbapi_connection, dialect.dbapi
+    assert raw is not None and dbapi is not None  # an open psycopg2 connection
+    cursor = raw.cursor()
     try:
         cursor.copy_expert(statement, buffer)
-    except dialect.dbapi.Error as exc:  # the same SQLAlchemy error (IntegrityError, ...) an INSERT raises
-        raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.dbapi.Error) from exc
+    except dbapi.Error as exc:  # the same SQLAlchemy error (IntegrityError, ...) an INSERT raises
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
     finally:
         cursor.close()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -180,7 +182,7 @@ class Warehouse:
         t = contract.table
         scope = [t.c.tenant == tenant] + ([t.c.day == day] if day is not None else [])
 
-        new_groups: dict[tuple, list[dict]] = defaultdict(list)
+        new_groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
         count = 0
         for record in records:
             row = {c: record.get(c) for c in columns}
@@ -193,7 +195,7 @@ class Warehouse:
             count += 1
 
         with self.engine.begin() as conn:
-            old_groups: dict[tuple, list[str]] = defaultdict(list)
+            old_groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
             query = sa.select(*[t.c[k] for k in key_cols], t.c.row_hash).where(*scope)
             for found in conn.execute(query):
                 old_groups[tuple(found[:-1])].append(found[-1])
@@ -220,7 +222,7 @@ class Warehouse:
         return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted), day)
 
     @staticmethod
-    def _delete_keys(conn, contract: TableContract, scope: list, keys: list[tuple]) -> None:
+    def _delete_keys(conn: sa.Connection, contract: TableContract, scope: list[Any], keys: list[tuple[Any, ...]]) -> None:
         t = contract.table
         key_cols = [t.c[k] for k in contract.row_key]
         for start in range(0, len(keys), _CHUNK):

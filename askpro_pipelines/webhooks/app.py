@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -94,7 +94,7 @@ class _TenantsCache:
         self._stamp: object = object()
         self._config: TenantsConfig | None = None
 
-    def _file_stamp(self) -> tuple | None:
+    def _file_stamp(self) -> tuple[Any, ...] | None:
         path = tenants_file_path(self._environ)
         if path is None:
             return None
@@ -202,7 +202,7 @@ def _event_name(value: Any, field: str) -> str:
     return _storable(value, field)
 
 
-def _first_id(container: dict, names: tuple[str, ...], prefix: str) -> str | None:
+def _first_id(container: dict[str, Any], names: tuple[str, ...], prefix: str) -> str | None:
     """The first usable id among `names`; one that cannot be stored is refused as `<prefix><name>`."""
     for name in names:
         found = _text_id(container.get(name))
@@ -211,7 +211,7 @@ def _first_id(container: dict, names: tuple[str, ...], prefix: str) -> str | Non
     return None
 
 
-def derive_calcom(body: dict, raw: bytes, timezone: str) -> _Derived:
+def derive_calcom(body: dict[str, Any], raw: bytes, timezone: str) -> _Derived:
     """Keys of a Cal.com delivery: envelope `{triggerEvent, createdAt, payload}` or flat MEETING_*."""
     trigger = _event_name(body.get("triggerEvent"), "triggerEvent")
     inner = body.get("payload")
@@ -226,7 +226,7 @@ def derive_calcom(body: dict, raw: bytes, timezone: str) -> _Derived:
     )
 
 
-def derive_retell(body: dict, raw: bytes, timezone: str) -> _Derived:
+def derive_retell(body: dict[str, Any], raw: bytes, timezone: str) -> _Derived:
     """Keys of a Retell delivery `{event, call}` (very old payloads say `data`, chat agents `chat`)."""
     event = _event_name(body.get("event"), "event")
     holder = next((k for k in ("call", "data", "chat") if isinstance(body.get(k), dict)), None)
@@ -257,14 +257,16 @@ class _BatchLander:
         self._store = store
         self._max_batch = max_batch
         self._idle_s = idle_s
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[NewEvent, asyncio.Future[tuple[int, bool]], asyncio.AbstractEventLoop]] = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self._running = False
 
     async def land(self, event: NewEvent) -> tuple[int, bool]:
         """(id, duplicate) once the event's transaction committed; raises what the database raised."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future: asyncio.Future[tuple[int, bool]] = loop.create_future()
         with self._lock:
             self._queue.put((event, future, loop))
             if not self._running:
@@ -296,9 +298,9 @@ class _BatchLander:
                 self._running = False
             raise
 
-    def _land(self, batch: list) -> None:
+    def _land(self, batch: list[Any]) -> None:
         try:
-            outcomes: list = self._store.land_many([event for event, _, _ in batch])
+            outcomes: list[Any] = self._store.land_many([event for event, _, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to each waiting request
             if len(batch) == 1:
                 outcomes = [exc]
@@ -317,7 +319,7 @@ class _BatchLander:
                 pass
 
 
-def _resolve(future: asyncio.Future, outcome) -> None:
+def _resolve(future: asyncio.Future[tuple[int, bool]], outcome: tuple[int, bool] | BaseException) -> None:
     if future.done():  # the request was cancelled meanwhile
         return
     if isinstance(outcome, BaseException):
@@ -372,8 +374,9 @@ def build_app(
         return tenant
 
     def secret_for(tenant: Tenant, provider: str) -> str:
-        name = tenant.calcom.webhook_secret_env if provider == CALCOM else tenant.retell.api_key_env
-        value = env.get(name, "")
+        retell = tenant.retell
+        name = tenant.calcom.webhook_secret_env if provider == CALCOM else retell.api_key_env if retell else None
+        value = env.get(name, "") if name else ""
         if not value:
             # Configured in the file but absent from the environment: a deployment fault, and a 5xx makes
             # the provider retry once it is fixed. The variable name is logged, never sent back.
@@ -412,7 +415,7 @@ def build_app(
         if reason is not None:
             raise Rejected(401, reason, "invalid signature")
 
-    def parse(body: bytes) -> tuple[str, dict]:
+    def parse(body: bytes) -> tuple[str, dict[str, Any]]:
         try:
             text = body.decode("utf-8")
             parsed = json.loads(text)
@@ -424,7 +427,7 @@ def build_app(
             raise Rejected(400, "body is not a JSON object")
         return text, parsed
 
-    def receiver(provider: str):
+    def receiver(provider: str) -> Callable[[Request], Awaitable[JSONResponse]]:
         derive = derive_calcom if provider == CALCOM else derive_retell
 
         async def receive(request: Request) -> JSONResponse:
