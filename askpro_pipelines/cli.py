@@ -15,6 +15,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from askpro_pipelines.sync import FACT_ASSETS, SyncReport, run_sync, simulator_for
 from askpro_pipelines.tenants import (
@@ -26,8 +27,11 @@ from askpro_pipelines.tenants import (
 )
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
 
+if TYPE_CHECKING:
+    from askpro_pipelines.webhooks.store import WebhookStore
 
-def _print_table(headers: Sequence[str], rows: list[Sequence[object]], right: set[int]) -> None:
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int]) -> None:
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
 
     def fmt(cells: Sequence[object]) -> str:
@@ -81,7 +85,7 @@ def _use_simulator(config: TenantsConfig, mode: str) -> bool:
     return not any(os.environ.get(name) for name in referenced)
 
 
-def _run_against_source(args: argparse.Namespace, config: TenantsConfig, **sync_arguments) -> SyncReport:
+def _run_against_source(args: argparse.Namespace, config: TenantsConfig, **sync_arguments: Any) -> SyncReport:
     """Sync against the real APIs, or the bundled simulator when no key is set (or --simulator on)."""
     if _use_simulator(config, args.simulator):
         with simulator_for(config, seed=args.seed) as simulator:
@@ -135,7 +139,7 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store():
+def _store() -> "WebhookStore":
     from askpro_pipelines.warehouse import Warehouse
     from askpro_pipelines.webhooks.store import WebhookStore
 
@@ -285,7 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_dagster_feature_warnings()
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except TenantsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ them, `bookings_created` that local day, `cancellations` of appointments on that
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from askpro_pipelines.phone_chain import InvalidPhoneNumber, normalize_phone_number
@@ -80,10 +80,10 @@ def link_calls_to_bookings(
 
 def outcome_rows(
     tenant: Tenant,
-    calls_of_day: list[Mapping[str, Any]],
-    bookings_created_that_day: list[Mapping[str, Any]],
-    appointments_of_day: list[Mapping[str, Any]],
-    linkable_bookings: list[Mapping[str, Any]],
+    calls_of_day: Sequence[Mapping[str, Any]],
+    bookings_created_that_day: Sequence[Mapping[str, Any]],
+    appointments_of_day: Sequence[Mapping[str, Any]],
+    linkable_bookings: Sequence[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """The outcome rows of one tenant and day (one per branch with any activity)."""
     branch_by_number = {n: b.id for b in tenant.branches for n in b.phone_numbers}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult, JobDefinition
 
 from askpro_pipelines.partitions import (
     TENANTS,
@@ -74,16 +74,16 @@ class SyncReport:
         return all(t.success and not t.failed_checks for t in self.tenants)
 
 
-def _int(metadata, key: str) -> int:
+def _int(metadata: Mapping[str, Any], key: str) -> int:
     value = metadata.get(key)
     return int(getattr(value, "value", value) or 0)
 
 
-def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
+def _tenant_result(slug: str, result: ExecuteInProcessResult, seconds: float) -> TenantResult:
     tables = []
     seen: set[str] = set()
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
+        materialization = event.step_materialization_data.materialization
         name = materialization.asset_key.to_user_string()
         if name in seen:  # a range run records one event per partition, each with the run's totals
             continue
@@ -103,8 +103,10 @@ def _tenant_result(slug: str, result, seconds: float) -> TenantResult:
     errors = []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            cause = error
+            cause = event.step_failure_data.error
+            if cause is None:
+                errors.append(f"{event.step_key}: failed without an error")
+                continue
             while cause.cause is not None and cause.cls_name in {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}:
                 cause = cause.cause
             first_line = (cause.message or "").strip().splitlines()[0] if cause.message else cause.cls_name
@@ -135,7 +137,15 @@ def fact_days(tenant: Tenant, days: int, until: dt.date | None = None) -> list[d
     return [end - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-def _execute(job, instance, run_config, tags, asset_selection, partition_key=None, range_tags=None):
+def _execute(
+    job: JobDefinition,
+    instance: DagsterInstance,
+    run_config: Mapping[str, Any] | None,
+    tags: Mapping[str, str],
+    asset_selection: Sequence[AssetKey],
+    partition_key: str | None = None,
+    range_tags: Mapping[str, str] | None = None,
+) -> ExecuteInProcessResult:
     return job.execute_in_process(
         instance=instance,
         partition_key=partition_key,
@@ -181,7 +191,7 @@ def run_sync(
     if missing:
         instance.add_dynamic_partitions(TENANTS, missing)
 
-    results = []
+    results: list[TenantResult] = []
     for slug in slugs:
         tenant = config.get(slug)
         tags = {"askpro/tenant": slug, "askpro/trigger": "cli"}
@@ -201,6 +211,7 @@ def run_sync(
                 **range_arguments(slug, window[0], window[-1]),
             )
             outcome = _merge(outcome, _tenant_result(slug, facts, 0.0))
+        assert outcome is not None  # a selection names dimensions, facts or both
         outcome.seconds = time.perf_counter() - started
         results.append(outcome)
     return SyncReport(tenants=results, simulator_url=os.environ.get(SIMULATOR_URL_ENV))

@@ -38,7 +38,7 @@ class ClientPerTenant(dict[str, Any]):
         super().__init__()
         self._make = make
 
-    def __call__(self, tenant: Tenant):
+    def __call__(self, tenant: Tenant) -> Any:
         if tenant.slug not in self:
             self[tenant.slug] = self._make(tenant)
         return self[tenant.slug]
@@ -47,7 +47,7 @@ class ClientPerTenant(dict[str, Any]):
 def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Totals over the run's partitions (one entry per day would not fit a range run's single event)."""
     days = sorted({str(s.day) for s in written if s.day is not None})
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": MetadataValue.int(sum(s.rows for s in written)),
         "dagster/table_name": table,
         "dagster/column_schema": column_schema(table),

@@ -1,5 +1,6 @@
 """Retell dimension tables, one partition per tenant."""
 
+from collections.abc import Iterator
 from functools import partial
 from itertools import groupby
 from typing import Any
@@ -58,7 +59,7 @@ POOL = "retell_api"
 )
 def retell_agent_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
+) -> Iterator[MaterializeResult[Any]]:
     """One pass over the agents (and their LLMs) feeds both tables."""
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
@@ -86,7 +87,7 @@ def retell_agent_tables(
 )
 def retell_phone_numbers(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
     stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, phone_number_rows(client.phone_numbers()))
@@ -117,7 +118,7 @@ def retell_phone_numbers(
 )
 def retell_call_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
+) -> Iterator[MaterializeResult[Any]]:
     """One listing per day feeds both tables; a day range runs day by day in one run, the next
     day's transcripts being fetched while a day is written."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}

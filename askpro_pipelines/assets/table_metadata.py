@@ -59,10 +59,10 @@ def _epoch_seconds(value: object) -> float | None:
     return number if number >= 1e9 else None
 
 
-def request_metadata(values: Mapping[str, object] | None) -> dict[str, object]:
+def request_metadata(values: Mapping[str, Any] | None) -> dict[str, Any]:
     """API request figures as shown: rate-limit reset headers that carry an instant become
     timestamps (the UI shows a time), everything else as given."""
-    shown: dict[str, object] = {}
+    shown: dict[str, Any] = {}
     for key, value in (values or {}).items():
         name = key.rsplit("/", 1)[-1].lower()
         epoch = _epoch_seconds(value) if "/ratelimit/" in key and "reset" in name else None
@@ -87,10 +87,10 @@ def table_metadata(
     warehouse_url: str,
     *,
     lineage: Mapping[str, list[tuple[str, str]]] | None = None,
-    extra: Mapping[str, object] | None = None,
-) -> dict[str, object]:
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Everything a materialization of one tenant slice reports."""
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": MetadataValue.int(stats.rows),
         "dagster/table_name": stats.table,
         "dagster/column_schema": column_schema(stats.table),

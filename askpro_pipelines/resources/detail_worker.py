@@ -11,7 +11,9 @@ already redacted by the client.
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import IO, Any
 
 from askpro_pipelines.redaction import install_log_redaction
 from askpro_pipelines.resources.details import iter_all, read_frame, write_frame
@@ -28,7 +30,7 @@ from askpro_pipelines.resources.http import (
 class _ToParent(logging.Handler):
     """Forwards the client's log records to the parent as ("log", level, message) frames."""
 
-    def __init__(self, send):
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]):
         super().__init__(logging.WARNING)
         self.send = send
 
@@ -36,13 +38,13 @@ class _ToParent(logging.Handler):
         self.send(("log", record.levelno, record.getMessage()))
 
 
-def serve(stdin, stdout) -> None:
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     settings = read_frame(stdin)
     if settings is None:
         return
     lock = threading.Lock()
 
-    def send(frame) -> None:
+    def send(frame: tuple[Any, ...]) -> None:
         with lock:
             write_frame(stdout, frame)
 

@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from askpro_pipelines.resources.http import ApiError, RawBody, RequestStats, ResilientClient, logger
 
@@ -158,11 +158,12 @@ def client_settings(http: ResilientClient, workers: int) -> dict[str, Any]:
     }
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     """Close the worker's stdin (it exits at end of input) and reap it; kill it if it hangs."""
     if process.poll() is None:
         try:
-            process.stdin.close()
+            if process.stdin is not None:
+                process.stdin.close()
         except OSError:
             pass
         try:
@@ -171,6 +172,8 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
             process.wait()
     for stream in (process.stdin, process.stdout):
+        if stream is None:
+            continue
         try:
             stream.close()
         except OSError:
@@ -188,12 +191,15 @@ class _Worker:
         )
         self.frames: queue.Queue[bytes | None] = queue.Queue(MAX_BUFFERED_FRAMES)
         self.finalizer = weakref.finalize(self, _stop, self.process)
-        write_frame(self.process.stdin, settings)
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
+        write_frame(self.stdin, settings)
         self.reader = threading.Thread(target=self._read, name="detail-process-reader", daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
-        stream = self.process.stdout
+        stream = self.stdout
         try:
             while (data := read_raw_frame(stream)) is not None:
                 self.frames.put(data)
@@ -278,7 +284,7 @@ class ProcessDetails(DetailFetcher):
         n = len(ticket.workers)
         for index, worker in enumerate(ticket.workers):
             try:
-                write_frame(worker.process.stdin, ticket.requests[index::n])
+                write_frame(worker.stdin, ticket.requests[index::n])
             except OSError:
                 self._died(ticket, worker)
         self._outstanding.append(ticket)
@@ -289,7 +295,7 @@ class ProcessDetails(DetailFetcher):
             data = worker.frames.get()
             if data is None:
                 self._died(ticket, worker)
-            frame = pickle.loads(data)
+            frame: tuple[Any, ...] = pickle.loads(data)
             if frame[0] != "log":
                 return frame
             logger.log(frame[1], frame[2])
@@ -350,7 +356,7 @@ class ProcessDetails(DetailFetcher):
             self._pool = [_Worker(self.python, settings) for _ in range(self.helpers)]
         return self._pool
 
-    def _died(self, ticket: _Ticket, worker: _Worker) -> None:
+    def _died(self, ticket: _Ticket, worker: _Worker) -> NoReturn:
         code = worker.process.poll()
         self.close(kill=True)
         raise ApiError(

@@ -105,7 +105,8 @@ class RetellClient:
         while True:
             params = {"limit": self.page_size, "pagination_key": key, "sort_order": "ascending"}
             body = self._current_or_none(
-                lambda params=params: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}), first=key is None
+                lambda: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}),  # noqa: B023 - called at once
+                first=key is None,
             )
             if body is None:
                 return None
@@ -161,10 +162,11 @@ class RetellClient:
         if probe is None:
             return None
         numbers: dict[str, list[int]] = {agent_id: [] for agent_id in agent_ids}
-        batch = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
+        batch: list[tuple[str | None, Any]] = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
         while batch:
             more: list[DetailRequest] = []
-            for agent_id, body in batch:
+            for owner, body in batch:
+                agent_id = str(owner)  # every request here names its agent
                 items, has_more, key = self._unwrap(body, AGENTS)
                 parser = partial(agent_version_number_from_raw, agent_id=agent_id)
                 numbers[agent_id] += self._parse(
@@ -190,7 +192,7 @@ class RetellClient:
         self.generation[AGENTS] = LEGACY
         return versions
 
-    def _load_llms(self, versions) -> None:
+    def _load_llms(self, versions: Iterable[AgentVersion]) -> None:
         """Fetch every LLM (id, version) the agents use that is not cached yet, concurrently."""
         wanted = sorted({(v.llm_id, v.llm_version) for v in versions if v.llm_id} - set(self._llms), key=str)
         requests = [
@@ -221,7 +223,7 @@ class RetellClient:
             while True:
                 params = {"limit": self.page_size, "pagination_key": key}
                 body = self._current_or_none(
-                    lambda params=params: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),
+                    lambda: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),  # noqa: B023 - called at once
                     first=key is None,
                 )
                 if body is None:
@@ -267,7 +269,9 @@ class RetellClient:
         if ahead is not None:
             yield ahead[0], self._complete(ahead[1])
 
-    def _list_window(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known) -> list[Any]:
+    def _list_window(
+        self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known: Mapping[tuple[str, dt.datetime], str]
+    ) -> list[Any]:
         """The window's pages, each with its transcript requests already submitted (current API),
         or with transcripts inline (legacy list-calls)."""
         lo, hi = _ms(start), _ms(end) - 1
@@ -279,12 +283,12 @@ class RetellClient:
                 return pages
         return pages + [(list(self._legacy_calls(lo, hi)), [], None)]
 
-    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]):
+    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> tuple[Any, ...]:
         """Fill each connected call's transcript from the stored one for an ended call already
         synced, and submit GET /v2/get-call for the rest: (calls, indexes waiting, ticket)."""
         calls = [
             c.model_copy(update={"transcript": known[(c.call_id, c.end_utc)]})
-            if c.transcript is None and c.call_status == "ended" and (c.call_id, c.end_utc) in known
+            if c.transcript is None and c.call_status == "ended" and c.end_utc and (c.call_id, c.end_utc) in known
             else c
             for c in calls
         ]
@@ -316,7 +320,8 @@ class RetellClient:
             if key:
                 body_json["pagination_key"] = key
             body = self._current_or_none(
-                lambda body_json=body_json: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json), first=key is None
+                lambda: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json),  # noqa: B023 - called at once
+                first=key is None,
             )
             if body is None:
                 self.generation[CALLS] = LEGACY
@@ -402,6 +407,7 @@ class RetellResource(ApiResource):
     def client_for(self, tenant: Tenant) -> RetellClient:
         """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
         key = tenant.retell_api_key()
+        assert tenant.retell is not None  # retell_api_key raised otherwise
         http = self.resilient_client(
             tenant=tenant.slug,
             api=API,
