@@ -41,6 +41,8 @@ format: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
+# The instance `askpro sync` records in: $DAGSTER_HOME, else $ASKPRO_DATA_DIR/dagster_home (./.askpro);
+# `askpro instance prepare` creates or repairs it and prints its directory (one definition, in Python).
 dev: $(STAMP)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.askpro/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$$($(BIN)/askpro instance prepare) && export DAGSTER_HOME && \
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -1,23 +1,43 @@
 """`askpro`: the command line for data/ops staff.
 
-    askpro sync [--tenant SLUG ...] [--select ASSETS]   full sync through Dagster, summary table
+    askpro sync [--tenant SLUG ...] [--select ASSETS]   sync through Dagster, summary table
+    askpro backfill --from D --to D [--tenant SLUG …]    re-sync facts of a day range after an outage
     askpro tenants validate                              check the tenants file
     askpro simulator serve [--port N]                    serve the demo tenants from the simulator
     askpro webhooks serve | list | replay                the webhook receiver and its landing table
-    askpro backfill --from D --to D [--tenant SLUG …]    re-sync facts of a day range after an outage
+    askpro instance prepare                              create/repair the shared local Dagster instance
+
+A bad argument is one line on stderr and exit 2; sync and backfill exit 1 when a tenant or a
+check failed. Runs are recorded in the shared local instance, so `make dev` shows them.
 """
 
 import argparse
 import datetime as dt
 import os
+import re
 import signal
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from askpro_pipelines.sync import FACT_ASSETS, SyncReport, run_sync, simulator_for
+from askpro_pipelines.cli_output import new_log_path, output_to, print_report, print_table
+from askpro_pipelines.instance import InstanceError, dagster_home, prepare_home
+from askpro_pipelines.sync import (
+    DIMENSIONS_JOB,
+    FACT_ASSETS,
+    FACTS_JOB,
+    SelectionError,
+    SyncReport,
+    history_start,
+    run_sync,
+    simulator_for,
+    split_selection,
+    tenant_today,
+)
 from askpro_pipelines.tenants import (
     SIMULATOR_URL_ENV,
     TENANTS_FILE_ENV,
@@ -31,49 +51,64 @@ if TYPE_CHECKING:
     from askpro_pipelines.webhooks.store import WebhookStore
 
 
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int]) -> None:
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
-
-    def fmt(cells: Sequence[object]) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False)))
-
-    print(fmt(headers))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(fmt(row))
+class UsageError(ValueError):
+    """An argument that parses but cannot be used (unknown tenant, a day out of range, …)."""
 
 
-def print_report(report: SyncReport) -> None:
-    """The per-tenant, per-table counts table, then one line per failed tenant."""
-    print("\nComprehensive Sync")
-    rows: list[Sequence[object]] = []
-    totals = [0, 0, 0, 0]
-    for tenant in report.tenants:
-        for table in sorted(tenant.tables, key=lambda t: t.table):
-            counts = [table.rows, table.inserted, table.updated, table.deleted]
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
-            rows.append([tenant.tenant, table.table, *counts])
-    rows.append(["TOTAL", "", *totals])
-    _print_table(["tenant", "table", "rows", "inserted", "updated", "deleted"], rows, right={2, 3, 4, 5})
+# ---- argument types: each rejects a bad value with one line ----
 
-    print()
-    status_rows = []
-    for tenant in report.tenants:
-        if not tenant.success:
-            status = "FAILED"
-        elif tenant.failed_checks:
-            status = "CHECKS FAILED"
-        else:
-            status = "ok"
-        checks = f"{tenant.checks_run - len(tenant.failed_checks)}/{tenant.checks_run}"
-        status_rows.append([tenant.tenant, status, checks, f"{tenant.seconds:.2f}s", tenant.run_id or ""])
-    _print_table(["tenant", "status", "checks passed", "time", "run id"], status_rows, right={2, 3})
 
-    for tenant in report.tenants:
-        for error in tenant.errors:
-            print(f"\nERROR tenant {tenant.tenant}: {error}", file=sys.stderr)
-        if tenant.failed_checks:
-            print(f"\nCHECKS FAILED tenant {tenant.tenant}: {', '.join(tenant.failed_checks)}", file=sys.stderr)
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a calendar day ({exc})") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day; expected YYYY-MM-DD") from None
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time; expected e.g. 2026-11-24T06:00 or 2026-11-24T06:00+01:00") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; give 1 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (0-65535)")
+    return value
+
+
+def _asset_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more comma-separated asset names")
+    return names
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block): what was wrong and where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---- sync and backfill ----
 
 
 def _use_simulator(config: TenantsConfig, mode: str) -> bool:
@@ -85,25 +120,77 @@ def _use_simulator(config: TenantsConfig, mode: str) -> bool:
     return not any(os.environ.get(name) for name in referenced)
 
 
-def _run_against_source(args: argparse.Namespace, config: TenantsConfig, **sync_arguments: Any) -> SyncReport:
-    """Sync against the real APIs, or the bundled simulator when no key is set (or --simulator on)."""
-    if _use_simulator(config, args.simulator):
-        with simulator_for(config, seed=args.seed) as simulator:
-            print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
-            return run_sync(load_tenants(), log_level=args.log_level, **sync_arguments)
-    config.require_secrets()
-    return run_sync(config, log_level=args.log_level, **sync_arguments)
-
-
-def cmd_sync(args: argparse.Namespace) -> int:
+def _load_config(args: argparse.Namespace) -> TenantsConfig:
     if args.tenants_file:
         os.environ[TENANTS_FILE_ENV] = args.tenants_file
     config = load_tenants()
-    select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
+    for slug in args.tenant or []:
+        config.get(slug)  # an unknown tenant is a usage error before anything starts
+    return config
+
+
+def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arguments: Any) -> int:
+    """Sync against the real APIs, or the bundled simulator when no key is set (or --simulator on);
+    Dagster's output goes to a log file unless --verbose; then the summary."""
+    use_simulator = _use_simulator(config, args.simulator)
+    if not use_simulator:
+        config.require_secrets()
+    log_path = None if args.verbose else new_log_path(args.command)
     print(f"warehouse: {display_url(resolve_warehouse_url())}")
-    report = _run_against_source(args, config, tenant_slugs=args.tenant, select=select, days=args.days)
-    print_report(report)
+    print(f"Dagster instance: {dagster_home()} (make dev shows these runs)")
+    if log_path:
+        print(f"log: {log_path}")
+    arguments = {"tenant_slugs": args.tenant, "log_level": args.log_level, **sync_arguments}
+    if use_simulator:
+        with simulator_for(config, seed=args.seed) as simulator:
+            print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
+            report = _quietly(log_path, load_tenants(), arguments)
+    else:
+        report = _quietly(log_path, config, arguments)
+    print_report(report, title, log_path)
     return 0 if report.success else 1
+
+
+def _quietly(log_path: Path | None, config: TenantsConfig, arguments: dict[str, Any]) -> SyncReport:
+    if log_path is None:
+        return run_sync(config, **arguments)
+    with output_to(log_path):
+        return run_sync(config, **arguments)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    by_job = split_selection(args.select)
+    if by_job[FACTS_JOB]:
+        first = min(tenant_today(config.get(slug)) for slug in args.tenant or config.slugs) - dt.timedelta(days=args.days - 1)
+        if first < history_start():
+            raise UsageError(f"--days {args.days} reaches back to {first}, before the first day of the fact partitions ({history_start()})")
+    days = "today" if args.days == 1 else f"the last {args.days} days"
+    title = "Sync" if not args.select else f"Sync of {', '.join(args.select)}"
+    return _run(args, config, f"{title} (facts: {days})" if by_job[FACTS_JOB] else title, select=args.select, days=args.days)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    first, last = args.date_from, args.date_to
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    config = _load_config(args)
+    by_job = split_selection(args.select or FACT_ASSETS)
+    if by_job[DIMENSIONS_JOB]:
+        names = ", ".join(key.to_user_string() for key in by_job[DIMENSIONS_JOB])
+        raise UsageError(f"backfill takes fact assets ({', '.join(FACT_ASSETS)}), not {names}; `askpro sync --select` syncs those")
+    if first < history_start():
+        raise UsageError(f"--from {first} is before the first day of the fact partitions ({history_start()})")
+    for slug in args.tenant or config.slugs:
+        today = tenant_today(config.get(slug))
+        if last > today:
+            raise UsageError(
+                f"--to {last} is in the future for tenant {slug} (today there is {today}); backfill refuses future days"
+            )
+    print(f"days {first} … {last}, one run per tenant")
+    return _run(
+        args, config, f"Backfill {first}..{last}", select=args.select or FACT_ASSETS, days=(last - first).days + 1, until=last
+    )
 
 
 def cmd_tenants_validate(args: argparse.Namespace) -> int:
@@ -156,6 +243,8 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_webhooks_list(args: argparse.Namespace) -> int:
+    if args.tenant:
+        load_tenants().get(args.tenant)
     store = _store()
     events = store.list(status=args.status, tenant=args.tenant, provider=args.provider, limit=args.limit)
     rows = [
@@ -173,7 +262,7 @@ def cmd_webhooks_list(args: argparse.Namespace) -> int:
         ]
         for e in events
     ]
-    _print_table(["id", "received (UTC)", "tenant", "provider", "event", "entity", "day", "status", "attempts", "last error"], rows, right={0, 8})
+    print_table(["id", "received (UTC)", "tenant", "provider", "event", "entity", "day", "status", "attempts", "last error"], rows, right={0, 8})
     counts = store.counts()
     print("\n" + ", ".join(f"{p} {s}: {n}" for (p, s), n in sorted(counts.items())) if counts else "\nno events")
     return 0
@@ -181,32 +270,21 @@ def cmd_webhooks_list(args: argparse.Namespace) -> int:
 
 def cmd_webhooks_replay(args: argparse.Namespace) -> int:
     if not args.id and not args.since:
-        print("error: give --id (repeatable) or --since", file=sys.stderr)
-        return 2
-    since = dt.datetime.fromisoformat(args.since) if args.since else None
-    count = _store().requeue(ids=args.id or None, since=since, tenant=args.tenant, provider=args.provider)
+        raise UsageError("give --id (repeatable) or --since")
+    if args.tenant:
+        load_tenants().get(args.tenant)
+    count = _store().requeue(ids=args.id or None, since=args.since, tenant=args.tenant, provider=args.provider)
     print(f"re-queued {count} event(s); the webhook sensors pick them up on their next tick")
     return 0
 
 
-def cmd_backfill(args: argparse.Namespace) -> int:
-    first, last = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
-    if last < first:
-        print("error: --to is before --from", file=sys.stderr)
-        return 2
-    if args.tenants_file:
-        os.environ[TENANTS_FILE_ENV] = args.tenants_file
-    config = load_tenants()
-    select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else FACT_ASSETS
-    print(f"warehouse: {display_url(resolve_warehouse_url())}; days {first} … {last}, one run per tenant")
-    report = _run_against_source(
-        args, config, tenant_slugs=args.tenant, select=select, days=(last - first).days + 1, until=last
-    )
-    print_report(report)
-    return 0 if report.success else 1
+def cmd_instance_prepare(args: argparse.Namespace) -> int:
+    print(prepare_home())
+    return 0
 
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant", action="append", metavar="SLUG", help="a tenant of the tenants file (repeatable; default: all)")
     parser.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
     parser.add_argument(
         "--simulator",
@@ -216,84 +294,106 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=42, help="simulator seed (default 42)")
     parser.add_argument(
-        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="Dagster console log level"
+        "--log-level",
+        default="DEBUG",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="level of Dagster's logs (default DEBUG: every step event; INFO: the assets' own messages)",
     )
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's step logs here instead of in a log file")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="askpro", description="AskPro Pipelines: Cal.com and Retell AI into the warehouse.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The whole command line; every option carries help text (a test checks)."""
+    parser = _Parser(prog="askpro", description="AskPro Pipelines: Cal.com and Retell AI into the warehouse.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sync = sub.add_parser("sync", help="full sync of the chosen tenants through Dagster")
-    sync.add_argument("--tenant", action="append", metavar="SLUG", help="tenant to sync (repeatable; default: all)")
-    sync.add_argument("--select", metavar="ASSETS", help="comma-separated assets, e.g. calcom_event_types,staff")
-    sync.add_argument("--days", type=int, default=1, help="facts (bookings, calls, outcomes) of the last N days (default 1: today)")
+    sync = sub.add_parser("sync", help="sync the chosen tenants through Dagster and print the counts")
+    sync.add_argument("--select", type=_asset_names, metavar="ASSETS", help="comma-separated assets (default: all), e.g. calcom_event_types,staff")
+    sync.add_argument("--days", type=_positive_int, default=1, help="facts (bookings, calls, outcomes) of the last N days (default 1: today)")
     _source_arguments(sync)
     sync.set_defaults(func=cmd_sync)
 
-    tenants = sub.add_parser("tenants", help="tenants file tools").add_subparsers(dest="tenants_command", required=True)
+    backfill = sub.add_parser("backfill", help="re-sync bookings, calls and outcomes of past days (one run per tenant)")
+    backfill.add_argument("--from", dest="date_from", type=_day, required=True, metavar="YYYY-MM-DD", help="first day (tenant-local)")
+    backfill.add_argument("--to", dest="date_to", type=_day, required=True, metavar="YYYY-MM-DD", help="last day (tenant-local); not after today")
+    backfill.add_argument("--select", type=_asset_names, metavar="ASSETS", help=f"comma-separated fact assets (default: {','.join(FACT_ASSETS)})")
+    _source_arguments(backfill)
+    backfill.set_defaults(func=cmd_backfill)
+
+    tenants = sub.add_parser("tenants", help="tenants file tools").add_subparsers(dest="tenants_command", required=True, metavar="COMMAND")
     validate = tenants.add_parser("validate", help="validate the tenants file and list tenants")
-    validate.add_argument("--tenants-file", metavar="PATH")
+    validate.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
     validate.set_defaults(func=cmd_tenants_validate)
 
     simulator = sub.add_parser("simulator", help="the bundled Cal.com/Retell simulator").add_subparsers(
-        dest="simulator_command", required=True
+        dest="simulator_command", required=True, metavar="COMMAND"
     )
     serve = simulator.add_parser("serve", help="serve the tenants file's tenants until Ctrl-C")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--seed", type=int, default=42)
-    serve.add_argument("--tenants-file", metavar="PATH")
+    serve.add_argument("--port", type=_port, default=8765, help="loopback port (default 8765; 0 picks a free one)")
+    serve.add_argument("--seed", type=int, default=42, help="seed of the generated data (default 42)")
+    serve.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
     serve.set_defaults(func=cmd_simulator_serve)
 
     webhooks = sub.add_parser("webhooks", help="the webhook receiver and its landing table").add_subparsers(
-        dest="webhooks_command", required=True
+        dest="webhooks_command", required=True, metavar="COMMAND"
     )
     serve_hooks = webhooks.add_parser("serve", help="run the receiver (POST /webhooks/calcom|retell/{tenant})")
-    serve_hooks.add_argument("--host", default="127.0.0.1")
-    serve_hooks.add_argument("--port", type=int, default=8088)
+    serve_hooks.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve_hooks.add_argument("--port", type=_port, default=8088, help="port to listen on (default 8088)")
     serve_hooks.set_defaults(func=cmd_webhooks_serve)
     listing = webhooks.add_parser("list", help="inspect landed events (newest first)")
-    listing.add_argument("--status", choices=["pending", "queued", "processed", "dead"])
-    listing.add_argument("--tenant")
-    listing.add_argument("--provider", choices=["calcom", "retell"])
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--status", choices=["pending", "queued", "processed", "dead"], help="only events in this state")
+    listing.add_argument("--tenant", metavar="SLUG", help="only this tenant's events")
+    listing.add_argument("--provider", choices=["calcom", "retell"], help="only this provider's events")
+    listing.add_argument("--limit", type=_positive_int, default=50, help="at most N events (default 50)")
     listing.set_defaults(func=cmd_webhooks_list)
     replay = webhooks.add_parser("replay", help="re-queue events (dead letters, or everything since a time)")
-    replay.add_argument("--id", type=int, action="append", help="event id (repeatable)")
-    replay.add_argument("--since", help="ISO time, e.g. 2026-11-24T06:00 (UTC unless an offset is given)")
-    replay.add_argument("--tenant")
-    replay.add_argument("--provider", choices=["calcom", "retell"])
+    replay.add_argument("--id", type=_positive_int, action="append", help="event id (repeatable)")
+    replay.add_argument("--since", type=_moment, metavar="TIME", help="ISO time, e.g. 2026-11-24T06:00 (UTC unless an offset is given)")
+    replay.add_argument("--tenant", metavar="SLUG", help="only this tenant's events")
+    replay.add_argument("--provider", choices=["calcom", "retell"], help="only this provider's events")
     replay.set_defaults(func=cmd_webhooks_replay)
 
-    backfill = sub.add_parser("backfill", help="re-sync bookings, calls and outcomes of a day range (one run per tenant)")
-    backfill.add_argument("--tenant", action="append", metavar="SLUG", help="tenant (repeatable; default: all)")
-    backfill.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
-    backfill.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
-    backfill.add_argument("--select", metavar="ASSETS", help="comma-separated fact assets (default: all facts)")
-    _source_arguments(backfill)
-    backfill.set_defaults(func=cmd_backfill)
+    instance = sub.add_parser("instance", help="the local Dagster instance the CLI and `make dev` share").add_subparsers(
+        dest="instance_command", required=True, metavar="COMMAND"
+    )
+    prepare = instance.add_parser("prepare", help="create or repair it, print its directory ($ASKPRO_DATA_DIR/dagster_home or $DAGSTER_HOME)")
+    prepare.set_defaults(func=cmd_instance_prepare)
     return parser
 
 
-def _quiet_dagster_feature_warnings() -> None:
-    """Dagster's beta/preview notices (partitioned checks, backfill policies) are for developers,
-    not for ops staff reading a sync summary; the test suite and `dagster dev` still show them."""
-    from dagster import BetaWarning, PreviewWarning
+def _quiet_dagster_notices() -> None:
+    """Dagster's beta/preview/superseded notices are for developers, not for ops staff reading a
+    sync summary; the test suite and `dagster dev` still show them."""
+    from dagster import BetaWarning, PreviewWarning, SupersessionWarning
 
-    warnings.filterwarnings("ignore", category=BetaWarning)
-    warnings.filterwarnings("ignore", category=PreviewWarning)
+    for category in (BetaWarning, PreviewWarning, SupersessionWarning):
+        warnings.filterwarnings("ignore", category=category)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `askpro` command; exit 0 only when everything succeeded."""
-    _quiet_dagster_feature_warnings()
+    """Entry point of the `askpro` command: 0 ok, 1 a tenant or check failed, 2 a bad argument."""
+    _quiet_dagster_notices()
     args = build_parser().parse_args(argv)
+    command = " ".join(part for part in (args.command, getattr(args, f"{args.command}_command", None)) if part)
     try:
         status: int = args.func(args)
         return status
-    except TenantsFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (UsageError, TenantsFileError, SelectionError) as exc:
+        print(f"askpro {command}: error: {exc}", file=sys.stderr)
         return 2
+    except InstanceError as exc:
+        print(f"askpro {command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"askpro {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the traceback in a file
+        log_path = new_log_path(args.command)
+        log_path.write_text(traceback.format_exc())
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"askpro {command}: error: {type(exc).__name__}: {first_line} (traceback: {log_path})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

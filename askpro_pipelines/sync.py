@@ -7,6 +7,7 @@ be re-run alone, while the others land.
 import dataclasses
 import datetime as dt
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult, JobDefinition
 
+from askpro_pipelines.instance import open_instance
 from askpro_pipelines.partitions import (
     TENANTS,
     newest_day,
@@ -26,7 +28,6 @@ from askpro_pipelines.tenants import (
     SIMULATOR_URL_ENV,
     Tenant,
     TenantsConfig,
-    TenantsFileError,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 FACT_ASSETS = ["calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"]
 DIMENSIONS_JOB = "sync_dimensions"
 FACTS_JOB = "sync_facts"
+# The module path before an exception's class name in an error's first line, left out of the summary.
+_MODULE_PATH = re.compile(r"^(?:[a-z_]\w*\.)+(?=[A-Z]\w*:)")
 
 
 @dataclass
@@ -49,17 +52,35 @@ class TableResult:
 
 
 @dataclass
+class RunResult:
+    """One Dagster run of a tenant (its dimensions, or its facts' days): what to look up in the UI."""
+
+    job: str
+    run_id: str
+    success: bool
+    seconds: float
+    checks_run: int
+    checks_failed: int
+
+
+@dataclass
 class TenantResult:
-    """One tenant's run: tables written, checks, and the failure if any."""
+    """One tenant's runs: tables written, checks, and the failure if any."""
 
     tenant: str
-    run_id: str | None
     success: bool
     seconds: float
     tables: list[TableResult] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     checks_run: int = 0
     errors: list[str] = field(default_factory=list)
+    runs: list[RunResult] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  # jobs skipped because an earlier run failed
+
+    @property
+    def run_id(self) -> str:
+        """The tenant's run ids, space-separated (one run per job)."""
+        return " ".join(run.run_id for run in self.runs)
 
 
 @dataclass
@@ -79,7 +100,7 @@ def _int(metadata: Mapping[str, Any], key: str) -> int:
     return int(getattr(value, "value", value) or 0)
 
 
-def _tenant_result(slug: str, result: ExecuteInProcessResult, seconds: float) -> TenantResult:
+def _tenant_result(slug: str, job: str, result: ExecuteInProcessResult, seconds: float) -> TenantResult:
     tables = []
     seen: set[str] = set()
     for event in result.get_asset_materialization_events():
@@ -109,32 +130,66 @@ def _tenant_result(slug: str, result: ExecuteInProcessResult, seconds: float) ->
                 continue
             while cause.cause is not None and cause.cls_name in {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}:
                 cause = cause.cause
-            first_line = (cause.message or "").strip().splitlines()[0] if cause.message else cause.cls_name
-            errors.append(f"{event.step_key}: {first_line}")
+            first_line = (cause.message or "").strip().splitlines()[0] if cause.message else (cause.cls_name or "")
+            # "askpro_pipelines.resources.http.ApiError: [tenant=…] …" -> "ApiError: [tenant=…] …"
+            errors.append(f"{event.step_key}: {_MODULE_PATH.sub('', first_line)}")
+    if not result.success and not errors:  # the run failed outside any step (e.g. a bad partition)
+        failure = next((e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE), None)
+        message = (failure.message or "").strip() if failure is not None else ""
+        errors.append(f"{job}: {message.splitlines()[0] if message else 'the run failed'}")
     return TenantResult(
         tenant=slug,
-        run_id=result.run_id,
         success=result.success,
         seconds=seconds,
         tables=tables,
         failed_checks=failed_checks,
         checks_run=len(evaluations),
         errors=errors,
+        runs=[RunResult(job, result.run_id, result.success, seconds, len(evaluations), len(failed_checks))],
     )
 
 
-def get_instance() -> DagsterInstance:
-    """The DAGSTER_HOME instance (runs show in the UI) or, without one, an ephemeral instance."""
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
-    return DagsterInstance.ephemeral()
+def tenant_today(tenant: Tenant, now: dt.datetime | None = None) -> dt.date:
+    """The tenant's local calendar day now: the newest day a sync or backfill may ask for."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+def history_start() -> dt.date:
+    """The first day the fact partitions offer; earlier days cannot be synced."""
+    for dimension in tenant_day_partitions.partitions_defs:
+        start = getattr(dimension.partitions_def, "start", None)
+        if start is not None:
+            day: dt.date = start.date()
+            return day
+    raise RuntimeError("the fact partitions have no time dimension")
 
 
 def fact_days(tenant: Tenant, days: int, until: dt.date | None = None) -> list[dt.date]:
     """The last `days` tenant-local days up to `until` (default: the tenant's today, capped at the last partition)."""
     now = dt.datetime.now(dt.UTC)
-    end = until or min(now.astimezone(ZoneInfo(tenant.timezone)).date(), newest_day(now))
+    end = until or min(tenant_today(tenant, now), newest_day(now))
     return [end - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+class SelectionError(ValueError):
+    """--select names an asset that does not exist."""
+
+
+def split_selection(select: Sequence[str] | None) -> dict[str, list[AssetKey]]:
+    """The chosen assets (default: all) by the job that runs them: dimensions or facts."""
+    from askpro_pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    known = {key.to_user_string(): key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    chosen = list(known) if not select else list(dict.fromkeys(select))
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise SelectionError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    by_job: dict[str, list[AssetKey]] = {DIMENSIONS_JOB: [], FACTS_JOB: []}
+    for name in chosen:
+        is_fact = graph.get(known[name]).partitions_def == tenant_day_partitions
+        by_job[FACTS_JOB if is_fact else DIMENSIONS_JOB].append(known[name])
+    return by_job
 
 
 def _execute(
@@ -167,25 +222,33 @@ def run_sync(
     until: dt.date | None = None,
 ) -> SyncReport:
     """Materialize the selection for each chosen tenant: its dimensions in one run, then its facts
-    for the last `days` days (up to `until`) in one single-run range."""
-    from askpro_pipelines.definitions import defs
+    for the last `days` days (up to `until`) in one single-run range.
 
+    Without `instance`, the runs are recorded in the shared local instance (`askpro_pipelines.instance`),
+    so the Dagster UI shows them."""
     slugs = list(tenant_slugs) if tenant_slugs else config.slugs
     for slug in slugs:
         config.get(slug)  # unknown tenants fail before any run starts
-    graph = defs.resolve_asset_graph()
-    known = {key.to_user_string(): key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    chosen = list(known) if not select else list(select)
-    unknown = sorted(set(chosen) - set(known))
-    if unknown:
-        raise TenantsFileError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    by_job: dict[str, list[AssetKey]] = {DIMENSIONS_JOB: [], FACTS_JOB: []}
-    for name in chosen:
-        is_fact = graph.get(known[name]).partitions_def == tenant_day_partitions
-        by_job[FACTS_JOB if is_fact else DIMENSIONS_JOB].append(known[name])
+    by_job = split_selection(select)
+    if instance is None:
+        with open_instance() as local:
+            return _run_tenants(config, slugs, by_job, local, run_config, log_level, days, until)
+    return _run_tenants(config, slugs, by_job, instance, run_config, log_level, days, until)
+
+
+def _run_tenants(
+    config: TenantsConfig,
+    slugs: Sequence[str],
+    by_job: Mapping[str, list[AssetKey]],
+    instance: DagsterInstance,
+    run_config: Mapping[str, Any] | None,
+    log_level: str,
+    days: int,
+    until: dt.date | None,
+) -> SyncReport:
+    from askpro_pipelines.definitions import defs
 
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
-    instance = instance or get_instance()
     existing = set(instance.get_dynamic_partitions(TENANTS))
     missing = [s for s in slugs if s not in existing]
     if missing:
@@ -195,13 +258,14 @@ def run_sync(
     for slug in slugs:
         tenant = config.get(slug)
         tags = {"askpro/tenant": slug, "askpro/trigger": "cli"}
-        started = time.perf_counter()
         outcome: TenantResult | None = None
         if by_job[DIMENSIONS_JOB]:
+            started = time.perf_counter()
             result = _execute(defs.resolve_job_def(DIMENSIONS_JOB), instance, run_config, tags, by_job[DIMENSIONS_JOB], slug)
-            outcome = _tenant_result(slug, result, 0.0)
+            outcome = _tenant_result(slug, DIMENSIONS_JOB, result, time.perf_counter() - started)
         if by_job[FACTS_JOB] and (outcome is None or outcome.success):
             window = fact_days(tenant, days, until)
+            started = time.perf_counter()
             facts = _execute(
                 defs.resolve_job_def(FACTS_JOB),
                 instance,
@@ -210,9 +274,10 @@ def run_sync(
                 by_job[FACTS_JOB],
                 **range_arguments(slug, window[0], window[-1]),
             )
-            outcome = _merge(outcome, _tenant_result(slug, facts, 0.0))
+            outcome = _merge(outcome, _tenant_result(slug, FACTS_JOB, facts, time.perf_counter() - started))
+        elif by_job[FACTS_JOB] and outcome is not None:
+            outcome.not_run.append(FACTS_JOB)  # facts join dimensions (phone → branch): not on a failed sync
         assert outcome is not None  # a selection names dimensions, facts or both
-        outcome.seconds = time.perf_counter() - started
         results.append(outcome)
     return SyncReport(tenants=results, simulator_url=os.environ.get(SIMULATOR_URL_ENV))
 
@@ -234,13 +299,13 @@ def _merge(first: TenantResult | None, second: TenantResult) -> TenantResult:
         return second
     return TenantResult(
         tenant=first.tenant,
-        run_id=f"{first.run_id} {second.run_id}",
         success=first.success and second.success,
-        seconds=0.0,
+        seconds=first.seconds + second.seconds,
         tables=first.tables + second.tables,
         failed_checks=first.failed_checks + second.failed_checks,
         checks_run=first.checks_run + second.checks_run,
         errors=first.errors + second.errors,
+        runs=first.runs + second.runs,
     )
 
 

@@ -19,6 +19,13 @@ from askpro_pipelines.tenants import load_tenants  # noqa: E402
 PG_ADMIN_URL = os.environ.get("ASKPRO_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path_factory, monkeypatch):
+    """Each test's local state (the CLI's Dagster instance, logs) in a temp dir, never the developer's ./.askpro."""
+    monkeypatch.setenv("ASKPRO_DATA_DIR", str(tmp_path_factory.mktemp("askpro-data")))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
 def _postgres_unavailable(reason: str):
     """Under CI the Postgres tests must run: fail loudly. Locally, skip with the reason."""
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:

@@ -1,22 +1,25 @@
-"""The helper process of `ProcessDetails`: runs detail requests and pipes the decoded answers back.
+"""The helper process of `ProcessDetails`: runs detail requests and pipes the bodies back.
 
     python -m askpro_pipelines.resources.detail_worker     (started by ProcessDetails, not by hand)
 
-Reads the client settings, then batches of requests, from stdin; writes frames to stdout (see
-`details.py`). It exits at the end of its input, so it never outlives the process that started it.
-Everything else it would print goes to stderr, and its log records (retries) are sent to the parent,
-already redacted by the client.
+Reads the client settings, then lists of (seq, request), from stdin, and answers each request as it
+completes on stdout (frames: see `details.py`). Its main thread only reads, so the parent's writes
+never wait on the answers. The breaker is the tenant's own, in shared memory, so every process
+counts the same failures. It exits at the end of its input, so it never outlives the process that
+started it. Everything else it would print goes to stderr, and its log records (retries) are sent to
+the parent, already redacted by the client.
 """
 
 import logging
+import queue
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from askpro_pipelines.redaction import install_log_redaction
-from askpro_pipelines.resources.details import iter_all, read_frame, write_frame
+from askpro_pipelines.resources.details import DetailRequest, read_frame, write_frame
 from askpro_pipelines.resources.http import (
     ApiError,
     CircuitBreaker,
@@ -38,15 +41,30 @@ class _ToParent(logging.Handler):
         self.send(("log", record.levelno, record.getMessage()))
 
 
+_PLAIN = RequestStats(requests=1)
+
+
+def _unless_plain(stats: RequestStats) -> RequestStats | None:
+    """None for the usual answer (one request, no retry): nothing to pickle."""
+    return None if stats == _PLAIN else stats
+
+
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     settings = read_frame(stdin)
     if settings is None:
         return
-    lock = threading.Lock()
+    outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()  # the request threads never wait on the pipe
+    send = outbox.put
 
-    def send(frame: tuple[Any, ...]) -> None:
-        with lock:
-            write_frame(stdout, frame)
+    def write() -> None:
+        try:
+            while (frame := outbox.get()) is not None:
+                write_frame(stdout, frame)
+        except (BrokenPipeError, ValueError):  # the parent went away
+            pass
+
+    writer = threading.Thread(target=write, name="answers", daemon=True)
+    writer.start()
 
     install_log_redaction()
     logger.addHandler(_ToParent(send))
@@ -63,19 +81,29 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         breaker=CircuitBreaker(**settings["breaker"]),
         raw_bodies=True,  # the parent decodes: this process's CPU is what limits the request rate
     )
+
+    def run(seq: int, request: DetailRequest) -> None:
+        client = http.fork()  # its own counters: they travel with the answer
+        try:
+            value = client.get_json(request.path, entity=request.entity, record_id=request.record_id, params=request.params)
+            frame = ("ok", seq, value, _unless_plain(client.stats))
+        except ApiError as exc:  # already names tenant, entity and record, and is redacted
+            frame = ("error", seq, exc, _unless_plain(client.stats))
+        except Exception as exc:  # a bug here: report the type only, a message could hold a payload
+            error = ApiError(f"{type(exc).__name__} in the detail request process", tenant=http.tenant,
+                             api=http.api, entity=request.entity, record_id=request.record_id)  # fmt: skip
+            frame = ("error", seq, error, _unless_plain(client.stats))
+        send(frame)
+
+    pool = ThreadPoolExecutor(max_workers=settings["workers"], thread_name_prefix="details")
     try:
-        while (requests := read_frame(stdin)) is not None:
-            http.stats = RequestStats()
-            try:
-                for value in iter_all(http, requests, settings["workers"]):
-                    send(("ok", value))
-            except ApiError as exc:  # already names tenant, entity and record, and is redacted
-                send(("error", exc))
-            except Exception as exc:  # a bug here: report the type only, a message could hold a payload
-                entity = requests[0].entity if requests else "details"
-                send(("error", ApiError(f"{type(exc).__name__} in the detail request process", tenant=http.tenant, api=http.api, entity=entity)))
-            send(("end", asdict(http.stats)))
+        while (batch := read_frame(stdin)) is not None:
+            for seq, request in batch:
+                pool.submit(run, seq, request)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        send(None)
+        writer.join(timeout=30)
         http.close()
 
 

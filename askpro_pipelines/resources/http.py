@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import httpx
 
 from askpro_pipelines.json_codec import loads_json
 from askpro_pipelines.redaction import SENSITIVE_QUERY_PARAMS, redact_known, register_secret
-from askpro_pipelines.resources.breaker import BreakerOpen, CircuitBreaker, RetrySettings
+from askpro_pipelines.resources.breaker import BreakerOpen, CircuitBreaker
 
 __all__ = [
     "ApiError",
@@ -119,6 +120,29 @@ class CircuitOpenError(ApiError):
 
 class PayloadError(ApiError):
     """A response arrived but its records are malformed (raised by the API resources)."""
+
+
+# ---- retry policy (the breaker is in breaker.py) -------------------------------------------------
+
+
+@dataclass
+class RetrySettings:
+    """How hard to try one request before giving up."""
+
+    max_attempts: int = 5  # total attempts per request
+    base_delay_s: float = 0.5  # exponential backoff base
+    max_delay_s: float = 30.0
+    max_retry_after_s: float = 120.0  # cap on an honoured Retry-After
+    jitter: bool = True  # full jitter on the exponential delay (not on Retry-After)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def backoff(self, attempt: int) -> float:
+        """Delay after failed attempt number `attempt` (1-based); full jitter spreads tenants apart."""
+        delay = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return random.uniform(0, delay) if self.jitter else delay
 
 
 # ---- statistics -------------------------------------------------------------------------------

@@ -53,6 +53,9 @@ so an `afterUpdatedAt` watermark taken from an earlier sync always sees the chan
 _ACTIVITY_ID_OFFSET = 500_000
 _IDS_PER_DAY = 1_000
 _ATTENDEE_ID_OFFSET = 400
+# Bookings made during a day's calls, at most: with the others (at most 125 then none) a busy day's
+# bookings stay below _ATTENDEE_ID_OFFSET and its attendees inside the day's range.
+_MAX_CALL_BOOKINGS_PER_DAY = 250
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BASE62 = string.digits + string.ascii_letters
@@ -734,10 +737,10 @@ class _DayGenerator:
     # ---- bookings
 
     def _link_bookings(self, calls: list[_CallDraft]) -> list[_BookingDraft]:
-        """About half of the answered inbound calls book a slot later the same day."""
+        """About half of the answered inbound calls (at most 250 a day) book a slot later the same day."""
         rng = self.rng
         candidates = [c for c in calls if c.direction == "inbound" and c.status == "ended"]
-        target = round(len(candidates) / 2)
+        target = min(round(len(candidates) / 2), _MAX_CALL_BOOKINGS_PER_DAY)
         order = list(candidates)
         rng.shuffle(order)
         drafts: list[_BookingDraft] = []

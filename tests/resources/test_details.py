@@ -3,16 +3,20 @@
 Runs against the bundled simulator over real loopback HTTP (fixtures in tests/conftest.py).
 """
 
+import datetime as dt
 import logging
 import os
+import signal
 import subprocess
 
 import pytest
 
+from askpro_pipelines.partitions import day_window
 from askpro_pipelines.resources.details import SMALL_BATCH, DetailRequest, ProcessDetails, ThreadedDetails
-from askpro_pipelines.resources.http import ApiError, RawBody, ResilientClient
+from askpro_pipelines.resources.http import ApiError, CircuitOpenError, RawBody, ResilientClient
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.simulator.server import Fault
+from askpro_pipelines.sync import simulator_for
 from askpro_pipelines.tenants import load_tenants
 
 FAST = dict(backoff_base_s=0.01, max_backoff_s=0.02, max_attempts=2)
@@ -68,14 +72,15 @@ def test_batches_submitted_ahead_are_collected_in_order_by_the_same_helpers(rete
     assert _pids(process_details) == pids  # the same helpers for the whole run
 
 
-def test_a_batch_left_uncollected_is_dropped_and_sent_again_if_collected_later(retell, process_details):
+def test_a_batch_left_uncollected_is_dropped_and_sent_again_if_collected_later(retell, process_details, simulator):
     requests = _agent_requests(retell, 4)
-    before = retell.http.stats.requests
+    before = simulator.request_count("/retell/get-agent-versions/")
     skipped = process_details.submit(retell.http, requests[:2])
     later = process_details.submit(retell.http, requests[2:])
     assert [v[0]["agent_id"] for v in process_details.collect(later)] == [r.record_id for r in requests[2:]]
     assert [v[0]["agent_id"] for v in process_details.collect(skipped)] == [r.record_id for r in requests[:2]]
-    assert retell.http.stats.requests == before + 6  # the skipped batch was fetched twice
+    process_details.close()  # waits for the helpers, so every request sent has been served
+    assert simulator.request_count("/retell/get-agent-versions/") == before + 6  # the skipped batch went twice
 
 
 def test_a_failed_request_raises_the_clients_error_after_its_retries_and_logs_them(retell, process_details, simulator, caplog):
@@ -107,14 +112,13 @@ def test_a_body_the_helper_passed_on_undecoded_fails_like_a_malformed_response_h
     assert "malformed JSON in response body" in str(error) and key not in str(error)
 
 
-def test_a_consumer_that_stops_early_ends_the_helpers_and_the_next_batch_gets_fresh_ones(retell, process_details):
+def test_a_consumer_that_stops_early_drops_the_rest_and_the_next_batch_gets_its_own_answers(retell, process_details):
     requests = _agent_requests(retell)
     answers = process_details.fetch(retell.http, requests)
     next(answers)
-    helpers = [worker.process for worker in process_details._pool]
     answers.close()  # e.g. the first record was malformed and the caller raised
-    assert all(helper.wait(timeout=10) is not None for helper in helpers) and not process_details._pool
-    assert len(list(process_details.fetch(retell.http, requests))) == len(requests)
+    later = list(reversed(requests))
+    assert [v[0]["agent_id"] for v in process_details.fetch(retell.http, later)] == [r.record_id for r in later]
 
 
 def test_a_worker_that_dies_mid_batch_is_a_clear_error_and_the_next_batch_gets_a_new_one(retell, process_details, simulator):
@@ -182,3 +186,111 @@ def test_json_bodies_decode_fast_and_keep_the_standard_librarys_acceptance():
     }
     with pytest.raises(ValueError):
         loads_json(b'{"truncated": ')
+
+
+# ---- bounded requests in flight, deadlines, one breaker per tenant -------------------------------
+
+BUSY_DAYS = [dt.date(2026, 9, 7) + dt.timedelta(days=i) for i in range(4)]
+
+
+@pytest.fixture
+def busy_simulator(tenants_file):
+    """praxis-v2 with 150 calls a day: four days of transcripts outrun a tiny bound many times over."""
+    with simulator_for(load_tenants(), spec_overrides={"praxis-v2": {"calls_per_day": 150}}) as sim:
+        yield sim
+
+
+def _calls_by_day(details):
+    """calls_by_window over BUSY_DAYS with `details`: the day after is listed and its transcripts
+    queued before a day is handed over, as the calls asset does it."""
+    tenant = load_tenants().get("praxis-v2")
+    resource = RetellResource(**FAST)
+    client = resource.client_for(tenant)
+    client.details = details
+    try:
+        windows = [(day, *day_window(day, tenant.timezone)) for day in BUSY_DAYS]
+        return {day: [(c.call_id, c.transcript) for c in calls] for day, calls in client.calls_by_window(windows)}
+    finally:
+        details.close()
+        resource.teardown_after_execution(None)
+
+
+def test_a_backfill_whose_answers_outrun_a_tiny_bound_finishes_with_every_transcript(busy_simulator):
+    # The old design hung here for good: the next day's requests went out before this day's answers
+    # were taken, the answer queue (bounded) filled, the helpers blocked writing answers, and the run
+    # blocked writing requests to them. Now at most `ahead` requests are in flight.
+    expected = _calls_by_day(ThreadedDetails(4))
+    assert sum(len(calls) for calls in expected.values()) > 500
+    assert sum(1 for calls in expected.values() for _, transcript in calls if transcript) > 450
+    tiny = ProcessDetails(workers=4, helpers=2, small_batch=0, ahead=2, pipe_bytes=4096, wait_s=120)
+    assert _calls_by_day(tiny) == expected
+    assert _calls_by_day(ThreadedDetails(4, ahead=2, wait_s=120)) == expected
+
+
+def test_helpers_that_stop_answering_end_the_wait_with_an_error_naming_the_record(retell, simulator):
+    details = ProcessDetails(workers=4, helpers=2, small_batch=0, wait_s=60)  # a slow start is no hang
+    try:
+        requests = _agent_requests(retell, 4)
+        assert len(list(details.fetch(retell.http, requests))) == 4
+        details.wait_s = 2.0
+        for pid in _pids(details):
+            os.kill(pid, signal.SIGSTOP)  # alive, silent: nothing will ever come back
+        with pytest.raises(ApiError) as failure:
+            list(details.fetch(retell.http, requests))
+        error = failure.value
+        assert (error.tenant, error.api, error.entity, error.record_id) == ("praxis-v2", "retell", "retell_agents", requests[0].record_id)
+        assert "no answer from the detail request processes for 2 s" in str(error)
+        assert not details._pool  # the silent helpers were ended (killed)
+        details.wait_s = 60
+        assert len(list(details.fetch(retell.http, requests))) == 4  # fresh ones serve the next batch
+    finally:
+        details.close()
+
+
+def test_a_thread_that_never_answers_ends_the_wait_with_an_error_naming_the_record(retell, simulator):
+    requests = _agent_requests(retell, 3)
+    simulator.add_fault(Fault(kind="slow", delay_s=12.0, path_prefix=f"/retell{requests[1].path}", count=1))
+    with pytest.raises(ApiError) as failure:
+        list(ThreadedDetails(2, wait_s=4.0).fetch(retell.http, requests))
+    error = failure.value
+    assert (error.tenant, error.entity, error.record_id) == ("praxis-v2", "retell_agents", requests[1].record_id)
+    assert "no answer" in str(error)
+
+
+def test_the_breaker_is_one_per_tenant_across_the_helpers_and_opens_at_its_threshold(simulator):
+    tenant = load_tenants().get("praxis-v2")
+    resource = RetellResource(breaker_failure_threshold=3, breaker_cooldown_s=60, max_attempts=1)
+    client = resource.client_for(tenant)
+    details = ProcessDetails(workers=2, helpers=2, small_batch=0)
+    versions = "/retell/get-agent-versions/"
+
+    def one_request_each(requests):
+        """Each request its own batch, all sent before any is collected: helper 1, 2, 1, ..."""
+        tickets = [details.submit(client.http, [request]) for request in requests]
+        outcomes = []
+        for ticket in tickets:
+            try:
+                outcomes.append(len(list(details.collect(ticket))))
+            except ApiError as error:
+                outcomes.append("refused" if isinstance(error, CircuitOpenError) else error.status)
+        return outcomes
+
+    try:
+        requests = _agent_requests(client, 3)
+        assert one_request_each(requests) == [1, 1, 1]
+        assert [worker.in_flight for worker in details._pool] == [0, 0] and len(details._pool) == 2
+        simulator.add_fault(Fault(kind="status", status=500, path_prefix=versions, count=-1))
+        before = simulator.request_count(versions)
+        # Three failures, two in one helper and one in the other: the tenant's threshold is reached.
+        assert one_request_each(requests) == [500, 500, 500]
+        assert client.http.breaker.state == "open" and client.http.breaker.consecutive_failures == 3
+        # Each helper on its own breaker would try again (2 and 1 failures); the shared one refuses.
+        assert one_request_each(requests) == ["refused"] * 3
+        with pytest.raises(CircuitOpenError):  # the run's own client shares it too
+            client.http.get_json(requests[0].path, entity="retell_agents")
+        details.close()
+        assert one_request_each(requests) == ["refused"] * 3  # new helpers attach to the same breaker
+        assert simulator.request_count(versions) - before == 3
+    finally:
+        details.close()
+        resource.teardown_after_execution(None)
