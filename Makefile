@@ -31,6 +31,7 @@ test: $(UI_STAMP)
 # Lint (ruff), format check (ruff format) and types (mypy, strict on askpro_pipelines); .ci/run runs it.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # Rewrites files: ruff's formatter, then the fixable lint findings.

@@ -38,9 +38,7 @@ MAX_LISTED = 50
 def event_types_without_hosts(event_types: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Event types nobody can be booked for: no owner, host or user."""
     return [
-        {"event_type_id": et["event_type_id"], "title": et.get("title")}
-        for et in event_types
-        if not et.get("hosts")
+        {"event_type_id": et["event_type_id"], "title": et.get("title")} for et in event_types if not et.get("hosts")
     ]
 
 
@@ -52,7 +50,10 @@ def dangling_links(
     for link in links:
         missing = [
             name
-            for name, ok in (("staff", link["staff_id"] in staff_ids), ("event type", link["event_type_id"] in event_type_ids))
+            for name, ok in (
+                ("staff", link["staff_id"] in staff_ids),
+                ("event type", link["event_type_id"] in event_type_ids),
+            )
             if not ok
         ]
         if missing:
@@ -68,7 +69,9 @@ def invalid_working_hours(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, A
     by_day: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["end_time"] <= row["start_time"]:
-            problems.append({**_interval_key(row), "problem": f"ends {row['end_time']} at or before start {row['start_time']}"})
+            problems.append(
+                {**_interval_key(row), "problem": f"ends {row['end_time']} at or before start {row['start_time']}"}
+            )
         else:
             by_day[(row["staff_id"], row["schedule_id"], row["weekday"])].append(row)
     for intervals in by_day.values():
@@ -151,7 +154,11 @@ def check_result(
     separator: str = ", ",
 ) -> AssetCheckResult:
     """Pass, or fail naming the tenant and every offending row (first 50 in the table)."""
-    metadata: dict[str, Any] = {"tenant": tenant, "rows_checked": MetadataValue.int(checked), "failures": MetadataValue.int(len(problems))}
+    metadata: dict[str, Any] = {
+        "tenant": tenant,
+        "rows_checked": MetadataValue.int(checked),
+        "failures": MetadataValue.int(len(problems)),
+    }
     if not problems:
         return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}")
     metadata["offending_rows"] = MetadataValue.md(_markdown(problems))
@@ -221,7 +228,15 @@ ASSIGNMENT_CHECKS = {
     "phone_numbers_mapped_to_branch": ("no branch", "Every Retell number belongs to a branch in the tenants file."),
     "branch_event_types_exist": ("event type missing in Cal.com", "Each branch's event type exists in Cal.com."),
 }
-ASSIGNMENT_COLUMNS = ["phone_number", "agent_id", "agent_version", "agent_version_published", "branch_id", "event_type_id", "event_type_title"]
+ASSIGNMENT_COLUMNS = [
+    "phone_number",
+    "agent_id",
+    "agent_version",
+    "agent_version_published",
+    "branch_id",
+    "event_type_id",
+    "event_type_title",
+]
 
 
 def build_assignment_check(name: str) -> AssetChecksDefinition:
@@ -250,7 +265,9 @@ def phone_numbers_on_one_branch(
     tenant = tenants.get(context.partition_key).slug
     wh = warehouse.warehouse
     own = {r["phone_number"] for r in wh.read_slice("phone_assignments", tenant, ["phone_number"])}
-    rows = [r for r in wh.read_all("phone_assignments", ["tenant", "phone_number", "branch_id"]) if r["phone_number"] in own]
+    rows = [
+        r for r in wh.read_all("phone_assignments", ["tenant", "phone_number", "branch_id"]) if r["phone_number"] in own
+    ]
     return check_result(tenant, "numbers on several branches", numbers_on_several_branches(rows), len(own))
 
 

@@ -71,7 +71,9 @@ def _moment(text: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time; expected e.g. 2026-11-24T06:00 or 2026-11-24T06:00+01:00") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time; expected e.g. 2026-11-24T06:00 or 2026-11-24T06:00+01:00"
+        ) from None
 
 
 def _positive_int(text: str) -> int:
@@ -143,7 +145,9 @@ def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arg
     arguments = {"tenant_slugs": args.tenant, "log_level": args.log_level, **sync_arguments}
     if use_simulator:
         with simulator_for(config, seed=args.seed) as simulator:
-            print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
+            print(
+                f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}"
+            )
             report = _quietly(log_path, load_tenants(), arguments)
     else:
         report = _quietly(log_path, config, arguments)
@@ -162,12 +166,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = _load_config(args)
     by_job = split_selection(args.select)
     if by_job[FACTS_JOB]:
-        first = min(tenant_today(config.get(slug)) for slug in args.tenant or config.slugs) - dt.timedelta(days=args.days - 1)
+        first = min(tenant_today(config.get(slug)) for slug in args.tenant or config.slugs) - dt.timedelta(
+            days=args.days - 1
+        )
         if first < history_start():
-            raise UsageError(f"--days {args.days} reaches back to {first}, before the first day of the fact partitions ({history_start()})")
+            raise UsageError(
+                f"--days {args.days} reaches back to {first}, before the first day of the fact partitions ({history_start()})"
+            )
     days = "today" if args.days == 1 else f"the last {args.days} days"
     title = "Sync" if not args.select else f"Sync of {', '.join(args.select)}"
-    return _run(args, config, f"{title} (facts: {days})" if by_job[FACTS_JOB] else title, select=args.select, days=args.days)
+    return _run(
+        args, config, f"{title} (facts: {days})" if by_job[FACTS_JOB] else title, select=args.select, days=args.days
+    )
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -178,7 +188,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     by_job = split_selection(args.select or FACT_ASSETS)
     if by_job[DIMENSIONS_JOB]:
         names = ", ".join(key.to_user_string() for key in by_job[DIMENSIONS_JOB])
-        raise UsageError(f"backfill takes fact assets ({', '.join(FACT_ASSETS)}), not {names}; `askpro sync --select` syncs those")
+        raise UsageError(
+            f"backfill takes fact assets ({', '.join(FACT_ASSETS)}), not {names}; `askpro sync --select` syncs those"
+        )
     if first < history_start():
         raise UsageError(f"--from {first} is before the first day of the fact partitions ({history_start()})")
     for slug in args.tenant or config.slugs:
@@ -189,14 +201,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             )
     print(f"days {first} … {last}, one run per tenant")
     return _run(
-        args, config, f"Backfill {first}..{last}", select=args.select or FACT_ASSETS, days=(last - first).days + 1, until=last
+        args,
+        config,
+        f"Backfill {first}..{last}",
+        select=args.select or FACT_ASSETS,
+        days=(last - first).days + 1,
+        until=last,
     )
 
 
 def cmd_tenants_validate(args: argparse.Namespace) -> int:
     config = load_tenants(args.tenants_file)
     for tenant in config.tenants:
-        branches = ", ".join(f"{b.id} (event type {b.calcom_event_type_id}, {len(b.phone_numbers)} number(s))" for b in tenant.branches)
+        branches = ", ".join(
+            f"{b.id} (event type {b.calcom_event_type_id}, {len(b.phone_numbers)} number(s))" for b in tenant.branches
+        )
         print(f"{tenant.slug}: {tenant.name} [{tenant.timezone}, Cal.com {tenant.calcom.api_version}] {branches}")
     missing = config.missing_secrets()
     if missing:
@@ -262,7 +281,11 @@ def cmd_webhooks_list(args: argparse.Namespace) -> int:
         ]
         for e in events
     ]
-    print_table(["id", "received (UTC)", "tenant", "provider", "event", "entity", "day", "status", "attempts", "last error"], rows, right={0, 8})
+    print_table(
+        ["id", "received (UTC)", "tenant", "provider", "event", "entity", "day", "status", "attempts", "last error"],
+        rows,
+        right={0, 8},
+    )
     counts = store.counts()
     print("\n" + ", ".join(f"{p} {s}: {n}" for (p, s), n in sorted(counts.items())) if counts else "\nno events")
     return 0
@@ -284,8 +307,12 @@ def cmd_instance_prepare(args: argparse.Namespace) -> int:
 
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tenant", action="append", metavar="SLUG", help="a tenant of the tenants file (repeatable; default: all)")
-    parser.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
+    parser.add_argument(
+        "--tenant", action="append", metavar="SLUG", help="a tenant of the tenants file (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)"
+    )
     parser.add_argument(
         "--simulator",
         choices=["auto", "on", "off"],
@@ -308,21 +335,49 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sync = sub.add_parser("sync", help="sync the chosen tenants through Dagster and print the counts")
-    sync.add_argument("--select", type=_asset_names, metavar="ASSETS", help="comma-separated assets (default: all), e.g. calcom_event_types,staff")
-    sync.add_argument("--days", type=_positive_int, default=1, help="facts (bookings, calls, outcomes) of the last N days (default 1: today)")
+    sync.add_argument(
+        "--select",
+        type=_asset_names,
+        metavar="ASSETS",
+        help="comma-separated assets (default: all), e.g. calcom_event_types,staff",
+    )
+    sync.add_argument(
+        "--days",
+        type=_positive_int,
+        default=1,
+        help="facts (bookings, calls, outcomes) of the last N days (default 1: today)",
+    )
     _source_arguments(sync)
     sync.set_defaults(func=cmd_sync)
 
     backfill = sub.add_parser("backfill", help="re-sync bookings, calls and outcomes of past days (one run per tenant)")
-    backfill.add_argument("--from", dest="date_from", type=_day, required=True, metavar="YYYY-MM-DD", help="first day (tenant-local)")
-    backfill.add_argument("--to", dest="date_to", type=_day, required=True, metavar="YYYY-MM-DD", help="last day (tenant-local); not after today")
-    backfill.add_argument("--select", type=_asset_names, metavar="ASSETS", help=f"comma-separated fact assets (default: {','.join(FACT_ASSETS)})")
+    backfill.add_argument(
+        "--from", dest="date_from", type=_day, required=True, metavar="YYYY-MM-DD", help="first day (tenant-local)"
+    )
+    backfill.add_argument(
+        "--to",
+        dest="date_to",
+        type=_day,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="last day (tenant-local); not after today",
+    )
+    backfill.add_argument(
+        "--select",
+        type=_asset_names,
+        metavar="ASSETS",
+        help=f"comma-separated fact assets (default: {','.join(FACT_ASSETS)})",
+    )
     _source_arguments(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
-    tenants = sub.add_parser("tenants", help="tenants file tools").add_subparsers(dest="tenants_command", required=True, metavar="COMMAND")
+    tenants = sub.add_parser("tenants", help="tenants file tools").add_subparsers(
+        dest="tenants_command", required=True, metavar="COMMAND"
+    )
     validate = tenants.add_parser("validate", help="validate the tenants file and list tenants")
-    validate.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
+    validate.add_argument(
+        "--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)"
+    )
     validate.set_defaults(func=cmd_tenants_validate)
 
     simulator = sub.add_parser("simulator", help="the bundled Cal.com/Retell simulator").add_subparsers(
@@ -331,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = simulator.add_parser("serve", help="serve the tenants file's tenants until Ctrl-C")
     serve.add_argument("--port", type=_port, default=8765, help="loopback port (default 8765; 0 picks a free one)")
     serve.add_argument("--seed", type=int, default=42, help="seed of the generated data (default 42)")
-    serve.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
+    serve.add_argument(
+        "--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)"
+    )
     serve.set_defaults(func=cmd_simulator_serve)
 
     webhooks = sub.add_parser("webhooks", help="the webhook receiver and its landing table").add_subparsers(
@@ -342,22 +399,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve_hooks.add_argument("--port", type=_port, default=8088, help="port to listen on (default 8088)")
     serve_hooks.set_defaults(func=cmd_webhooks_serve)
     listing = webhooks.add_parser("list", help="inspect landed events (newest first)")
-    listing.add_argument("--status", choices=["pending", "queued", "processed", "dead"], help="only events in this state")
+    listing.add_argument(
+        "--status", choices=["pending", "queued", "processed", "dead"], help="only events in this state"
+    )
     listing.add_argument("--tenant", metavar="SLUG", help="only this tenant's events")
     listing.add_argument("--provider", choices=["calcom", "retell"], help="only this provider's events")
     listing.add_argument("--limit", type=_positive_int, default=50, help="at most N events (default 50)")
     listing.set_defaults(func=cmd_webhooks_list)
     replay = webhooks.add_parser("replay", help="re-queue events (dead letters, or everything since a time)")
     replay.add_argument("--id", type=_positive_int, action="append", help="event id (repeatable)")
-    replay.add_argument("--since", type=_moment, metavar="TIME", help="ISO time, e.g. 2026-11-24T06:00 (UTC unless an offset is given)")
+    replay.add_argument(
+        "--since", type=_moment, metavar="TIME", help="ISO time, e.g. 2026-11-24T06:00 (UTC unless an offset is given)"
+    )
     replay.add_argument("--tenant", metavar="SLUG", help="only this tenant's events")
     replay.add_argument("--provider", choices=["calcom", "retell"], help="only this provider's events")
     replay.set_defaults(func=cmd_webhooks_replay)
 
-    instance = sub.add_parser("instance", help="the local Dagster instance the CLI and `make dev` share").add_subparsers(
-        dest="instance_command", required=True, metavar="COMMAND"
+    instance = sub.add_parser(
+        "instance", help="the local Dagster instance the CLI and `make dev` share"
+    ).add_subparsers(dest="instance_command", required=True, metavar="COMMAND")
+    prepare = instance.add_parser(
+        "prepare", help="create or repair it, print its directory ($ASKPRO_DATA_DIR/dagster_home or $DAGSTER_HOME)"
     )
-    prepare = instance.add_parser("prepare", help="create or repair it, print its directory ($ASKPRO_DATA_DIR/dagster_home or $DAGSTER_HOME)")
     prepare.set_defaults(func=cmd_instance_prepare)
     return parser
 

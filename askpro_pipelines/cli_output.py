@@ -20,7 +20,10 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], right:
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
 
     def fmt(cells: Sequence[object]) -> str:
-        line = "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False)))
+        line = "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        )
         return line.rstrip()
 
     print(fmt(headers))
@@ -46,7 +49,9 @@ def print_report(report: SyncReport, title: str, log_path: Path | None = None) -
     run_rows = []
     for tenant in report.tenants:
         for run in tenant.runs:
-            status = "ok" if run.success and not run.checks_failed else ("FAILED" if not run.success else "CHECKS FAILED")
+            status = (
+                "ok" if run.success and not run.checks_failed else ("FAILED" if not run.success else "CHECKS FAILED")
+            )
             checks = f"{run.checks_run - run.checks_failed}/{run.checks_run}"
             run_rows.append([tenant.tenant, run.job, status, checks, f"{run.seconds:.1f}s", run.run_id])
         for job in tenant.not_run:

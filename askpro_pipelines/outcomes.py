@@ -46,9 +46,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def link_calls_to_bookings(
-    calls: Iterable[Mapping[str, Any]], bookings: Iterable[Mapping[str, Any]]
-) -> dict[str, str]:
+def link_calls_to_bookings(calls: Iterable[Mapping[str, Any]], bookings: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """call_id → booking uid, by uid written into the call, else by caller number and time window."""
     bookings = list(bookings)
     by_uid = {b["uid"]: b for b in bookings}

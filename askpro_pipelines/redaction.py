@@ -57,9 +57,7 @@ _STRING_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Secrets in URL query strings (webhook and custom-tool URLs, signed recording URLs): any parameter
     # whose name ends like a credential, so `apiKey`, `access_token`, `client_secret`, `X-Amz-Signature`.
     (
-        re.compile(
-            r"(?i)([?&][A-Za-z0-9_.\-]*(?:key|token|secret|password|passwd|auth|signature|sig)=)[^&#\s\"'<>]+"
-        ),
+        re.compile(r"(?i)([?&][A-Za-z0-9_.\-]*(?:key|token|secret|password|passwd|auth|signature|sig)=)[^&#\s\"'<>]+"),
         r"\g<1>" + REDACTED,
     ),
     # "api_key: abc", "client_secret=abc", "password = abc" written into free text such as a prompt.

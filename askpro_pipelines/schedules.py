@@ -67,7 +67,9 @@ def dimensions_hourly(context: ScheduleEvaluationContext, tenants: TenantsResour
     default_status=DefaultScheduleStatus.RUNNING,
     description="Today's and yesterday's bookings, calls and outcomes of every tenant (tenant-local days).",
 )
-def facts_every_15_minutes(context: ScheduleEvaluationContext, tenants: TenantsResource) -> list[RunRequest] | SkipReason:
+def facts_every_15_minutes(
+    context: ScheduleEvaluationContext, tenants: TenantsResource
+) -> list[RunRequest] | SkipReason:
     moment = _tick_time(context)
     stamp = moment.strftime("%Y%m%dT%H%M")
     requests = []
@@ -90,7 +92,9 @@ def facts_every_15_minutes(context: ScheduleEvaluationContext, tenants: TenantsR
     default_status=DefaultScheduleStatus.RUNNING,
     description=f"At {RECONCILE_LOCAL_HOUR:02d}:15 tenant-local time, re-sync the last {RECONCILE_DAYS} days of facts.",
 )
-def facts_nightly_reconciliation(context: ScheduleEvaluationContext, tenants: TenantsResource) -> list[RunRequest] | SkipReason:
+def facts_nightly_reconciliation(
+    context: ScheduleEvaluationContext, tenants: TenantsResource
+) -> list[RunRequest] | SkipReason:
     moment = _tick_time(context)
     requests = []
     for tenant in _scheduled_tenants(context, tenants):

@@ -128,7 +128,10 @@ def _tenant_result(slug: str, job: str, result: ExecuteInProcessResult, seconds:
             if cause is None:
                 errors.append(f"{event.step_key}: failed without an error")
                 continue
-            while cause.cause is not None and cause.cls_name in {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}:
+            while cause.cause is not None and cause.cls_name in {
+                "DagsterExecutionStepExecutionError",
+                "DagsterUserCodeExecutionError",
+            }:
                 cause = cause.cause
             first_line = (cause.message or "").strip().splitlines()[0] if cause.message else (cause.cls_name or "")
             # "askpro_pipelines.resources.http.ApiError: [tenant=…] …" -> "ApiError: [tenant=…] …"
@@ -261,7 +264,9 @@ def _run_tenants(
         outcome: TenantResult | None = None
         if by_job[DIMENSIONS_JOB]:
             started = time.perf_counter()
-            result = _execute(defs.resolve_job_def(DIMENSIONS_JOB), instance, run_config, tags, by_job[DIMENSIONS_JOB], slug)
+            result = _execute(
+                defs.resolve_job_def(DIMENSIONS_JOB), instance, run_config, tags, by_job[DIMENSIONS_JOB], slug
+            )
             outcome = _tenant_result(slug, DIMENSIONS_JOB, result, time.perf_counter() - started)
         if by_job[FACTS_JOB] and (outcome is None or outcome.success):
             window = fact_days(tenant, days, until)

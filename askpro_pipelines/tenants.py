@@ -167,9 +167,7 @@ def _require_env(tenant: Tenant, field: str, env_name: str, environ: Mapping[str
     env = os.environ if environ is None else environ
     value = env.get(env_name, "")
     if not value:
-        raise TenantsFileError(
-            f"tenant {tenant.slug!r}: field {field}: environment variable {env_name} is not set"
-        )
+        raise TenantsFileError(f"tenant {tenant.slug!r}: field {field}: environment variable {env_name} is not set")
     return value
 
 
@@ -212,7 +210,8 @@ class TenantsConfig(_Strict):
         missing = self.missing_secrets(environ)
         if missing:
             raise TenantsFileError(
-                "API key environment variables are not set: " + "; ".join(missing)
+                "API key environment variables are not set: "
+                + "; ".join(missing)
                 + " (unset every key to run against the bundled simulator instead)"
             )
 

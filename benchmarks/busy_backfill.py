@@ -45,7 +45,11 @@ def main() -> None:
         report = run_sync(load_tenants(), select=["retell_calls", "retell_call_transcripts"], days=args.days,
                           until=bench.UNTIL, instance=DagsterInstance.ephemeral(),
                           run_config={"resources": {"retell": {"config": retell}}})  # fmt: skip
-        wall, cpu, helpers = time.perf_counter() - started, time.process_time() - cpu, bench._reaped_children_cpu_s() - helpers
+        wall, cpu, helpers = (
+            time.perf_counter() - started,
+            time.process_time() - cpu,
+            bench._reaped_children_cpu_s() - helpers,
+        )
     rows = {table.table: table.rows for tenant in report.tenants for table in tenant.tables}
     errors = [error.splitlines()[0] for tenant in report.tenants for error in tenant.errors]
     print(f"{args.days} days x {args.calls_per_day} calls/day ({retell}): {wall:.1f} s, sync process CPU "

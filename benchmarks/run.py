@@ -514,7 +514,9 @@ def dlt_peer(dlt_python: str | None, url: str, simulator_url: str, days: int, tm
 # ---- one backend ------------------------------------------------------------------------------
 
 
-def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str | None, skip: set[str], repeat: int = 3) -> dict:
+def run_backend(
+    backend: str, size: str, days: int, tmp: Path, dlt_python: str | None, skip: set[str], repeat: int = 3
+) -> dict:
     from dagster import DagsterInstance
 
     from askpro_pipelines.tenants import load_tenants
@@ -535,7 +537,9 @@ def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str |
         with SimulatorProcess(tenants_file, overrides) as simulator:
             out["simulator_start_s"] = time.perf_counter() - started
             out["simulator"] = {"process": "separate", "pid": simulator.process.pid, "url": simulator.url}
-            log(f"{backend}: simulator process {simulator.process.pid} up at {simulator.url} in {out['simulator_start_s']:.1f}s")
+            log(
+                f"{backend}: simulator process {simulator.process.pid} up at {simulator.url} in {out['simulator_start_s']:.1f}s"
+            )
 
             if "sync" not in skip:
                 # Warm-up + recording: a full sync into a throw-away database, so the simulator has rendered
@@ -564,7 +568,12 @@ def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str |
                     log(f"{backend}: full sync {sync_s:.1f}s")
                 floor_s, cpu["fetch_floor"] = _median_run(floors)
                 sync_s, cpu["full_sync"] = _median_run(syncs)
-                out["fetch_floor"] = {"seconds": floor_s, "requests": n_requests, "bytes": n_bytes, "runs": [round(f, 2) for f, _ in floors]}
+                out["fetch_floor"] = {
+                    "seconds": floor_s,
+                    "requests": n_requests,
+                    "bytes": n_bytes,
+                    "runs": [round(f, 2) for f, _ in floors],
+                }
                 out["full_sync"] = {"seconds": sync_s, "success": report.runs_ok, "failed_checks": report.failed_checks, "written": _written(report),
                                     "rows": _rows_by_table(report), "runs": [round(t, 2) for t, _ in syncs]}  # fmt: skip
 
@@ -593,7 +602,9 @@ def run_backend(backend: str, size: str, days: int, tmp: Path, dlt_python: str |
                 # Deliveries are built from the same deterministic world the child serves (built here, after
                 # the timed syncs, so it does not sit in this process's heap while they run).
                 world = build_world(str(tenants_file), overrides)
-                out["webhooks"] = webhook_figures(world, dbs.new("wh"), s["webhook_events"], s["concurrency"], tenants_file)
+                out["webhooks"] = webhook_figures(
+                    world, dbs.new("wh"), s["webhook_events"], s["concurrency"], tenants_file
+                )
                 log(f"{backend}: webhooks {out['webhooks']}")
     finally:
         dbs.drop_all()
@@ -614,12 +625,22 @@ def table_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         return rows + _later_rows(r)
     fs, fl = r["full_sync"], r["fetch_floor"]
     ratio = fs["seconds"] / fl["seconds"]
-    runs = lambda fig: f" (median of {', '.join(f'{t:.1f}' for t in fig['runs'])})" if len(fig.get("runs", [])) > 1 else ""  # noqa: E731
+    runs = lambda fig: (  # noqa: E731
+        f" (median of {', '.join(f'{t:.1f}' for t in fig['runs'])})" if len(fig.get("runs", [])) > 1 else ""
+    )
     rows.append((f"1 full sync [{b}]", f"{fs['seconds']:.1f} s{runs(fs)}", f"fetch floor {fl['seconds']:.1f} s{runs(fl)} ({fl['requests']} req); target ≤1.3×",
                  f"{ratio:.2f}×", _verdict(ratio <= 1.3 and fs["success"])))  # fmt: skip
     d = r.get("dlt")
     if d is None or "skipped" in d:
-        rows.append((f"2 dlt rest_api peer [{b}]", "not measured", "target ours/dlt ≤0.33", "-", d["skipped"] if d else "skipped"))
+        rows.append(
+            (
+                f"2 dlt rest_api peer [{b}]",
+                "not measured",
+                "target ours/dlt ≤0.33",
+                "-",
+                d["skipped"] if d else "skipped",
+            )
+        )
     else:
         ratio = fs["seconds"] / d["seconds"]
         rows.append((f"2 dlt rest_api peer [{b}]", f"dlt {d['seconds']:.1f} s ({d.get('scope', '')})", "target ours/dlt ≤0.33",
@@ -635,7 +656,11 @@ def _later_rows(r: dict) -> list[tuple]:
     rows = []
     b = r["backend"]
     for n, bf in sorted((r.get("backfill") or {}).items(), key=lambda kv: int(kv[0])):
-        helpers = f" = {bf['own_maxrss_mb']:.0f} + helpers {' + '.join(f'{h:.0f}' for h in bf['helpers_maxrss_mb'])}" if bf.get("helpers_maxrss_mb") else ""
+        helpers = (
+            f" = {bf['own_maxrss_mb']:.0f} + helpers {' + '.join(f'{h:.0f}' for h in bf['helpers_maxrss_mb'])}"
+            if bf.get("helpers_maxrss_mb")
+            else ""
+        )
         rows.append((f"4 backfill {n} days [{b}]", f"{bf['seconds']:.1f} s; peak RSS {bf['maxrss_mb']:.0f} MB{helpers}",
                      "≤300 MB, flat in days", "-", _verdict(bf["maxrss_mb"] <= 300 and bf["success"])))  # fmt: skip
     bfs = r.get("backfill") or {}
@@ -677,8 +702,17 @@ def machine() -> dict:
                             capture_output=True, text=True, timeout=10).stdout.strip() or "unavailable"  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         pg = "unavailable"
-    mem_kb = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), 0)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), "?")
+    mem_kb = next(
+        (int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), 0
+    )
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_kb / 1024 / 1024, 1),
@@ -713,7 +747,7 @@ def write_results(path: Path, info: dict, results: list[dict], rows: list[tuple]
     # The hand-written analysis (profiles, fixes, before/after) is kept across runs.
     previous = path.read_text(encoding="utf-8") if path.exists() else ""
     if FINDINGS_HEADING in previous:
-        lines.append(previous[previous.index(FINDINGS_HEADING):].rstrip() + "\n")
+        lines.append(previous[previous.index(FINDINGS_HEADING) :].rstrip() + "\n")
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -761,7 +795,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if not args.no_write:
         info = machine()
-        (BENCH_DIR / "results.json").write_text(json.dumps({"machine": info, "load_s": load, "results": results}, indent=1, default=str))
+        (BENCH_DIR / "results.json").write_text(
+            json.dumps({"machine": info, "load_s": load, "results": results}, indent=1, default=str)
+        )
         write_results(BENCH_DIR / "RESULTS.md", info, results, rows, argv)
     return 0
 

@@ -151,8 +151,16 @@ def booking_outcomes(
         calls = wh.read_slice("retell_calls", tenant.slug, CALL_COLUMNS, day=day)
         created = wh.read_range("calcom_bookings", tenant.slug, "created_at", start, end, BOOKING_COLUMNS)
         appointments = wh.read_slice("calcom_bookings", tenant.slug, BOOKING_COLUMNS, day=day)
-        linkable = wh.read_range("calcom_bookings", tenant.slug, "created_at", start, end + LINK_WINDOW, BOOKING_COLUMNS)
-        linkable += wh.read_in("calcom_bookings", tenant.slug, "uid", [c["booking_uid"] for c in calls if c["booking_uid"]], BOOKING_COLUMNS)
+        linkable = wh.read_range(
+            "calcom_bookings", tenant.slug, "created_at", start, end + LINK_WINDOW, BOOKING_COLUMNS
+        )
+        linkable += wh.read_in(
+            "calcom_bookings",
+            tenant.slug,
+            "uid",
+            [c["booking_uid"] for c in calls if c["booking_uid"]],
+            BOOKING_COLUMNS,
+        )
         rows = outcome_rows(tenant, calls, created, appointments, linkable)
         written.append(wh.replace_slice("booking_outcomes", tenant.slug, rows, day=day))
         # Per partition: a range run's days each get their own figures, not the range's totals.

@@ -60,7 +60,11 @@ def calcom_event_types(
     )
     replace_shapes(warehouse.warehouse, tenant.slug, "calcom_event_types", client.shapes.rows())
     return MaterializeResult(
-        metadata=table_metadata(stats, warehouse.display_url, extra={"api_version": client.api_version, **client.stats.as_metadata("calcom")})
+        metadata=table_metadata(
+            stats,
+            warehouse.display_url,
+            extra={"api_version": client.api_version, **client.stats.as_metadata("calcom")},
+        )
     )
 
 

@@ -44,7 +44,9 @@ class ClientPerTenant(dict[str, Any]):
         return self[tenant.slug]
 
 
-def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def fact_metadata(
+    table: str, written: list[WriteStats], warehouse_url: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Totals over the run's partitions (one entry per day would not fit a range run's single event)."""
     days = sorted({str(s.day) for s in written if s.day is not None})
     metadata: dict[str, Any] = {

@@ -90,7 +90,9 @@ def retell_phone_numbers(
 ) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, phone_number_rows(client.phone_numbers()))
+    stats = warehouse.warehouse.replace_slice(
+        "retell_phone_numbers", tenant.slug, phone_number_rows(client.phone_numbers())
+    )
     replace_shapes(warehouse.warehouse, tenant.slug, "retell_phone_numbers", client.shapes.rows())
     return MaterializeResult(metadata=table_metadata(stats, warehouse.display_url, extra=client.metadata()))
 

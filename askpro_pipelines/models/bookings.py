@@ -283,7 +283,10 @@ def booking_from_v2(raw: Mapping[str, Any]) -> Booking:
     """A v2 booking (GET /v2/bookings with cal-api-version 2024-08-13, or one recurrence of a recurring uid)."""
     record_id = record_id_of(raw, "uid")
     _check_shape(
-        raw, record_id, "start", "startTime",
+        raw,
+        record_id,
+        "start",
+        "startTime",
         "looks like a v1 or pre-2024-08-13 shape: check the cal-api-version header (bookings need 2024-08-13)",
     )
     booking = validate_record(_V2Booking, raw, BOOKINGS, record_id)

@@ -364,7 +364,6 @@ class _V1Schedule(_Raw):
 # ---- validation plumbing --------------------------------------------------------------------
 
 
-
 def _check_shape(raw: Any, entity: str, record_id: str | None, expected: str, found: Iterable[str], hint: str) -> None:
     """Name the likely cause when a payload of another API version or shape arrives."""
     if not isinstance(raw, Mapping) or expected in raw:
@@ -429,7 +428,11 @@ def event_type_from_v2(raw: Mapping[str, Any]) -> EventType:
     """A v2 (cal-api-version 2024-06-14) event type, user-shaped (ownerId, users[]) or team-shaped (teamId, hosts[])."""
     record_id = record_id_of(raw, "id")
     _check_shape(
-        raw, EVENT_TYPES, record_id, "lengthInMinutes", ["length"],
+        raw,
+        EVENT_TYPES,
+        record_id,
+        "lengthInMinutes",
+        ["length"],
         "looks like an old API shape: check the cal-api-version header (event types need 2024-06-14)",
     )
     event_type = validate_record(_V2EventType, raw, EVENT_TYPES, record_id)
@@ -564,7 +567,11 @@ def schedule_from_v2(raw: Mapping[str, Any], default_time_zone: str = "Europe/Lo
     """A v2 (cal-api-version 2024-06-11) schedule: named weekdays, "HH:MM" times, dated overrides."""
     record_id = record_id_of(raw, "id")
     _check_shape(
-        raw, SCHEDULES, record_id, "ownerId", ["workingHours", "dateOverrides"],
+        raw,
+        SCHEDULES,
+        record_id,
+        "ownerId",
+        ["workingHours", "dateOverrides"],
         "looks like an old API shape: check the cal-api-version header (schedules need 2024-06-11)",
     )
     schedule = validate_record(_V2Schedule, raw, SCHEDULES, record_id)

@@ -26,7 +26,6 @@ class RecordError(ValueError):
         return f"entity={self.entity} record={record}: {self.message}"
 
 
-
 def record_id_of(raw: Any, key: str) -> str | None:
     """The record's id for error messages, or None when it is itself missing or malformed."""
     value = raw.get(key) if isinstance(raw, Mapping) else None

@@ -59,6 +59,8 @@ def v2_headers(template: str) -> dict[str, str]:
     """The `cal-api-version` header a v2 endpoint needs, from the registry."""
     version = CAL_API_VERSIONS[template]
     return {"cal-api-version": version} if version else {}
+
+
 BOOKINGS = "calcom_bookings"
 V2_PAGE_SIZE = 250  # SkipTakePagination maximum
 V1_PAGE_SIZE = 100
@@ -265,7 +267,9 @@ class CalcomClient:
         """take/page pagination: no cursor, so page until a short page comes back."""
         page = 1
         while True:
-            items = self._v1_list(path, key, entity=entity, params={**(params or {}), "take": self.page_size, "page": page})
+            items = self._v1_list(
+                path, key, entity=entity, params={**(params or {}), "take": self.page_size, "page": page}
+            )
             yield from items
             if len(items) < self.page_size:
                 return

@@ -53,7 +53,9 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     settings = read_frame(stdin)
     if settings is None:
         return
-    outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()  # the request threads never wait on the pipe
+    outbox: queue.SimpleQueue[tuple[Any, ...] | None] = (
+        queue.SimpleQueue()
+    )  # the request threads never wait on the pipe
     send = outbox.put
 
     def write() -> None:
@@ -85,7 +87,9 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     def run(seq: int, request: DetailRequest) -> None:
         client = http.fork()  # its own counters: they travel with the answer
         try:
-            value = client.get_json(request.path, entity=request.entity, record_id=request.record_id, params=request.params)
+            value = client.get_json(
+                request.path, entity=request.entity, record_id=request.record_id, params=request.params
+            )
             frame = ("ok", seq, value, _unless_plain(client.stats))
         except ApiError as exc:  # already names tenant, entity and record, and is redacted
             frame = ("error", seq, exc, _unless_plain(client.stats))

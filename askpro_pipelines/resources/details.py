@@ -226,8 +226,11 @@ def client_settings(http: ResilientClient) -> dict[str, Any]:
         "params": dict(http._default_params),
         "timeout": http._timeout,
         "retry": asdict(http.retry),
-        "breaker": {"failure_threshold": http.breaker.failure_threshold, "cooldown_s": http.breaker.cooldown_s,
-                    "shared_fd": http.breaker.share()},  # fmt: skip
+        "breaker": {
+            "failure_threshold": http.breaker.failure_threshold,
+            "cooldown_s": http.breaker.cooldown_s,
+            "shared_fd": http.breaker.share(),
+        },  # fmt: skip
     }
 
 

@@ -52,6 +52,8 @@ AGENT_VERSIONS = "retell_agent_versions"  # the per-agent version listing's gene
 def _ms(moment: dt.datetime) -> int:
     """Epoch milliseconds, Retell's timestamp unit."""
     return int(moment.timestamp() * 1000)
+
+
 _GONE = {404, 405}
 W = TypeVar("W")  # the caller's key of a calls window (a day)
 
@@ -150,6 +152,7 @@ class RetellClient:
     def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
         """Each agent's version numbers from every page of GET /list-agent-versions/{id}; None when
         the account answers 404/405 for the first agent (it lacks the endpoint)."""
+
         def request(agent_id: str, key: str | None) -> DetailRequest:
             params = {"limit": self.page_size, "sort_order": "ascending"} | ({"pagination_key": key} if key else {})
             return DetailRequest(f"/list-agent-versions/{agent_id}", AGENTS, agent_id, params)
@@ -162,7 +165,10 @@ class RetellClient:
         if probe is None:
             return None
         numbers: dict[str, list[int]] = {agent_id: [] for agent_id in agent_ids}
-        batch: list[tuple[str | None, Any]] = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
+        batch: list[tuple[str | None, Any]] = [
+            (agent_ids[0], probe),
+            *self._fetch_each([request(a, None) for a in agent_ids[1:]]),
+        ]
         while batch:
             more: list[DetailRequest] = []
             for owner, body in batch:
@@ -188,7 +194,11 @@ class RetellClient:
             versions += page
             if len(items) < LEGACY_AGENT_PAGE or not page:
                 break
-            params = {"limit": LEGACY_AGENT_PAGE, "pagination_key": page[-1].agent_id, "pagination_key_version": page[-1].version}
+            params = {
+                "limit": LEGACY_AGENT_PAGE,
+                "pagination_key": page[-1].agent_id,
+                "pagination_key_version": page[-1].version,
+            }
         self.generation[AGENTS] = LEGACY
         return versions
 
@@ -196,7 +206,9 @@ class RetellClient:
         """Fetch every LLM (id, version) the agents use that is not cached yet, concurrently."""
         wanted = sorted({(v.llm_id, v.llm_version) for v in versions if v.llm_id} - set(self._llms), key=str)
         requests = [
-            DetailRequest(f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None)
+            DetailRequest(
+                f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None
+            )
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
@@ -208,7 +220,9 @@ class RetellClient:
         cache_key = (agent.llm_id, agent.llm_version)
         if cache_key not in self._llms:
             params = {"version": agent.llm_version} if agent.llm_version is not None else None
-            raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
+            raw = self.http.get_json(
+                f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id
+            )
             (llm,) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
             self._llms[cache_key] = llm
         return self._llms[cache_key]
@@ -229,9 +243,7 @@ class RetellClient:
                 if body is None:
                     break
                 items, has_more, key = self._unwrap(body, PHONE_NUMBERS)
-                numbers += self._parse(
-                    PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers"
-                )
+                numbers += self._parse(PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers")
                 if not has_more:
                     self.generation[PHONE_NUMBERS] = CURRENT
                     return numbers
@@ -379,7 +391,13 @@ class RetellClient:
             raise self._payload_error(entity, exc.message, exc.record_id) from None
 
     def _parse(
-        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], *, endpoint: str, owner_id: str | None = None
+        self,
+        entity: str,
+        raw: Any,
+        parser: Callable[[Mapping[str, Any]], Any],
+        *,
+        endpoint: str,
+        owner_id: str | None = None,
     ) -> Iterator[Any]:
         """Validated records; the shape of each raw record is noted for drift detection on the way."""
         watched = self.shapes.watch(endpoint, raw, owner_id)

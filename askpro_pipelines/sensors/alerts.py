@@ -123,7 +123,9 @@ def _join_steps(step_keys: list[str]) -> str | None:
 # ---- building alerts -------------------------------------------------------------------------
 
 
-def run_failure_alert(run: DagsterRun, failure_event: DagsterEvent | None, step_failures: Sequence[DagsterEvent]) -> Alert:
+def run_failure_alert(
+    run: DagsterRun, failure_event: DagsterEvent | None, step_failures: Sequence[DagsterEvent]
+) -> Alert:
     """An alert for a failed run: failed steps (= assets for asset jobs) and the first step's error."""
     step_keys = list(dict.fromkeys(event.step_key for event in step_failures if event.step_key))
 

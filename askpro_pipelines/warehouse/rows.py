@@ -140,6 +140,7 @@ def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mappi
 def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]]:
     """One row per number; the highest-weight bindings in columns, all bindings as JSON."""
     for n in numbers:
+
         def bindings(direction: str) -> list[dict[str, Any]]:
             return [
                 {"agent_id": b.agent_id, "agent_version": b.agent_version, "weight": b.weight}
@@ -193,4 +194,3 @@ def known_transcripts(warehouse: "Warehouse", tenant: str, day: dt.date) -> dict
         for r in warehouse.read_slice("retell_call_transcripts", tenant, ["call_id", "transcript"], day=day)
         if r["call_id"] in ends and r["transcript"] is not None
     }
-

@@ -112,7 +112,9 @@ def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]])
     dialect = conn.dialect
     buffer = io.StringIO()
     for row in rows:
-        buffer.write("\t".join(_copy_field(row[name], column, dialect) for name, column in zip(names, columns, strict=True)))
+        buffer.write(
+            "\t".join(_copy_field(row[name], column, dialect) for name, column in zip(names, columns, strict=True))
+        )
         buffer.write("\n")
     buffer.seek(0)
     quote = dialect.identifier_preparer.quote
@@ -222,7 +224,9 @@ class Warehouse:
         return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted), day)
 
     @staticmethod
-    def _delete_keys(conn: sa.Connection, contract: TableContract, scope: list[Any], keys: list[tuple[Any, ...]]) -> None:
+    def _delete_keys(
+        conn: sa.Connection, contract: TableContract, scope: list[Any], keys: list[tuple[Any, ...]]
+    ) -> None:
         t = contract.table
         key_cols = [t.c[k] for k in contract.row_key]
         for start in range(0, len(keys), _CHUNK):
@@ -264,7 +268,9 @@ class Warehouse:
         wanted, rows = list(dict.fromkeys(values)), []
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), _CHUNK):
-                query = sa.select(*selected).where(t.c.tenant == tenant, t.c[column].in_(wanted[start : start + _CHUNK]))
+                query = sa.select(*selected).where(
+                    t.c.tenant == tenant, t.c[column].in_(wanted[start : start + _CHUNK])
+                )
                 rows += _dicts(conn.execute(query))
         return rows
 

@@ -115,7 +115,9 @@ class _TenantsCache:
                 config = self._load()
             except TenantsFileError as exc:
                 if stamp != self._stamp:
-                    logger.error("webhook receiver: cannot (re)load the tenants file, keeping the last good one: %s", exc)
+                    logger.error(
+                        "webhook receiver: cannot (re)load the tenants file, keeping the last good one: %s", exc
+                    )
                 self._stamp = stamp
                 if self._config is None:
                     raise
@@ -125,6 +127,7 @@ class _TenantsCache:
 
 
 # -- payload handling -------------------------------------------------------------------------
+
 
 def redact_payload(text: str, parsed: Any) -> str:
     """The payload to store: the provider's text, or the redacted parsed body when it held a secret."""
@@ -380,7 +383,9 @@ def build_app(
         if not value:
             # Configured in the file but absent from the environment: a deployment fault, and a 5xx makes
             # the provider retry once it is fixed. The variable name is logged, never sent back.
-            raise Rejected(503, f"environment variable {name} is not set", "the receiver is not configured for this tenant")
+            raise Rejected(
+                503, f"environment variable {name} is not set", "the receiver is not configured for this tenant"
+            )
         return value
 
     async def read_body(request: Request) -> bytes:
@@ -442,7 +447,10 @@ def build_app(
             except Rejected as rejected:
                 logger.warning(
                     "webhook rejected: tenant=%r provider=%s status=%d reason=%s",
-                    slug[:80], provider, rejected.status, rejected.reason,
+                    slug[:80],
+                    provider,
+                    rejected.status,
+                    rejected.reason,
                 )
                 return JSONResponse({"error": rejected.message}, status_code=rejected.status)
             try:
@@ -466,7 +474,9 @@ def build_app(
             except SQLAlchemyError as exc:
                 logger.error(
                     "webhook not stored: tenant=%r provider=%s status=503 reason=database error %s",
-                    tenant.slug, provider, type(exc).__name__,
+                    tenant.slug,
+                    provider,
+                    type(exc).__name__,
                 )
                 return JSONResponse({"error": "storage unavailable, retry later"}, status_code=503)
             return JSONResponse({"status": "duplicate" if duplicate else "stored", "id": event_id})

@@ -253,9 +253,7 @@ class WebhookStore:
         with self.engine.begin() as conn:
             for chunk in _chunks(ids):
                 conn.execute(
-                    _T.update()
-                    .where(_T.c.id.in_(chunk), _T.c.status == PENDING)
-                    .values(status=QUEUED, run_key=run_key)
+                    _T.update().where(_T.c.id.in_(chunk), _T.c.status == PENDING).values(status=QUEUED, run_key=run_key)
                 )
 
     def queued(self, provider: str) -> list[LandedEvent]:

@@ -99,8 +99,9 @@ class FakeApi:
 def _server():
     api = FakeApi()
     app = Starlette(routes=[Route("/{path:path}", api.handle, methods=["GET", "POST", "PUT", "DELETE"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                            timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -258,7 +259,11 @@ def test_rate_limit_headers_reach_metadata(server, make_client):
     assert metadata["calcom/ratelimit/x-ratelimit-remaining-default"] == "97"
     assert metadata["calcom/ratelimit/x-ratelimit-limit-default"] == "120"
     assert set(RequestStats().as_metadata("retell")) == {
-        "retell/requests", "retell/retries", "retell/rate_limited", "retell/server_errors", "retell/transport_errors",
+        "retell/requests",
+        "retell/retries",
+        "retell/rate_limited",
+        "retell/server_errors",
+        "retell/transport_errors",
     }
 
 
@@ -286,13 +291,21 @@ def test_one_warning_per_retry_without_query(server, make_client, caplog):
         (Scripted(500, {"error": "Something broke"}), "Something broke"),
         (Scripted(503, {"error": {"code": "E_DOWN", "message": "Database unavailable"}}), "Database unavailable"),
         (
-            Scripted(502, {"status": "error", "timestamp": "2024-06-01T00:00:00Z",
-                           "error": {"code": "BadGatewayException", "message": "Upstream failed"}}),
+            Scripted(
+                502,
+                {
+                    "status": "error",
+                    "timestamp": "2024-06-01T00:00:00Z",
+                    "error": {"code": "BadGatewayException", "message": "Upstream failed"},
+                },
+            ),
             "Upstream failed",
         ),
         (Scripted(504, {"error_message": "Retell gateway timeout"}), "Retell gateway timeout"),
-        (Scripted(500, {"message": ["take must be a number", "skip must be positive"]}),
-         "take must be a number; skip must be positive"),
+        (
+            Scripted(500, {"message": ["take must be a number", "skip must be positive"]}),
+            "take must be a number; skip must be positive",
+        ),
     ],
 )
 def test_exhausted_retries_raise_with_parsed_message(server, make_client, delays, scripted, message):
@@ -304,7 +317,11 @@ def test_exhausted_retries_raise_with_parsed_message(server, make_client, delays
     error = caught.value
     assert (error.status, error.message, error.attempts) == (scripted.status, message, 3)
     assert (error.tenant, error.api, error.entity, error.method, error.path) == (
-        TENANT, "calcom", "bookings", "GET", "/v1/bookings",
+        TENANT,
+        "calcom",
+        "bookings",
+        "GET",
+        "/v1/bookings",
     )
     assert str(error).endswith(f"-> HTTP {scripted.status}: {message} (after 3 attempts)")
     assert error.__cause__ is None and error.__context__ is None
@@ -534,8 +551,9 @@ def test_payload_error_and_pickling():
 def test_borrowed_http_client_is_left_open(server, delays):
     shared = httpx.Client()
     try:
-        with ResilientClient(base_url=server.base_url, tenant=TENANT, api="retell", secrets=[], http=shared,
-                             sleep=delays.append) as client:
+        with ResilientClient(
+            base_url=server.base_url, tenant=TENANT, api="retell", secrets=[], http=shared, sleep=delays.append
+        ) as client:
             assert client.get_json("/v2/agents", entity="agents") == {"ok": True}
         assert not shared.is_closed
     finally:

@@ -171,7 +171,9 @@ def test_success_marks_processed_failure_retries_then_dead_letters(
     assert [e.status for e in store.list(provider="retell") if e.id == event_id] == ["processed"]
 
 
-def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(store, instance, warehouse_env, tenants_file):
+def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(
+    store, instance, warehouse_env, tenants_file
+):
     from dagster import partition_loading_context
 
     from askpro_pipelines.partitions import tenant_day_partitions
@@ -182,7 +184,9 @@ def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(store
 
     result = _tick(calcom_webhook_sensor, instance, warehouse_env)
     # A request for a day that is no partition would fail the whole tick in the daemon.
-    assert [r.partition_key for r in result.run_requests] == [str(tenant_day_key("praxis-v2", today - dt.timedelta(days=1)))]
+    assert [r.partition_key for r in result.run_requests] == [
+        str(tenant_day_key("praxis-v2", today - dt.timedelta(days=1)))
+    ]
     with partition_loading_context(dynamic_partitions_store=instance):
         for request in result.run_requests:
             assert tenant_day_partitions.has_partition_key(request.partition_key)

@@ -51,7 +51,14 @@ def test_tenants_are_isolated(warehouse):
 
 
 def test_composite_keys_and_dates(warehouse):
-    base = {"staff_id": "7", "schedule_id": "s1", "start_time": "08:00", "end_time": "12:00", "time_zone": "Europe/Berlin", "is_day_off": False}
+    base = {
+        "staff_id": "7",
+        "schedule_id": "s1",
+        "start_time": "08:00",
+        "end_time": "12:00",
+        "time_zone": "Europe/Berlin",
+        "is_day_off": False,
+    }
     rows = [{**base, "date": dt.date(2026, 12, 24)}, {**base, "date": dt.date(2026, 12, 31)}]
     assert warehouse.replace_slice("working_hour_overrides", "t", rows).inserted == 2
     rows[1] = {**rows[1], "end_time": "10:00"}
@@ -126,9 +133,16 @@ def test_every_column_type_survives_the_bulk_load_exactly(warehouse):
     stored = {r["call_id"]: r for r in warehouse.read_slice("retell_calls", "t", day=day)}
     first = stored["c1"]
     assert first["call_summary"] == tricky and first["metadata"] == rows[0]["metadata"]
-    assert first["start_utc"] == dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC) and first["start_utc"].utcoffset() == dt.timedelta(0)
+    assert first["start_utc"] == dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC) and first[
+        "start_utc"
+    ].utcoffset() == dt.timedelta(0)
     assert first["end_utc"] == rows[0]["end_utc"]
-    assert (first["duration_ms"], first["cost_cents"], first["call_successful"], first["in_voicemail"]) == (2**40, 12.375, True, False)
+    assert (first["duration_ms"], first["cost_cents"], first["call_successful"], first["in_voicemail"]) == (
+        2**40,
+        12.375,
+        True,
+        False,
+    )
     assert first["agent_id"] is None and first["dynamic_variables"] == {} and first["day"] == day
     second = stored["c2"]
     assert second["call_summary"] == "" and second["call_status"] is None and second["call_successful"] is None
