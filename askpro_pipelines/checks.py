@@ -5,7 +5,7 @@ one tenant's slice from the warehouse and report the offending rows by key.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from dagster import (
@@ -13,6 +13,7 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetCheckSpec,
     AssetKey,
     MetadataValue,
     asset_check,
@@ -26,6 +27,8 @@ from askpro_pipelines.partitions import (
 )
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.quarantine import ENTITIES_BY_TABLE
+from askpro_pipelines.warehouse.quarantine import listed as quarantined
 from askpro_pipelines.warehouse.shapes import read_shapes
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
@@ -126,6 +129,59 @@ def numbers_on_several_branches(rows: Iterable[Mapping[str, Any]]) -> list[dict[
     return [{"phone_number": n, "branches": ", ".join(sorted(p))} for n, p in sorted(places.items()) if len(p) > 1]
 
 
+def overlapping_versions(versions: Sequence[Mapping[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """History versions of one key whose validity intervals overlap (versions sorted by key, valid_from)."""
+    problems = []
+    for earlier, later in zip(versions, versions[1:], strict=False):
+        same_key = all(earlier[k] == later[k] for k in key)
+        if same_key and (earlier["valid_to"] is None or later["valid_from"] < earlier["valid_to"]):
+            problems.append(
+                {
+                    **{k: later[k] for k in key},
+                    "problem": f"version from {later['valid_from']} overlaps the one from {earlier['valid_from']}",
+                }
+            )
+    return problems
+
+
+def open_version_problems(
+    versions: Iterable[Mapping[str, Any]], live_keys: set[tuple[Any, ...]], key: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Live keys without exactly one open history version, and open versions of keys no longer live."""
+    open_count: dict[tuple[Any, ...], int] = defaultdict(int)
+    for version in versions:
+        if version["valid_to"] is None:
+            open_count[tuple(version[k] for k in key)] += 1
+    problems = []
+    for found in sorted(live_keys | set(open_count), key=str):
+        count = open_count.get(found, 0)
+        if found in live_keys and count != 1:
+            problems.append({**dict(zip(key, found, strict=True)), "problem": f"{count} open versions"})
+        elif found not in live_keys:
+            problems.append(
+                {**dict(zip(key, found, strict=True)), "problem": "open version of a row no longer in the table"}
+            )
+    return problems
+
+
+def history_check_specs(table: str, asset: str) -> dict[str, AssetCheckSpec]:
+    """The two checks every history table carries, run in the history asset's own step."""
+    return {
+        f"{table}_history_no_overlaps": AssetCheckSpec(
+            f"{table}_history_no_overlaps",
+            asset=asset,
+            partitions_def=tenant_partitions,
+            description=f"No two versions of one {table} row are valid at the same time.",
+        ),
+        f"{table}_history_one_open_version": AssetCheckSpec(
+            f"{table}_history_one_open_version",
+            asset=asset,
+            partitions_def=tenant_partitions,
+            description=f"Every row in {table} has exactly one open history version, and no deleted row has one.",
+        ),
+    }
+
+
 # ---- reporting ------------------------------------------------------------------------------
 
 
@@ -152,15 +208,19 @@ def check_result(
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
     describe_problem: Callable[[dict[str, Any]], str] = _as_text,
     separator: str = ", ",
+    **identity: Any,
 ) -> AssetCheckResult:
-    """Pass, or fail naming the tenant and every offending row (first 50 in the table)."""
+    """Pass, or fail naming the tenant and every offending row (first 50 in the table).
+
+    `identity` (asset_key, check_name) is for checks reported from inside an asset's step.
+    """
     metadata: dict[str, Any] = {
         "tenant": tenant,
         "rows_checked": MetadataValue.int(checked),
         "failures": MetadataValue.int(len(problems)),
     }
     if not problems:
-        return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}")
+        return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}", **identity)
     metadata["offending_rows"] = MetadataValue.md(_markdown(problems))
     listed = separator.join(describe_problem(p) for p in problems[:5])
     return AssetCheckResult(
@@ -168,6 +228,7 @@ def check_result(
         severity=severity,
         metadata=metadata,
         description=f"tenant {tenant}: {len(problems)} {what}: {listed}{' …' if len(problems) > 5 else ''}",
+        **identity,
     )
 
 
@@ -287,7 +348,7 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     ) -> AssetCheckResult:
         if contract.by_day:  # one key, or every day of a single-run range
             pairs = fact_partitions(context.partition_keys)
-            days_by_tenant: dict[str, list[Any]] = defaultdict(list)
+            days_by_tenant: dict[str, list[Any]] = defaultdict(list[Any])
             for slug, day in pairs:
                 days_by_tenant[tenants.get(slug).slug].append(day)
             rows, problems = 0, []
@@ -357,6 +418,37 @@ def build_drift_check(asset: str) -> AssetChecksDefinition:
     return _check
 
 
+def build_quarantine_check(table: str) -> AssetChecksDefinition:
+    """`<table>_no_quarantined_records`: warns (does not fail) while records feeding the table are quarantined."""
+    entities = ENTITIES_BY_TABLE[table]
+    by_day = CONTRACTS[table].by_day
+
+    @asset_check(
+        asset=AssetKey(table),
+        name=f"{table}_no_quarantined_records",
+        partitions_def=tenant_day_partitions if by_day else tenant_partitions,
+        description=f"No {' or '.join(entities)} record is quarantined (malformed at the source); warns when one is, "
+        "while the rest of the table lands. `askpro quarantine list` shows them.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+    ) -> AssetCheckResult:
+        if by_day:
+            pairs = fact_partitions(context.partition_keys)
+            tenant = tenants.get(pairs[0][0]).slug
+            scopes = sorted({str(day) for _, day in pairs})
+        else:
+            tenant, scopes = tenants.get(context.partition_key).slug, [""]
+        found = quarantined(warehouse.warehouse, tenant, entities, scopes)
+        problems = [
+            {"entity": r["entity"], "record_id": r["record_id"], "day": r["scope"] or "-", "error": r["error"][:200]}
+            for r in found
+        ]
+        return check_result(tenant, "quarantined records", problems, len(found), severity=AssetCheckSeverity.WARN)
+
+    return _check
+
+
 drift_checks = [build_drift_check(asset) for asset in DRIFT_CHECKED]
 
 askpro_checks = [*[build_assignment_check(name) for name in ASSIGNMENT_CHECKS], phone_numbers_on_one_branch]
@@ -366,6 +458,7 @@ calcom_checks = [
     staff_event_types_resolve,
     working_hours_are_valid,
     *[build_unique_key_check(table) for table in CONTRACTS],
+    *[build_quarantine_check(table) for table in ENTITIES_BY_TABLE],
 ]
 
 all_checks = [*calcom_checks, *askpro_checks, *drift_checks]

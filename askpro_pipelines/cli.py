@@ -46,6 +46,8 @@ from askpro_pipelines.tenants import (
     load_tenants,
 )
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
+from askpro_pipelines.warehouse.migrate import WarehouseSchemaError
+from askpro_pipelines.warehouse.store import ALLOW_DELETIONS_CONFIG
 
 if TYPE_CHECKING:
     from askpro_pipelines.webhooks.store import WebhookStore
@@ -143,6 +145,8 @@ def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arg
     if log_path:
         print(f"log: {log_path}")
     arguments = {"tenant_slugs": args.tenant, "log_level": args.log_level, **sync_arguments}
+    if getattr(args, "allow_deletions", False):
+        arguments["run_config"] = ALLOW_DELETIONS_CONFIG
     if use_simulator:
         with simulator_for(config, seed=args.seed) as simulator:
             print(
@@ -347,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="facts (bookings, calls, outcomes) of the last N days (default 1: today)",
     )
+    sync.add_argument(
+        "--allow-deletions",
+        action="store_true",
+        help="accept a sync that deletes more than the guarded share of a tenant's rows in a table (history keeps them)",
+    )
     _source_arguments(sync)
     sync.set_defaults(func=cmd_sync)
 
@@ -422,7 +431,50 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare", help="create or repair it, print its directory ($ASKPRO_DATA_DIR/dagster_home or $DAGSTER_HOME)"
     )
     prepare.set_defaults(func=cmd_instance_prepare)
+
+    _warehouse_commands(sub)
     return parser
+
+
+def _warehouse_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
+    """`askpro warehouse|history|quarantine ...`: the logic lives in askpro_pipelines/warehouse/."""
+    from askpro_pipelines.warehouse import migrate
+
+    schema = sub.add_parser("warehouse", help="the warehouse schema: status, upgrade").add_subparsers(
+        dest="warehouse_command", required=True
+    )
+    for name, command, text in (
+        ("status", migrate.cmd_status, "where the warehouse's schema stands (exit 1 unless current)"),
+        ("upgrade", migrate.cmd_upgrade, "apply the schema migrations (adopts a first-release warehouse)"),
+    ):
+        parser = schema.add_parser(name, help=text)
+        parser.add_argument("--url", help="SQLAlchemy URL (default: $ASKPRO_WAREHOUSE_URL, else the local SQLite file)")
+        parser.set_defaults(func=lambda args, command=command: command(resolve_warehouse_url(args.url)))
+
+    from askpro_pipelines.warehouse import history
+
+    past = sub.add_parser("history", help="the warehouse's history of the dimensions").add_subparsers(
+        dest="history_command", required=True
+    )
+    phone = past.add_parser(
+        "phone", help="a number's chain (agent, version, prompt, branch, event type, staff) at an instant"
+    )
+    phone.add_argument("number", help="any common spelling, e.g. +4930123456701 or 030 123456701")
+    phone.add_argument("--at", help="ISO time, e.g. 2026-11-24T10:00 (UTC unless an offset is given; default: now)")
+    phone.add_argument("--tenant", metavar="SLUG", help="only this tenant's numbers")
+    phone.set_defaults(
+        func=lambda args: history.cmd_history_phone(resolve_warehouse_url(), args.number, args.at, args.tenant)
+    )
+
+    from askpro_pipelines.warehouse import quarantine
+
+    held = sub.add_parser(
+        "quarantine", help="records that failed validation and were kept out of their table"
+    ).add_subparsers(dest="quarantine_command", required=True)
+    listing = held.add_parser("list", help="quarantined records: tenant, entity, record id, error, first/last seen")
+    listing.add_argument("--tenant", metavar="SLUG", help="only this tenant's records")
+    listing.add_argument("--payload", action="store_true", help="also print each record's (redacted) payload")
+    listing.set_defaults(func=lambda args: quarantine.cmd_list(resolve_warehouse_url(), args.tenant, args.payload))
 
 
 def _quiet_dagster_notices() -> None:
@@ -442,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.func(args)
         return status
-    except (UsageError, TenantsFileError, SelectionError) as exc:
+    except (UsageError, TenantsFileError, SelectionError, WarehouseSchemaError) as exc:
         print(f"askpro {command}: error: {exc}", file=sys.stderr)
         return 2
     except InstanceError as exc:

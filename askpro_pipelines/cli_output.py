@@ -54,14 +54,15 @@ def print_report(report: SyncReport, title: str, log_path: Path | None = None) -
             )
             checks = f"{run.checks_run - run.checks_failed}/{run.checks_run}"
             run_rows.append([tenant.tenant, run.job, status, checks, f"{run.seconds:.1f}s", run.run_id])
-        for job in tenant.not_run:
-            run_rows.append([tenant.tenant, job, "not run", "-", "-", "(an earlier run failed)"])
     print_table(["tenant", "job", "status", "checks passed", "time", "run id"], run_rows, right={3, 4})
 
     failed = [t for t in report.tenants if t.errors or t.failed_checks]
     if failed and log_path is not None:
         print(f"\nstep logs and stack traces: {log_path}")
     sys.stdout.flush()
+    for tenant in report.tenants:
+        for note in tenant.notes:
+            print(f"NOTE tenant {tenant.tenant}: {note}", file=sys.stderr)
     for tenant in failed:
         for error in tenant.errors:
             print(f"ERROR tenant {tenant.tenant}: {error}", file=sys.stderr)

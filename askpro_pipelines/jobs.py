@@ -5,10 +5,11 @@ from dagster import AssetSelection, define_asset_job
 
 from askpro_pipelines.assets.askpro import askpro_assets
 from askpro_pipelines.assets.calcom import calcom_assets
+from askpro_pipelines.assets.history import history_assets
 from askpro_pipelines.assets.retell import retell_assets
 from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
 
-SYNCED_ASSETS = [*calcom_assets, *retell_assets, *askpro_assets]
+SYNCED_ASSETS = [*calcom_assets, *retell_assets, *askpro_assets, *history_assets]
 DIMENSIONS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_partitions])
 FACTS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_day_partitions])
 

@@ -22,11 +22,13 @@ from dagster import (
 )
 
 from askpro_pipelines.partitions import tenant_day_partitions
+from askpro_pipelines.warehouse.tables import HISTORY_TABLES
 
 DIMENSION_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=4), warn_window=dt.timedelta(hours=2))
 FACT_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=2), warn_window=dt.timedelta(minutes=45))
 
-DERIVED_ASSETS = ("phone_assignments", "booking_outcomes")
+# The history assets only report what the writer recorded with their table; they follow it too.
+DERIVED_ASSETS = ("phone_assignments", "booking_outcomes", *(f"{table}_history" for table in HISTORY_TABLES))
 
 
 def with_freshness(spec: AssetSpec) -> AssetSpec:

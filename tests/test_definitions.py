@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dagster import AssetKey, DefaultSensorStatus, Definitions
 
+from askpro_pipelines.assets.history import GROUPS as HISTORY_GROUPS
 from askpro_pipelines.definitions import defs
 from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
 from askpro_pipelines.warehouse.tables import CONTRACTS
@@ -36,6 +37,8 @@ def test_calcom_group_and_lineage():
         "retell_call_transcripts": "retell",
         "booking_outcomes": "askpro",
         "webhook_events": "landing",
+        # each history table sits beside its current table, downstream of it
+        **{f"{t}_history": group for t, group in HISTORY_GROUPS.items()},
     }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
@@ -48,6 +51,7 @@ def test_calcom_group_and_lineage():
     assert parents["calcom_bookings"] == {"webhook_events", "calcom_event_types"}
     assert parents["retell_calls"] == {"webhook_events", "retell_agent_versions"}
     assert parents["booking_outcomes"] == {"calcom_bookings", "retell_calls"}
+    assert all(parents[f"{t}_history"] == {t} for t in HISTORY_GROUPS)
     assert parents["phone_assignments"] == {
         "retell_phone_numbers",
         "retell_agent_versions",
@@ -64,10 +68,11 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
         if not node.is_materializable:
             assert key == AssetKey("webhook_events")  # external: the receiver writes it
             continue
-        expected = tenant_day_partitions if CONTRACTS[key.to_user_string()].by_day else tenant_partitions
+        table = key.to_user_string().removesuffix("_history")
+        expected = tenant_day_partitions if CONTRACTS[table].by_day else tenant_partitions
         assert node.partitions_def == expected, key
     checked = {check.asset_key for check in graph.asset_check_keys}
-    assert checked == {AssetKey(t) for t in CONTRACTS}
+    assert checked == {AssetKey(t) for t in CONTRACTS} | {AssetKey(f"{t}_history") for t in HISTORY_GROUPS}
 
 
 def test_facts_backfill_a_day_range_in_one_run():

@@ -28,6 +28,7 @@ from askpro_pipelines.partitions import (
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.quarantine import settle_log
 from askpro_pipelines.warehouse.rows import (
     booking_rows,
     event_type_rows,
@@ -55,15 +56,16 @@ def calcom_event_types(
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     client.verify_account()
-    stats = warehouse.warehouse.replace_slice(
-        "calcom_event_types", tenant.slug, event_type_rows(client.event_types(), client.api_version)
-    )
+    rows = list(event_type_rows(client.event_types(), client.api_version))  # parsed first: then the rejects are known
+    held = {"event_type_id": client.rejected.ids("event_types")}
+    stats = warehouse.warehouse.replace_slice("calcom_event_types", tenant.slug, rows, keep=held)
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["event_types"])
     replace_shapes(warehouse.warehouse, tenant.slug, "calcom_event_types", client.shapes.rows())
     return MaterializeResult(
         metadata=table_metadata(
             stats,
             warehouse.display_url,
-            extra={"api_version": client.api_version, **client.stats.as_metadata("calcom")},
+            extra={"api_version": client.api_version, **client.stats.as_metadata("calcom"), **quarantined},
         )
     )
 
@@ -82,14 +84,18 @@ def staff(
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
-    stats = warehouse.warehouse.replace_slice("staff", tenant.slug, staff_rows(client.staff(), hosts))
+    listed = list(staff_rows(client.staff(), hosts))
+    stats = warehouse.warehouse.replace_slice(
+        "staff", tenant.slug, listed, keep={"staff_id": client.rejected.ids("staff")}
+    )
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["staff"])
     replace_shapes(warehouse.warehouse, tenant.slug, "staff", client.shapes.rows())
     return MaterializeResult(
         metadata=table_metadata(
             stats,
             warehouse.display_url,
             lineage={"staff_id": [("calcom_event_types", "hosts")]},
-            extra=client.stats.as_metadata("calcom"),
+            extra={**client.stats.as_metadata("calcom"), **quarantined},
         )
     )
 
@@ -155,12 +161,14 @@ def calcom_schedules(
     }
     hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults))
     replace_shapes(warehouse.warehouse, tenant.slug, "working_hours", client.shapes.rows())
-    request_metadata = client.stats.as_metadata("calcom")
+    held = {"schedule_id": client.rejected.ids("schedules")}
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["schedules"])
+    request_metadata = {**client.stats.as_metadata("calcom"), **quarantined}
     lineage = {"staff_id": [("staff", "staff_id")]}
     for table, rows in (("working_hours", hours), ("working_hour_overrides", overrides)):
         if table not in {key.to_user_string() for key in context.selected_asset_keys}:
             continue
-        stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows)
+        stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows, keep=held)
         yield MaterializeResult(
             asset_key=table,
             metadata=table_metadata(stats, warehouse.display_url, lineage=lineage, extra=request_metadata),
@@ -187,8 +195,10 @@ def calcom_bookings(
     for tenant, day in tenant_days(context, tenants.get):
         client = clients(tenant)
         start, end = day_window(day, tenant.timezone)
-        rows = booking_rows(client.bookings(start, end))
-        written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day))
+        rows = list(booking_rows(client.bookings(start, end, scope=str(day))))
+        held = {"uid": client.rejected.ids("calcom_bookings", str(day))}
+        written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day, keep=held))
+        settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["calcom_bookings"], scope=str(day))
     for slug, client in clients.items():
         replace_shapes(warehouse.warehouse, slug, "calcom_bookings", client.shapes.rows())
     requests = {k: v for c in clients.values() for k, v in c.stats.as_metadata("calcom").items()}

@@ -17,20 +17,23 @@ from dagster import (
 from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
 from askpro_pipelines.partitions import (
     day_window,
     tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.resources.retell import RetellResource
+from askpro_pipelines.resources.retell import CALLS, RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.quarantine import settle_log
 from askpro_pipelines.warehouse.rows import (
     agent_version_rows,
     call_rows,
     known_transcripts,
     latest_agent_rows,
     phone_number_rows,
+    readable_versions,
 )
 from askpro_pipelines.warehouse.shapes import replace_shapes
 
@@ -63,18 +66,21 @@ def retell_agent_tables(
     """One pass over the agents (and their LLMs) feeds both tables."""
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    versions = client.agent_versions()
+    versions, touched = readable_versions(client.agent_versions(), client.rejected.ids(LLMS))
     tables = {
-        "retell_agents": latest_agent_rows(versions, client.agent_tags),
+        "retell_agents": latest_agent_rows([v for v in versions if v.agent_id not in touched], client.agent_tags),
         "retell_agent_versions": agent_version_rows(versions),
     }
     replace_shapes(warehouse.warehouse, tenant.slug, "retell_agents", client.shapes.rows())
     selected = {key.to_user_string() for key in context.selected_asset_keys}
+    held = {"agent_id": client.rejected.ids(AGENTS) | touched}
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [AGENTS, LLMS])
     for table, rows in tables.items():
         if table in selected:
-            stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows)
+            stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows, keep=held)
             yield MaterializeResult(
-                asset_key=table, metadata=table_metadata(stats, warehouse.display_url, extra=client.metadata())
+                asset_key=table,
+                metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined}),
             )
 
 
@@ -90,11 +96,14 @@ def retell_phone_numbers(
 ) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    stats = warehouse.warehouse.replace_slice(
-        "retell_phone_numbers", tenant.slug, phone_number_rows(client.phone_numbers())
-    )
+    rows = list(phone_number_rows(client.phone_numbers()))
+    held = {"phone_number": client.rejected.ids(PHONE_NUMBERS)}
+    stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, rows, keep=held)
+    quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [PHONE_NUMBERS])
     replace_shapes(warehouse.warehouse, tenant.slug, "retell_phone_numbers", client.shapes.rows())
-    return MaterializeResult(metadata=table_metadata(stats, warehouse.display_url, extra=client.metadata()))
+    return MaterializeResult(
+        metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined})
+    )
 
 
 @multi_asset(
@@ -131,11 +140,14 @@ def retell_call_tables(
     for tenant, days in groupby(tenant_days(context, tenants.get), key=lambda pair: pair[0]):
         windows = [(day, *day_window(day, tenant.timezone)) for _, day in days]
         known = partial(known_transcripts, wh, tenant.slug)
-        for day, day_calls in clients(tenant).calls_by_window(windows, with_transcripts, known):
+        client = clients(tenant)
+        for day, day_calls in client.calls_by_window(windows, with_transcripts, known):
             calls, transcripts = call_rows(day_calls)
+            held = {"call_id": client.rejected.ids(CALLS, str(day))}
             for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
                 if table in selected:
-                    written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day))
+                    written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day, keep=held))
+            settle_log(wh, tenant.slug, "retell", client.rejected, [CALLS], scope=str(day))
     for slug, client in clients.items():
         replace_shapes(wh, slug, "retell_calls", client.shapes.rows())
     requests = {k: v for c in clients.values() for k, v in c.metadata().items()}

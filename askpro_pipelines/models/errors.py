@@ -1,9 +1,14 @@
 """Errors raised while turning raw API payloads into typed records, and the shared validation step."""
 
+import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
+from askpro_pipelines.json_codec import dumps_json
+from askpro_pipelines.redaction import redact_secrets
 
 MAX_REPORTED_FIELDS = 5
 
@@ -58,3 +63,42 @@ def validate_record(model: type[RawModel], raw: Any, entity: str, record_id: str
     except ValidationError as exc:
         # `from None`: the chained ValidationError would print the payload in tracebacks.
         raise RecordError(entity, record_id, describe_validation_error(exc)) from None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that failed validation, as the resource saw it (payload already redacted)."""
+
+    api: str
+    entity: str
+    record_id: str
+    error: str
+    payload: Any
+    scope: str = ""
+
+    @classmethod
+    def of(cls, api: str, entity: str, record_id: str | None, error: str, raw: Any, scope: str = "") -> "Rejected":
+        payload = redact_secrets(raw)
+        if record_id is None:  # the id itself is unreadable: name the record by its content
+            record_id = "payload:" + hashlib.sha1(dumps_json(payload, sort_keys=True, default=str)).hexdigest()[:16]
+        return cls(api, entity, record_id[:128], error, payload, scope)
+
+
+@dataclass
+class RejectedLog:
+    """What a client rejected during a run, handed to the warehouse per entity (and day)."""
+
+    items: list[Rejected] = field(default_factory=list)
+
+    def add(self, item: Rejected) -> None:
+        self.items.append(item)
+
+    def ids(self, entity: str, scope: str | None = None) -> set[str]:
+        """Record ids of the entity's rejects (their previous warehouse rows are kept)."""
+        return {r.record_id for r in self.items if r.entity == entity and (scope is None or r.scope == scope)}
+
+    def drain(self, entity: str, scope: str | None = None) -> list[Rejected]:
+        """Take the entity's rejects (of one scope, when given) out of the log."""
+        taken = [r for r in self.items if r.entity == entity and (scope is None or r.scope == scope)]
+        self.items = [r for r in self.items if r not in taken]
+        return taken

@@ -8,7 +8,7 @@ import httpx
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.errors import RecordError, Rejected, RejectedLog
 from askpro_pipelines.redaction import install_log_redaction
 from askpro_pipelines.resources.details import DetailFetcher, details_for
 from askpro_pipelines.resources.http import (
@@ -22,21 +22,32 @@ MAX_REPORTED_RECORD_ERRORS = 10
 
 
 def parse_records(
-    raw: Any, parser: Callable[[Mapping[str, Any]], Any], *, tenant: str, api: str, entity: str
+    raw: Any,
+    parser: Callable[[Mapping[str, Any]], Any],
+    *,
+    tenant: str,
+    api: str,
+    entity: str,
+    rejected: RejectedLog | None = None,
+    scope: str = "",
 ) -> Iterator[Any]:
-    """Validate every record; after the stream, fail once naming every malformed record.
+    """Validate every record.
 
-    Failing (rather than skipping) keeps the previous warehouse slice intact: nothing is lost.
+    With a `rejected` log, a malformed record is logged there (redacted, for the quarantine) and the
+    rest go on: one bad record stops only itself. Without one, fail once after the stream naming
+    every malformed record (the previous warehouse slice then stays as it was).
     """
     problems: list[RecordError] = []
     for item in raw:
-        if not isinstance(item, Mapping):
-            problems.append(RecordError(entity, None, f"expected an object, got {type(item).__name__}"))
-            continue
         try:
+            if not isinstance(item, Mapping):
+                raise RecordError(entity, None, f"expected an object, got {type(item).__name__}")
             yield parser(item)
         except RecordError as exc:
-            problems.append(exc)
+            if rejected is not None:
+                rejected.add(Rejected.of(api, entity, exc.record_id, exc.message, item, scope))
+            else:
+                problems.append(exc)
     if problems:
         shown = "; ".join(str(p) for p in problems[:MAX_REPORTED_RECORD_ERRORS])
         more = len(problems) - MAX_REPORTED_RECORD_ERRORS

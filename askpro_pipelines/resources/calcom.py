@@ -25,6 +25,7 @@ from askpro_pipelines.models.calcom import (
     staff_from_v2_membership,
     staff_from_v2_user,
 )
+from askpro_pipelines.models.errors import RejectedLog
 from askpro_pipelines.resources.api_base import ApiResource, parse_records
 from askpro_pipelines.resources.http import (
     ApiError,
@@ -81,6 +82,7 @@ class CalcomClient:
         self.page_size = page_size or (V2_PAGE_SIZE if self.api_version == "v2" else V1_PAGE_SIZE)
         self._me: dict[str, Any] | None = None
         self.shapes = ShapeLog(API)  # what each endpoint's records looked like (drift.py)
+        self.rejected = RejectedLog()  # malformed records, for the quarantine (the assets settle it)
 
     @property
     def stats(self) -> RequestStats:
@@ -138,8 +140,10 @@ class CalcomClient:
             raw = self.shapes.watch("/v2/schedules", self._v2_data("/v2/schedules", entity="schedules"))
         return self._parse("schedules", raw, lambda r: schedule_from_v2(r, default_time_zone=default_tz))
 
-    def bookings(self, start: dt.datetime, end: dt.datetime) -> Iterator[Booking]:
+    def bookings(self, start: dt.datetime, end: dt.datetime, scope: str = "") -> Iterator[Booking]:
         """Bookings whose appointment starts in [start, end) (UTC instants), every status.
+
+        Malformed bookings are rejected under `scope` (the day), for that day's quarantine.
 
         The APIs filter on start ≥ and end ≤, so the query reaches one day past `end` (a booking
         may end after midnight) and the start filter is applied here.
@@ -148,11 +152,11 @@ class CalcomClient:
         if self.api_version == "v1":
             params = {"dateFrom": _iso(start), "dateTo": _iso(query_end)}
             raw = self._v1_pages("/v1/bookings", "bookings", entity=BOOKINGS, params=params)
-            parsed = self._parse(BOOKINGS, self.shapes.watch("/v1/bookings", raw), booking_from_v1)
+            parsed = self._parse(BOOKINGS, self.shapes.watch("/v1/bookings", raw), booking_from_v1, scope)
         else:
             params = {"afterStart": _iso(start), "beforeEnd": _iso(query_end), "sortStart": "asc"}
             raw = self._v2_booking_pages(params)
-            parsed = self._parse(BOOKINGS, self.shapes.watch("/v2/bookings", raw), booking_from_v2)
+            parsed = self._parse(BOOKINGS, self.shapes.watch("/v2/bookings", raw), booking_from_v2, scope)
         return (b for b in parsed if start <= b.start_utc < end)
 
     def _v2_booking_pages(self, params: Mapping[str, str]) -> Iterator[Any]:
@@ -281,8 +285,12 @@ class CalcomClient:
         """The records of one endpoint, their shapes noted (drift.py) before they are combined."""
         return list(self.shapes.watch(template, records))
 
-    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any]) -> Iterator[Any]:
-        return parse_records(raw, parser, tenant=self.tenant.slug, api=API, entity=entity)
+    def _parse(
+        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], scope: str = ""
+    ) -> Iterator[Any]:
+        return parse_records(
+            raw, parser, tenant=self.tenant.slug, api=API, entity=entity, rejected=self.rejected, scope=scope
+        )
 
     def _payload_error(self, entity: str, message: str) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.calls import Call, call_from_raw, merge_call
-from askpro_pipelines.models.errors import RecordError
+from askpro_pipelines.models.errors import RecordError, RejectedLog
 from askpro_pipelines.models.retell import (
     AGENTS,
     LLMS,
@@ -77,6 +77,7 @@ class RetellClient:
         self._llms: dict[tuple[str, int | None], Llm | None] = {}
         self.agent_tags: dict[str, dict[str, int | None]] = {}  # from current list-agents summaries
         self.shapes = ShapeLog(API)  # what each endpoint's records looked like (drift.py)
+        self.rejected = RejectedLog()  # malformed records, for the quarantine (the assets settle it)
 
     @property
     def stats(self) -> RequestStats:
@@ -165,10 +166,7 @@ class RetellClient:
         if probe is None:
             return None
         numbers: dict[str, list[int]] = {agent_id: [] for agent_id in agent_ids}
-        batch: list[tuple[str | None, Any]] = [
-            (agent_ids[0], probe),
-            *self._fetch_each([request(a, None) for a in agent_ids[1:]]),
-        ]
+        batch = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
         while batch:
             more: list[DetailRequest] = []
             for owner, body in batch:
@@ -212,7 +210,7 @@ class RetellClient:
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
-            (self._llms[cache_key],) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
+            self._llms[cache_key] = self._parse_one(LLMS, raw, llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
 
     def _llm_for(self, agent: AgentVersion) -> Llm | None:
         if not agent.llm_id:
@@ -223,8 +221,7 @@ class RetellClient:
             raw = self.http.get_json(
                 f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id
             )
-            (llm,) = self._parse(LLMS, [raw], llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
-            self._llms[cache_key] = llm
+            self._llms[cache_key] = self._parse_one(LLMS, raw, llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
         return self._llms[cache_key]
 
     # ---- phone numbers ----------------------------------------------------------------------
@@ -274,26 +271,31 @@ class RetellClient:
         ahead: tuple[W, list[Any]] | None = None
         for key, start, end in windows:
             known = known_for(key) if (with_transcripts and known_for) else {}
-            prepared = (key, self._list_window(start, end, with_transcripts, known))
+            prepared = (key, self._list_window(start, end, with_transcripts, known, str(key)))
             if ahead is not None:
-                yield ahead[0], self._complete(ahead[1])
+                yield ahead[0], self._complete(ahead[1], str(ahead[0]))
             ahead = prepared
         if ahead is not None:
-            yield ahead[0], self._complete(ahead[1])
+            yield ahead[0], self._complete(ahead[1], str(ahead[0]))
 
     def _list_window(
-        self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known: Mapping[tuple[str, dt.datetime], str]
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        with_transcripts: bool,
+        known: Mapping[tuple[str, dt.datetime], str],
+        scope: str,
     ) -> list[Any]:
         """The window's pages, each with its transcript requests already submitted (current API),
-        or with transcripts inline (legacy list-calls)."""
+        or with transcripts inline (legacy list-calls). Malformed calls are rejected under `scope`."""
         lo, hi = _ms(start), _ms(end) - 1
         pages = []
         if self._use(CALLS) == CURRENT:
-            for page in self._current_calls(lo, hi):
+            for page in self._current_calls(lo, hi, scope):
                 pages.append(self._request_transcripts(page, known) if with_transcripts else (page, [], None))
             if self.generation[CALLS] == CURRENT:
                 return pages
-        return pages + [(list(self._legacy_calls(lo, hi)), [], None)]
+        return pages + [(list(self._legacy_calls(lo, hi, scope)), [], None)]
 
     def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> tuple[Any, ...]:
         """Fill each connected call's transcript from the stored one for an ended call already
@@ -308,19 +310,21 @@ class RetellClient:
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
         return calls, missing, self.details.submit(self.http, requests) if requests else None
 
-    def _complete(self, pages: list[Any]) -> list[Call]:
-        """The window's calls with the requested transcripts merged in."""
+    def _complete(self, pages: list[Any], scope: str) -> list[Call]:
+        """The window's calls with the requested transcripts merged in (a malformed detail is
+        quarantined and its call lands as listed, without the transcript)."""
         merged: list[Call] = []
         for calls, missing, ticket in pages:
             page = list(calls)
             if ticket is not None:
                 for index, raw in zip(missing, self.details.collect(ticket), strict=True):
-                    (detail,) = self._parse(CALLS, [raw], call_from_raw, endpoint="/v2/get-call/{call_id}")
-                    page[index] = merge_call(calls[index], detail)
+                    detail = self._parse_one(CALLS, raw, call_from_raw, scope, endpoint="/v2/get-call/{call_id}")
+                    if detail is not None:
+                        page[index] = merge_call(calls[index], detail)
             merged += page
         return merged
 
-    def _current_calls(self, lo: int, hi: int) -> Iterator[list[Call]]:
+    def _current_calls(self, lo: int, hi: int, scope: str = "") -> Iterator[list[Call]]:
         """Pages of POST /v3/list-calls (no transcripts); nothing when the account lacks it (404/405)."""
         key: str | None = None
         while True:
@@ -340,11 +344,11 @@ class RetellClient:
                 return
             self.generation[CALLS] = CURRENT
             items, has_more, key = self._unwrap(body, CALLS)
-            yield list(self._parse(CALLS, items, call_from_raw, endpoint="/v3/list-calls"))
+            yield list(self._parse(CALLS, items, call_from_raw, scope, endpoint="/v3/list-calls"))
             if not has_more:
                 return
 
-    def _legacy_calls(self, lo: int, hi: int) -> Iterator[Call]:
+    def _legacy_calls(self, lo: int, hi: int, scope: str = "") -> Iterator[Call]:
         """POST /v2/list-calls: bare arrays, pagination_key = the last call_id of the previous page."""
         self.generation[CALLS] = LEGACY
         key: str | None = None
@@ -358,7 +362,7 @@ class RetellClient:
                 body_json["pagination_key"] = key
             body = self.http.post_json("/v2/list-calls", entity=CALLS, json=body_json)
             items, _, _ = self._unwrap(body, CALLS)
-            page = list(self._parse(CALLS, items, call_from_raw, endpoint="/v2/list-calls"))
+            page = list(self._parse(CALLS, items, call_from_raw, scope, endpoint="/v2/list-calls"))
             yield from page
             if len(items) < CALL_PAGE or not page:
                 return
@@ -395,13 +399,24 @@ class RetellClient:
         entity: str,
         raw: Any,
         parser: Callable[[Mapping[str, Any]], Any],
+        scope: str = "",
         *,
         endpoint: str,
         owner_id: str | None = None,
     ) -> Iterator[Any]:
-        """Validated records; the shape of each raw record is noted for drift detection on the way."""
+        """Validated records (malformed ones go to the quarantine log); the shape of each raw record
+        is noted for drift detection on the way."""
         watched = self.shapes.watch(endpoint, raw, owner_id)
-        return parse_records(watched, parser, tenant=self.tenant.slug, api=API, entity=entity)
+        return parse_records(
+            watched, parser, tenant=self.tenant.slug, api=API, entity=entity, rejected=self.rejected, scope=scope
+        )
+
+    def _parse_one(
+        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], scope: str = "", *, endpoint: str
+    ) -> Any:
+        """One detail record, or None when it was rejected (quarantined)."""
+        parsed = list(self._parse(entity, [raw], parser, scope, endpoint=endpoint))
+        return parsed[0] if parsed else None
 
     def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)

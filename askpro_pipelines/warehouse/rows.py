@@ -103,7 +103,18 @@ def agent_version_rows(versions: Iterable[AgentVersion]) -> Iterator[dict[str, A
             "llm_version": v.llm_version,
             "prompt_hash": v.prompt_hash,
             "last_modified": v.last_modified,
+            "prompt": v.prompt,
         }
+
+
+def readable_versions(versions: list[AgentVersion], rejected_llm_ids: set[str]) -> tuple[list[AgentVersion], set[str]]:
+    """Versions whose prompt could be read, and the agents touched by an unreadable (quarantined) LLM.
+
+    A version without its prompt would overwrite the stored prompt with nothing; leaving it out (and
+    keeping the agent's stored rows) records no change that did not happen at the source.
+    """
+    touched = {v.agent_id for v in versions if v.llm_id in rejected_llm_ids}
+    return [v for v in versions if v.llm_id not in rejected_llm_ids], touched
 
 
 def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

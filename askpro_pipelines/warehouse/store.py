@@ -10,7 +10,7 @@ import hashlib
 import io
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from askpro_pipelines.json_codec import dumps_json, loads_json
-from askpro_pipelines.warehouse.tables import CONTRACTS, TableContract, metadata
+from askpro_pipelines.warehouse import migrate
+from askpro_pipelines.warehouse.tables import CHANGED, CONTRACTS, DELETED, HISTORY, TableContract
 
 WAREHOUSE_URL_ENV = "ASKPRO_WAREHOUSE_URL"
 DATA_DIR_ENV = "ASKPRO_DATA_DIR"
@@ -130,6 +131,67 @@ def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]])
         cursor.close()
 
 
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows in the caller's transaction: COPY on PostgreSQL (psycopg2), chunked INSERTs elsewhere."""
+    if rows and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        _copy_rows(conn, table, rows)
+    else:
+        for start in range(0, len(rows), _CHUNK):
+            conn.execute(table.insert(), rows[start : start + _CHUNK])
+
+
+def _key_chunks(table: sa.Table, key_names: Iterable[str], keys: list[tuple[Any, ...]]) -> Iterator[Any]:
+    """WHERE clauses matching `keys` (natural keys within a slice), a chunk of IN list at a time."""
+    key_cols = [table.c[k] for k in key_names]
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        if len(key_cols) == 1:
+            yield key_cols[0].in_([k[0] for k in chunk])
+        else:
+            yield sa.tuple_(*key_cols).in_(chunk)
+
+
+def _held_keys(
+    key_cols: tuple[str, ...], missing: list[tuple[Any, ...]], keep: Mapping[str, Collection[Any]] | None
+) -> set[tuple[Any, ...]]:
+    """The missing keys whose rows stay: a key column's value names a quarantined record."""
+    if not keep or not missing:
+        return set()
+    positions = [(key_cols.index(column), set(values)) for column, values in keep.items() if values]
+    return {k for k in missing if any(k[i] in values for i, values in positions)}
+
+
+def _record_history(
+    conn: sa.Connection,
+    contract: TableContract,
+    tenant: str,
+    now: dt.datetime,
+    updated: list[tuple[Any, ...]],
+    deleted: list[tuple[Any, ...]],
+    fresh: list[dict[str, Any]],
+) -> None:
+    """Type-2 history in the slice's transaction: close the open version of each changed or deleted
+    key, open a version for each new or changed row. An unchanged slice writes nothing."""
+    history = HISTORY[contract.name]
+    open_versions = [history.c.tenant == tenant, history.c.valid_to.is_(None)]
+    for keys, kind in ((updated, CHANGED), (deleted, DELETED)):
+        for match in _key_chunks(history, contract.row_key, keys):
+            conn.execute(
+                history.update().where(*open_versions, match).values(valid_to=now, is_current=False, change_kind=kind)
+            )
+    versions = [
+        {
+            **{k: v for k, v in row.items() if k != "synced_at"},
+            "valid_from": now,
+            "valid_to": None,
+            "change_kind": None,
+            "is_current": True,
+        }
+        for row in fresh
+    ]
+    _insert(conn, history, versions)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -151,29 +213,71 @@ def create_engine(url: str, *, pre_ping: bool = True) -> Engine:
     return engine
 
 
+ALLOW_DELETIONS_CONFIG = {"resources": {"warehouse": {"config": {"allow_mass_delete": True}}}}
+
+
+class MassDeletionError(RuntimeError):
+    """A sync would delete too much of a tenant's table at once; the old rows were kept."""
+
+
+@dataclass(frozen=True)
+class DeleteGuard:
+    """How much of a tenant's dimension table one sync may delete before it is refused.
+
+    An API that suddenly answers with few or no records (a revoked permission, a bug on their
+    side) must not wipe a tenant's table. Facts are replaced per day and are not guarded.
+    """
+
+    max_share: float = 0.5
+    min_rows: int = 5
+    allow: bool = False
+
+    def check(self, table: str, tenant: str, deleting: int, existing: int) -> None:
+        if self.allow or deleting < self.min_rows or deleting <= self.max_share * existing:
+            return
+        raise MassDeletionError(
+            f"tenant {tenant}, table {table}: this sync would delete {deleting} of {existing} rows "
+            f"(more than {self.max_share:.0%} and at least {self.min_rows}); kept the old rows. If the source "
+            "really lost them, re-run with `askpro sync --allow-deletions` or the run config "
+            "resources.warehouse.config.allow_mass_delete: true"
+        )
+
+
 class Warehouse:
     """Tables on one database; the slice writer and the readers the assets and checks use."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, guard: DeleteGuard | None = None):
         self.engine = engine
+        self.guard = guard or DeleteGuard()
 
     @classmethod
-    def from_url(cls, url: str) -> "Warehouse":
-        return cls(create_engine(url))
+    def from_url(cls, url: str, guard: DeleteGuard | None = None) -> "Warehouse":
+        return cls(create_engine(url), guard)
 
     def create_tables(self) -> None:
-        """Create any missing tables (idempotent; existing tables are left alone)."""
-        metadata.create_all(self.engine)
+        """Bring the database to this release's schema through the migrations (idempotent).
+
+        Tests and tools call this; runs go through `ensure_schema`'s policy instead (see migrate.py).
+        """
+        migrate.ensure_schema(self.engine, auto_upgrade=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     def replace_slice(
-        self, table: str, tenant: str, records: Iterable[Mapping[str, Any]], *, day: dt.date | None = None
+        self,
+        table: str,
+        tenant: str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        day: dt.date | None = None,
+        keep: Mapping[str, Collection[Any]] | None = None,
     ) -> WriteStats:
         """Make `tenant`'s rows of `table` (of `day`, for fact tables) equal `records`.
 
-        One transaction; only keys whose content changed are deleted and re-inserted.
+        One transaction; only keys whose content changed are deleted and re-inserted. `keep`
+        ({key column: values}) names records quarantined in this listing: their existing rows stay
+        as they were instead of being taken for deleted at the source.
         """
         contract = CONTRACTS[table]
         if contract.by_day != (day is not None):
@@ -203,39 +307,28 @@ class Warehouse:
                 old_groups[tuple(found[:-1])].append(found[-1])
 
             inserted = [k for k in new_groups if k not in old_groups]
-            deleted = [k for k in old_groups if k not in new_groups]
+            held = _held_keys(key_cols, [k for k in old_groups if k not in new_groups], keep)
+            deleted = [k for k in old_groups if k not in new_groups and k not in held]
             updated = [
                 k
                 for k, rows in new_groups.items()
                 if k in old_groups and sorted(r["row_hash"] for r in rows) != sorted(old_groups[k])
             ]
+            if not contract.by_day:
+                self.guard.check(table, tenant, len(deleted), len(old_groups))
             stale = deleted + updated
             if stale and len(stale) == len(old_groups):
                 conn.execute(t.delete().where(*scope))
             else:
-                self._delete_keys(conn, contract, scope, stale)
+                for match in _key_chunks(t, key_cols, stale):
+                    conn.execute(t.delete().where(*scope, match))
             fresh = [row for k in inserted + updated for row in new_groups[k]]
-            if fresh and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-                _copy_rows(conn, t, fresh)
-            else:
-                for start in range(0, len(fresh), _CHUNK):
-                    conn.execute(t.insert(), fresh[start : start + _CHUNK])
+            _insert(conn, t, fresh)
+            if contract.name in HISTORY:
+                _record_history(conn, contract, tenant, now, updated, deleted, fresh)
 
-        return WriteStats(table, tenant, count, len(inserted), len(updated), len(deleted), day)
-
-    @staticmethod
-    def _delete_keys(
-        conn: sa.Connection, contract: TableContract, scope: list[Any], keys: list[tuple[Any, ...]]
-    ) -> None:
-        t = contract.table
-        key_cols = [t.c[k] for k in contract.row_key]
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            if len(key_cols) == 1:
-                match = key_cols[0].in_([k[0] for k in chunk])
-            else:
-                match = sa.tuple_(*key_cols).in_(chunk)
-            conn.execute(t.delete().where(*scope, match))
+        kept = sum(len(old_groups[k]) for k in held)
+        return WriteStats(table, tenant, count + kept, len(inserted), len(updated), len(deleted), day)
 
     def read_slice(
         self, table: str, tenant: str, columns: Iterable[str] | None = None, *, day: dt.date | None = None

@@ -5,19 +5,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from askpro_pipelines.warehouse import Warehouse, resolve_warehouse_url
+from askpro_pipelines.warehouse import resolve_warehouse_url
 
 
 def _staff(staff_id, name="Anna", source="user"):
     return {"staff_id": staff_id, "name": name, "email": f"{staff_id}@x.example", "source": source}
-
-
-@pytest.fixture
-def warehouse(warehouse_url):
-    wh = Warehouse.from_url(warehouse_url)
-    wh.create_tables()
-    yield wh
-    wh.dispose()
 
 
 def test_counts_inserts_updates_deletes_and_skips_unchanged(warehouse):
@@ -149,3 +141,13 @@ def test_every_column_type_survives_the_bulk_load_exactly(warehouse):
     assert second["metadata"] is None
     # And the diff sees them as unchanged afterwards.
     assert warehouse.replace_slice("retell_calls", "t", rows, day=day).unchanged
+
+
+def test_kept_keys_stay_as_they_were_and_are_counted(warehouse):
+    warehouse.replace_slice("staff", "t", [_staff("1"), _staff("2"), _staff("3")])
+    stats = warehouse.replace_slice("staff", "t", [_staff("1", "Neu")], keep={"staff_id": {"2"}})
+    assert (stats.rows, stats.updated, stats.deleted) == (2, 1, 1)
+    assert {r["staff_id"]: r["name"] for r in warehouse.read_slice("staff", "t", ["staff_id", "name"])} == {
+        "1": "Neu",
+        "2": "Anna",
+    }

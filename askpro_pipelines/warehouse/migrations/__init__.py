@@ -1,0 +1,1 @@
+"""Alembic migrations of the warehouse schema (run programmatically by warehouse/migrate.py)."""
