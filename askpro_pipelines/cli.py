@@ -22,6 +22,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from askpro_pipelines.cli_output import new_log_path, output_to, print_report, print_table
 from askpro_pipelines.instance import InstanceError, dagster_home, prepare_home
@@ -48,6 +49,9 @@ from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
 from askpro_pipelines.warehouse.migrate import WarehouseSchemaError
 from askpro_pipelines.warehouse.store import ALLOW_DELETIONS_CONFIG
 
+if TYPE_CHECKING:
+    from askpro_pipelines.webhooks.store import WebhookStore
+
 
 class UsageError(ValueError):
     """An argument that parses but cannot be used (unknown tenant, a day out of range, …)."""
@@ -69,7 +73,9 @@ def _moment(text: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time; expected e.g. 2026-11-24T06:00 or 2026-11-24T06:00+01:00") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time; expected e.g. 2026-11-24T06:00 or 2026-11-24T06:00+01:00"
+        ) from None
 
 
 def _positive_int(text: str) -> int:
@@ -102,7 +108,7 @@ def _asset_names(text: str) -> list[str]:
 class _Parser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage block): what was wrong and where to read more."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -127,7 +133,7 @@ def _load_config(args: argparse.Namespace) -> TenantsConfig:
     return config
 
 
-def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arguments) -> int:
+def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arguments: Any) -> int:
     """Sync against the real APIs, or the bundled simulator when no key is set (or --simulator on);
     Dagster's output goes to a log file unless --verbose; then the summary."""
     use_simulator = _use_simulator(config, args.simulator)
@@ -143,7 +149,9 @@ def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arg
         arguments["run_config"] = ALLOW_DELETIONS_CONFIG
     if use_simulator:
         with simulator_for(config, seed=args.seed) as simulator:
-            print(f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}")
+            print(
+                f"no API keys set: serving {len(config.tenants)} tenant(s) from the bundled simulator at {simulator.base_url}"
+            )
             report = _quietly(log_path, load_tenants(), arguments)
     else:
         report = _quietly(log_path, config, arguments)
@@ -151,7 +159,7 @@ def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arg
     return 0 if report.success else 1
 
 
-def _quietly(log_path: Path | None, config: TenantsConfig, arguments: dict) -> SyncReport:
+def _quietly(log_path: Path | None, config: TenantsConfig, arguments: dict[str, Any]) -> SyncReport:
     if log_path is None:
         return run_sync(config, **arguments)
     with output_to(log_path):
@@ -162,12 +170,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = _load_config(args)
     by_job = split_selection(args.select)
     if by_job[FACTS_JOB]:
-        first = min(tenant_today(config.get(slug)) for slug in args.tenant or config.slugs) - dt.timedelta(days=args.days - 1)
+        first = min(tenant_today(config.get(slug)) for slug in args.tenant or config.slugs) - dt.timedelta(
+            days=args.days - 1
+        )
         if first < history_start():
-            raise UsageError(f"--days {args.days} reaches back to {first}, before the first day of the fact partitions ({history_start()})")
+            raise UsageError(
+                f"--days {args.days} reaches back to {first}, before the first day of the fact partitions ({history_start()})"
+            )
     days = "today" if args.days == 1 else f"the last {args.days} days"
     title = "Sync" if not args.select else f"Sync of {', '.join(args.select)}"
-    return _run(args, config, f"{title} (facts: {days})" if by_job[FACTS_JOB] else title, select=args.select, days=args.days)
+    return _run(
+        args, config, f"{title} (facts: {days})" if by_job[FACTS_JOB] else title, select=args.select, days=args.days
+    )
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -178,7 +192,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     by_job = split_selection(args.select or FACT_ASSETS)
     if by_job[DIMENSIONS_JOB]:
         names = ", ".join(key.to_user_string() for key in by_job[DIMENSIONS_JOB])
-        raise UsageError(f"backfill takes fact assets ({', '.join(FACT_ASSETS)}), not {names}; `askpro sync --select` syncs those")
+        raise UsageError(
+            f"backfill takes fact assets ({', '.join(FACT_ASSETS)}), not {names}; `askpro sync --select` syncs those"
+        )
     if first < history_start():
         raise UsageError(f"--from {first} is before the first day of the fact partitions ({history_start()})")
     for slug in args.tenant or config.slugs:
@@ -189,14 +205,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             )
     print(f"days {first} … {last}, one run per tenant")
     return _run(
-        args, config, f"Backfill {first}..{last}", select=args.select or FACT_ASSETS, days=(last - first).days + 1, until=last
+        args,
+        config,
+        f"Backfill {first}..{last}",
+        select=args.select or FACT_ASSETS,
+        days=(last - first).days + 1,
+        until=last,
     )
 
 
 def cmd_tenants_validate(args: argparse.Namespace) -> int:
     config = load_tenants(args.tenants_file)
     for tenant in config.tenants:
-        branches = ", ".join(f"{b.id} (event type {b.calcom_event_type_id}, {len(b.phone_numbers)} number(s))" for b in tenant.branches)
+        branches = ", ".join(
+            f"{b.id} (event type {b.calcom_event_type_id}, {len(b.phone_numbers)} number(s))" for b in tenant.branches
+        )
         print(f"{tenant.slug}: {tenant.name} [{tenant.timezone}, Cal.com {tenant.calcom.api_version}] {branches}")
     missing = config.missing_secrets()
     if missing:
@@ -226,7 +249,7 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store():
+def _store() -> "WebhookStore":
     from askpro_pipelines.warehouse import Warehouse
     from askpro_pipelines.webhooks.store import WebhookStore
 
@@ -262,7 +285,11 @@ def cmd_webhooks_list(args: argparse.Namespace) -> int:
         ]
         for e in events
     ]
-    print_table(["id", "received (UTC)", "tenant", "provider", "event", "entity", "day", "status", "attempts", "last error"], rows, right={0, 8})
+    print_table(
+        ["id", "received (UTC)", "tenant", "provider", "event", "entity", "day", "status", "attempts", "last error"],
+        rows,
+        right={0, 8},
+    )
     counts = store.counts()
     print("\n" + ", ".join(f"{p} {s}: {n}" for (p, s), n in sorted(counts.items())) if counts else "\nno events")
     return 0
@@ -284,8 +311,12 @@ def cmd_instance_prepare(args: argparse.Namespace) -> int:
 
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tenant", action="append", metavar="SLUG", help="a tenant of the tenants file (repeatable; default: all)")
-    parser.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
+    parser.add_argument(
+        "--tenant", action="append", metavar="SLUG", help="a tenant of the tenants file (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)"
+    )
     parser.add_argument(
         "--simulator",
         choices=["auto", "on", "off"],
@@ -308,8 +339,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sync = sub.add_parser("sync", help="sync the chosen tenants through Dagster and print the counts")
-    sync.add_argument("--select", type=_asset_names, metavar="ASSETS", help="comma-separated assets (default: all), e.g. calcom_event_types,staff")
-    sync.add_argument("--days", type=_positive_int, default=1, help="facts (bookings, calls, outcomes) of the last N days (default 1: today)")
+    sync.add_argument(
+        "--select",
+        type=_asset_names,
+        metavar="ASSETS",
+        help="comma-separated assets (default: all), e.g. calcom_event_types,staff",
+    )
+    sync.add_argument(
+        "--days",
+        type=_positive_int,
+        default=1,
+        help="facts (bookings, calls, outcomes) of the last N days (default 1: today)",
+    )
     sync.add_argument(
         "--allow-deletions",
         action="store_true",
@@ -319,15 +360,33 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(func=cmd_sync)
 
     backfill = sub.add_parser("backfill", help="re-sync bookings, calls and outcomes of past days (one run per tenant)")
-    backfill.add_argument("--from", dest="date_from", type=_day, required=True, metavar="YYYY-MM-DD", help="first day (tenant-local)")
-    backfill.add_argument("--to", dest="date_to", type=_day, required=True, metavar="YYYY-MM-DD", help="last day (tenant-local); not after today")
-    backfill.add_argument("--select", type=_asset_names, metavar="ASSETS", help=f"comma-separated fact assets (default: {','.join(FACT_ASSETS)})")
+    backfill.add_argument(
+        "--from", dest="date_from", type=_day, required=True, metavar="YYYY-MM-DD", help="first day (tenant-local)"
+    )
+    backfill.add_argument(
+        "--to",
+        dest="date_to",
+        type=_day,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="last day (tenant-local); not after today",
+    )
+    backfill.add_argument(
+        "--select",
+        type=_asset_names,
+        metavar="ASSETS",
+        help=f"comma-separated fact assets (default: {','.join(FACT_ASSETS)})",
+    )
     _source_arguments(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
-    tenants = sub.add_parser("tenants", help="tenants file tools").add_subparsers(dest="tenants_command", required=True, metavar="COMMAND")
+    tenants = sub.add_parser("tenants", help="tenants file tools").add_subparsers(
+        dest="tenants_command", required=True, metavar="COMMAND"
+    )
     validate = tenants.add_parser("validate", help="validate the tenants file and list tenants")
-    validate.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
+    validate.add_argument(
+        "--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)"
+    )
     validate.set_defaults(func=cmd_tenants_validate)
 
     simulator = sub.add_parser("simulator", help="the bundled Cal.com/Retell simulator").add_subparsers(
@@ -336,7 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = simulator.add_parser("serve", help="serve the tenants file's tenants until Ctrl-C")
     serve.add_argument("--port", type=_port, default=8765, help="loopback port (default 8765; 0 picks a free one)")
     serve.add_argument("--seed", type=int, default=42, help="seed of the generated data (default 42)")
-    serve.add_argument("--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)")
+    serve.add_argument(
+        "--tenants-file", metavar="PATH", help=f"tenants YAML (default: ${TENANTS_FILE_ENV}, else the demo file)"
+    )
     serve.set_defaults(func=cmd_simulator_serve)
 
     webhooks = sub.add_parser("webhooks", help="the webhook receiver and its landing table").add_subparsers(
@@ -347,29 +408,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve_hooks.add_argument("--port", type=_port, default=8088, help="port to listen on (default 8088)")
     serve_hooks.set_defaults(func=cmd_webhooks_serve)
     listing = webhooks.add_parser("list", help="inspect landed events (newest first)")
-    listing.add_argument("--status", choices=["pending", "queued", "processed", "dead"], help="only events in this state")
+    listing.add_argument(
+        "--status", choices=["pending", "queued", "processed", "dead"], help="only events in this state"
+    )
     listing.add_argument("--tenant", metavar="SLUG", help="only this tenant's events")
     listing.add_argument("--provider", choices=["calcom", "retell"], help="only this provider's events")
     listing.add_argument("--limit", type=_positive_int, default=50, help="at most N events (default 50)")
     listing.set_defaults(func=cmd_webhooks_list)
     replay = webhooks.add_parser("replay", help="re-queue events (dead letters, or everything since a time)")
     replay.add_argument("--id", type=_positive_int, action="append", help="event id (repeatable)")
-    replay.add_argument("--since", type=_moment, metavar="TIME", help="ISO time, e.g. 2026-11-24T06:00 (UTC unless an offset is given)")
+    replay.add_argument(
+        "--since", type=_moment, metavar="TIME", help="ISO time, e.g. 2026-11-24T06:00 (UTC unless an offset is given)"
+    )
     replay.add_argument("--tenant", metavar="SLUG", help="only this tenant's events")
     replay.add_argument("--provider", choices=["calcom", "retell"], help="only this provider's events")
     replay.set_defaults(func=cmd_webhooks_replay)
 
-    instance = sub.add_parser("instance", help="the local Dagster instance the CLI and `make dev` share").add_subparsers(
-        dest="instance_command", required=True, metavar="COMMAND"
+    instance = sub.add_parser(
+        "instance", help="the local Dagster instance the CLI and `make dev` share"
+    ).add_subparsers(dest="instance_command", required=True, metavar="COMMAND")
+    prepare = instance.add_parser(
+        "prepare", help="create or repair it, print its directory ($ASKPRO_DATA_DIR/dagster_home or $DAGSTER_HOME)"
     )
-    prepare = instance.add_parser("prepare", help="create or repair it, print its directory ($ASKPRO_DATA_DIR/dagster_home or $DAGSTER_HOME)")
     prepare.set_defaults(func=cmd_instance_prepare)
 
     _warehouse_commands(sub)
     return parser
 
 
-def _warehouse_commands(sub) -> None:
+def _warehouse_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
     """`askpro warehouse|history|quarantine ...`: the logic lives in askpro_pipelines/warehouse/."""
     from askpro_pipelines.warehouse import migrate
 
@@ -389,17 +456,21 @@ def _warehouse_commands(sub) -> None:
     past = sub.add_parser("history", help="the warehouse's history of the dimensions").add_subparsers(
         dest="history_command", required=True
     )
-    phone = past.add_parser("phone", help="a number's chain (agent, version, prompt, branch, event type, staff) at an instant")
+    phone = past.add_parser(
+        "phone", help="a number's chain (agent, version, prompt, branch, event type, staff) at an instant"
+    )
     phone.add_argument("number", help="any common spelling, e.g. +4930123456701 or 030 123456701")
     phone.add_argument("--at", help="ISO time, e.g. 2026-11-24T10:00 (UTC unless an offset is given; default: now)")
     phone.add_argument("--tenant", metavar="SLUG", help="only this tenant's numbers")
-    phone.set_defaults(func=lambda args: history.cmd_history_phone(resolve_warehouse_url(), args.number, args.at, args.tenant))
+    phone.set_defaults(
+        func=lambda args: history.cmd_history_phone(resolve_warehouse_url(), args.number, args.at, args.tenant)
+    )
 
     from askpro_pipelines.warehouse import quarantine
 
-    held = sub.add_parser("quarantine", help="records that failed validation and were kept out of their table").add_subparsers(
-        dest="quarantine_command", required=True
-    )
+    held = sub.add_parser(
+        "quarantine", help="records that failed validation and were kept out of their table"
+    ).add_subparsers(dest="quarantine_command", required=True)
     listing = held.add_parser("list", help="quarantined records: tenant, entity, record id, error, first/last seen")
     listing.add_argument("--tenant", metavar="SLUG", help="only this tenant's records")
     listing.add_argument("--payload", action="store_true", help="also print each record's (redacted) payload")
@@ -421,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = " ".join(part for part in (args.command, getattr(args, f"{args.command}_command", None)) if part)
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except (UsageError, TenantsFileError, SelectionError, WarehouseSchemaError) as exc:
         print(f"askpro {command}: error: {exc}", file=sys.stderr)
         return 2

@@ -40,7 +40,10 @@ def test_calcom_group_and_lineage():
         # each history table sits beside its current table, downstream of it
         **{f"{t}_history": group for t, group in HISTORY_GROUPS.items()},
     }
-    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
+    parents = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
     assert parents["staff"] == {"calcom_event_types"}
     assert parents["staff_event_types"] == {"calcom_event_types", "staff"}
     assert parents["working_hours"] == {"staff"}
@@ -114,7 +117,13 @@ def test_derived_tables_follow_their_upstreams():
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("tenants", ["praxis-am-stadtpark"])
         tenant = "praxis-am-stadtpark"
-        upstream = ["retell_phone_numbers", "retell_agent_versions", "retell_agents", "calcom_event_types", "staff_event_types"]
+        upstream = [
+            "retell_phone_numbers",
+            "retell_agent_versions",
+            "retell_agents",
+            "calcom_event_types",
+            "staff_event_types",
+        ]
         for name in [*upstream, "phone_assignments"]:
             instance.report_runless_asset_event(AssetMaterialization(name, partition=tenant))
         quiet = evaluate_automation_conditions(defs=defs, instance=instance)

@@ -5,6 +5,9 @@ returns what happened. The link table is derived from the warehouse copy of the 
 so its lineage is real data flow, not decoration.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
@@ -50,7 +53,7 @@ POOL = "calcom_api"
 )
 def calcom_event_types(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     client.verify_account()
@@ -78,7 +81,7 @@ def calcom_event_types(
 )
 def staff(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
@@ -107,7 +110,7 @@ def staff(
 )
 def staff_event_types(
     context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     event_types = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
     stats = warehouse.warehouse.replace_slice("staff_event_types", tenant.slug, staff_event_type_rows(event_types))
@@ -148,7 +151,7 @@ def staff_event_types(
 )
 def calcom_schedules(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
+) -> Iterator[MaterializeResult[Any]]:
     """Both tables come from one schedules listing, so one fetch feeds both."""
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
@@ -187,7 +190,7 @@ def calcom_schedules(
 )
 def calcom_bookings(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     clients = ClientPerTenant(calcom.client_for)
     written = []
     for tenant, day in tenant_days(context, tenants.get):

@@ -1,8 +1,10 @@
 """Retell dimension tables, one partition per tenant."""
 
+from collections.abc import Iterator
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -16,12 +18,12 @@ from dagster import (
 from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
 from askpro_pipelines.partitions import (
     day_window,
     tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
 from askpro_pipelines.resources.retell import CALLS, RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
@@ -63,7 +65,7 @@ POOL = "retell_api"
 )
 def retell_agent_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
+) -> Iterator[MaterializeResult[Any]]:
     """One pass over the agents (and their LLMs) feeds both tables."""
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
@@ -95,7 +97,7 @@ def retell_agent_tables(
 )
 def retell_phone_numbers(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
     rows = list(phone_number_rows(client.phone_numbers()))
@@ -131,13 +133,13 @@ def retell_phone_numbers(
 )
 def retell_call_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
+) -> Iterator[MaterializeResult[Any]]:
     """One listing per day feeds both tables; a day range runs day by day in one run. Each listing
     page is written as it arrives (the day's write stays one transaction), while the next page's
     transcripts are fetched: memory does not grow with the calls of a day."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     clients = ClientPerTenant(retell.client_for)
-    written: dict[str, list] = {"retell_calls": [], "retell_call_transcripts": []}
+    written: dict[str, list[Any]] = {"retell_calls": [], "retell_call_transcripts": []}
     with_transcripts = "retell_call_transcripts" in selected
     tables = [table for table in written if table in selected]
     wh = warehouse.warehouse

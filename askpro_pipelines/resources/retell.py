@@ -130,7 +130,8 @@ class RetellClient:
         while True:
             params = {"limit": self.page_size, "pagination_key": key, "sort_order": "ascending"}
             body = self._current_or_none(
-                lambda: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}), first=key is None
+                lambda: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}),  # noqa: B023 - called at once
+                first=key is None,
             )
             if body is None:
                 return None
@@ -190,7 +191,8 @@ class RetellClient:
         batch = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
         while batch:
             more: list[DetailRequest] = []
-            for agent_id, body in batch:
+            for owner, body in batch:
+                agent_id = str(owner)  # every request here names its agent
                 items, has_more, key = self._unwrap(body, AGENTS)
                 parser = partial(agent_version_number_from_raw, agent_id=agent_id)
                 numbers[agent_id] += self._parse(
@@ -220,7 +222,7 @@ class RetellClient:
         self.generation[AGENTS] = LEGACY
         return versions
 
-    def _load_llms(self, versions) -> None:
+    def _load_llms(self, versions: Iterable[AgentVersion]) -> None:
         """Fetch every LLM (id, version) the agents use that is not cached yet, concurrently."""
         wanted = sorted({(v.llm_id, v.llm_version) for v in versions if v.llm_id} - set(self._llms), key=str)
         requests = [
@@ -254,7 +256,7 @@ class RetellClient:
             while True:
                 params = {"limit": self.page_size, "pagination_key": key}
                 body = self._current_or_none(
-                    lambda: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),
+                    lambda: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),  # noqa: B023 - called at once
                     first=key is None,
                 )
                 if body is None:
@@ -328,12 +330,12 @@ class RetellClient:
             if page or not listed:
                 yield key, (page, [], None)
 
-    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]):
+    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> tuple[Any, ...]:
         """Fill each connected call's transcript from the stored one for an ended call already
         synced, and submit GET /v2/get-call for the rest: (calls, indexes waiting, ticket)."""
         calls = [
             c.model_copy(update={"transcript": known[(c.call_id, c.end_utc)]})
-            if c.transcript is None and c.call_status == "ended" and (c.call_id, c.end_utc) in known
+            if c.transcript is None and c.call_status == "ended" and c.end_utc and (c.call_id, c.end_utc) in known
             else c
             for c in calls
         ]
@@ -365,7 +367,8 @@ class RetellClient:
             if key:
                 body_json["pagination_key"] = key
             body = self._current_or_none(
-                lambda: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json), first=key is None
+                lambda: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json),  # noqa: B023 - called at once
+                first=key is None,
             )
             if body is None:
                 self.generation[CALLS] = LEGACY
@@ -416,7 +419,7 @@ class RetellClient:
     def _use(self, listing: str) -> str:
         return self.generation.get(listing, CURRENT)
 
-    def _unwrap(self, body: Any, entity: str) -> tuple[list, bool, str | None]:
+    def _unwrap(self, body: Any, entity: str) -> tuple[list[Any], bool, str | None]:
         try:
             return unwrap_list(body, entity=entity)
         except RecordError as exc:
@@ -426,7 +429,7 @@ class RetellClient:
         self,
         entity: str,
         raw: Any,
-        parser: Callable[[Mapping], Any],
+        parser: Callable[[Mapping[str, Any]], Any],
         scope: str = "",
         *,
         endpoint: str,
@@ -440,7 +443,7 @@ class RetellClient:
         )
 
     def _parse_one(
-        self, entity: str, raw: Any, parser: Callable[[Mapping], Any], scope: str = "", *, endpoint: str
+        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], scope: str = "", *, endpoint: str
     ) -> Any:
         """One detail record, or None when it was rejected (quarantined)."""
         parsed = list(self._parse(entity, [raw], parser, scope, endpoint=endpoint))
@@ -468,6 +471,7 @@ class RetellResource(ApiResource):
     def client_for(self, tenant: Tenant) -> RetellClient:
         """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
         key = tenant.retell_api_key()
+        assert tenant.retell is not None  # retell_api_key raised otherwise
         http = self.resilient_client(
             tenant=tenant.slug,
             api=API,

@@ -5,7 +5,7 @@ Pure functions: records in, dicts keyed by table column out. The assets stay a f
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from askpro_pipelines.models.bookings import Booking
 from askpro_pipelines.models.calcom import (
@@ -17,6 +17,9 @@ from askpro_pipelines.models.calcom import (
 )
 from askpro_pipelines.models.calls import Call
 from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
+
+if TYPE_CHECKING:  # the store imports this module
+    from askpro_pipelines.warehouse.store import Warehouse
 
 
 def event_type_rows(event_types: Iterable[EventType], api_version: str) -> Iterator[dict[str, Any]]:
@@ -152,7 +155,7 @@ def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]
         def bindings(direction: str) -> list[dict[str, Any]]:
             return [
                 {"agent_id": b.agent_id, "agent_version": b.agent_version, "weight": b.weight}
-                for b in n.bindings
+                for b in n.bindings  # noqa: B023 - called within this iteration only
                 if b.direction == direction
             ]
 
@@ -190,7 +193,9 @@ def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[st
     return rows, transcripts
 
 
-def known_transcripts(warehouse, tenant: str, day, calls: Iterable[Call]) -> dict[tuple[str, dt.datetime], str]:
+def known_transcripts(
+    warehouse: "Warehouse", tenant: str, day: dt.date, calls: Iterable[Call]
+) -> dict[tuple[str, dt.datetime], str]:
     """(call id, end) → stored transcript of those of `calls` that ended, so a re-sync need not
     fetch them. Asked per listing page, so what it holds does not grow with the calls of a day."""
     ended = [c.call_id for c in calls if c.call_status == "ended" and c.transcript is None]

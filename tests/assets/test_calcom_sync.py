@@ -70,7 +70,9 @@ def test_metadata_reports_rows_schema_lineage_and_requests(sync):
 
 
 def test_rate_limit_then_success_honours_retry_after(sync, simulator):
-    simulator.add_fault(Fault(kind="status", status=429, retry_after=0.3, path_prefix="/calcom/v2/event-types", count=1))
+    simulator.add_fault(
+        Fault(kind="status", status=429, retry_after=0.3, path_prefix="/calcom/v2/event-types", count=1)
+    )
     report = sync(tenant_slugs=["praxis-v2"], select=["calcom_event_types"])
     assert report.success, report.tenants[0].errors
     metadata = _latest_metadata(sync.instance, "calcom_event_types")
@@ -87,7 +89,11 @@ def test_server_errors_are_retried(sync, simulator):
 
 def test_breaker_opens_fails_fast_and_other_tenants_still_sync(sync, simulator):
     simulator.add_fault(Fault(kind="status", status=503, tenant="praxis-v2", count=-1))
-    config = {"resources": {"calcom": {"config": {"backoff_base_s": 0.01, "max_attempts": 10, "breaker_failure_threshold": 3}}}}
+    config = {
+        "resources": {
+            "calcom": {"config": {"backoff_base_s": 0.01, "max_attempts": 10, "breaker_failure_threshold": 3}}
+        }
+    }
     report = sync(run_config=config)
     failed, healthy = _tenant(report, "praxis-v2"), _tenant(report, "praxis-v1")
     assert not failed.success and healthy.success
