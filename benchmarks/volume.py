@@ -25,7 +25,7 @@ def volume_in_child(calls_per_day: int, root: Path, days: int = 30, timeout_s: i
 
 def volume_rows(volume: dict, verdict: Callable[[bool], str]) -> list[tuple]:
     rows = []
-    for label, v in volume.items():
+    for v in volume.values():
         calls = v["rows"].get("retell_calls", 0)
         helpers = " + ".join(f"{h:.0f}" for h in v["helpers_peak_mb"]) or "-"
         rows.append((f"7 backfill 30 days, {calls:,} calls [sqlite]",

@@ -27,6 +27,7 @@ from askpro_pipelines.partitions import (
 from askpro_pipelines.resources.retell import CALLS, RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.day_stream import DayStream
 from askpro_pipelines.warehouse.quarantine import settle_log
 from askpro_pipelines.warehouse.rows import (
     agent_version_rows,
@@ -37,7 +38,6 @@ from askpro_pipelines.warehouse.rows import (
     readable_versions,
     stored_prompts,
 )
-from askpro_pipelines.warehouse.day_stream import DayStream
 from askpro_pipelines.warehouse.shapes import replace_shapes
 
 GROUP = "retell"
@@ -151,7 +151,7 @@ def retell_call_tables(
         for day, day_pages in groupby(pages, key=itemgetter(0)):
             with DayStream(wh, tenant.slug, day, tables) as stream:
                 for _, calls in day_pages:
-                    rows = dict(zip(written, call_rows(calls)))
+                    rows = dict(zip(written, call_rows(calls), strict=True))
                     for table in tables:
                         stream.add(table, rows[table])
                 held = {"call_id": client.rejected.ids(CALLS, str(day))}  # known once the day is read

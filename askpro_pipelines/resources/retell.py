@@ -96,7 +96,7 @@ class RetellClient:
 
     # ---- agents -----------------------------------------------------------------------------
 
-    def agent_versions(self, stored_prompts: Mapping[tuple, str] | None = None) -> list[AgentVersion]:
+    def agent_versions(self, stored_prompts: Mapping[tuple[Any, ...], str] | None = None) -> list[AgentVersion]:
         """Every version of every agent, each with its LLM's (redacted) prompt and prompt hash.
 
         `stored_prompts` ((agent id, version, LLM id, LLM version, last modified) → prompt, from the
@@ -274,14 +274,14 @@ class RetellClient:
     # ---- calls ------------------------------------------------------------------------------
 
     def calls_by_window(
-        self, windows: Windows, with_transcripts: bool = True, known_for: KnownFor | None = None
+        self, windows: "Windows[W]", with_transcripts: bool = True, known_for: "KnownFor[W] | None" = None
     ) -> Iterator[tuple[W, list[Call]]]:
         """(key, all calls of the window) for each window: `call_pages_by_window` joined per window."""
         for key, pages in groupby(self.call_pages_by_window(windows, with_transcripts, known_for), key=itemgetter(0)):
             yield key, [call for _, page in pages for call in page]
 
     def call_pages_by_window(
-        self, windows: Windows, with_transcripts: bool = True, known_for: KnownFor | None = None
+        self, windows: "Windows[W]", with_transcripts: bool = True, known_for: "KnownFor[W] | None" = None
     ) -> Iterator[tuple[W, list[Call]]]:
         """(key, one listing page of calls that started in [start, end)) for each window (key, start,
         end), in order, at least one (maybe empty) page per window.
@@ -303,7 +303,9 @@ class RetellClient:
         if ahead is not None:
             yield ahead[0], self._complete(ahead[1], str(ahead[0]))
 
-    def _listed_pages(self, windows, with_transcripts: bool, known_for) -> Iterator[tuple[Any, tuple]]:
+    def _listed_pages(
+        self, windows: "Windows[W]", with_transcripts: bool, known_for: "KnownFor[W] | None"
+    ) -> Iterator[tuple[W, tuple[Any, ...]]]:
         """(key, (calls, indexes waiting, ticket)) per listing page, transcripts already submitted.
         Malformed calls are rejected under the window's key as scope."""
         for key, start, end in windows:
@@ -321,14 +323,14 @@ class RetellClient:
                     if not listed:
                         yield key, ([], [], None)
                     continue
-            page: list[Call] = []
+            chunk: list[Call] = []
             for call in self._legacy_calls(lo, hi, scope):  # transcripts inline: handed over a page at a time
-                page.append(call)
-                if len(page) == CALL_PAGE:
-                    yield key, (page, [], None)
-                    page, listed = [], True
-            if page or not listed:
-                yield key, (page, [], None)
+                chunk.append(call)
+                if len(chunk) == CALL_PAGE:
+                    yield key, (chunk, [], None)
+                    chunk, listed = [], True
+            if chunk or not listed:
+                yield key, (chunk, [], None)
 
     def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> tuple[Any, ...]:
         """Fill each connected call's transcript from the stored one for an ended call already
@@ -343,7 +345,7 @@ class RetellClient:
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
         return calls, missing, self.details.submit(self.http, requests) if requests else None
 
-    def _complete(self, listed: tuple, scope: str) -> list[Call]:
+    def _complete(self, listed: tuple[Any, ...], scope: str) -> list[Call]:
         """A page's calls with the requested transcripts merged in (a malformed detail is
         quarantined and its call lands as listed, without the transcript)."""
         calls, missing, ticket = listed

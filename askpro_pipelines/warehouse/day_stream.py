@@ -23,21 +23,21 @@ from askpro_pipelines.warehouse.tables import CONTRACTS, HISTORY
 class _TableDay:
     """One table's part of a day stream: the stored hashes per key, what this stream has written."""
 
-    def __init__(self, conn, table: str, tenant: str, day: dt.date):
+    def __init__(self, conn: sa.Connection, table: str, tenant: str, day: dt.date) -> None:
         self.contract = CONTRACTS[table]
         if not self.contract.by_day or table in HISTORY:  # dimensions keep history and a delete guard
             raise ValueError(f"{table}: takes no day; a day stream writes fact tables only")
         t = self.contract.table
         self.scope = [t.c.tenant == tenant, t.c.day == day]
-        self.old: dict[tuple, list[str]] = defaultdict(list)
+        self.old: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         query = sa.select(*[t.c[k] for k in self.contract.row_key], t.c.row_hash).where(*self.scope)
         for found in conn.execute(query):
             self.old[tuple(found[:-1])].append(found[-1])
-        self.seen: set[tuple] = set()
-        self.held: dict[str, set] = {}
+        self.seen: set[tuple[Any, ...]] = set()
+        self.held: dict[str, set[Any]] = {}
         self.rows = self.inserted = self.updated = 0
 
-    def gone(self) -> tuple[list[tuple], int]:
+    def gone(self) -> tuple[list[tuple[Any, ...]], int]:
         """(keys no chunk brought, stored rows kept because a held value names them)."""
         key_cols = self.contract.row_key
         positions = [(key_cols.index(column), values) for column, values in self.held.items() if values]
@@ -83,7 +83,7 @@ class DayStream:
         part = self._tables[table]
         contract, conn = part.contract, self._conn
         columns, key_cols = contract.content_columns, contract.row_key
-        groups: dict[tuple, list[dict]] = defaultdict(list)
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
         for record in records:
             row = {c: record.get(c) for c in columns}
             row["tenant"], row["day"] = self.tenant, self.day
@@ -91,8 +91,8 @@ class DayStream:
             row["synced_at"] = self.now
             groups[tuple(row[k] for k in key_cols)].append(row)
             part.rows += 1
-        fresh: list[dict] = []
-        stale: list[tuple] = []
+        fresh: list[dict[str, Any]] = []
+        stale: list[tuple[Any, ...]] = []
         for key, rows in groups.items():
             if key in part.seen:  # a key an earlier chunk brought: its rows so far stay, these join them
                 fresh += rows
@@ -116,7 +116,7 @@ class DayStream:
         for column, values in keep.items():
             part.held.setdefault(column, set()).update(values)
 
-    def __exit__(self, kind, error, traceback) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         if kind is not None:
             self._close(commit=False)
             return
@@ -132,7 +132,7 @@ class DayStream:
             raise
         self._close(commit=True)
 
-    def _delete(self, part: _TableDay, keys: list[tuple]) -> None:
+    def _delete(self, part: _TableDay, keys: list[tuple[Any, ...]]) -> None:
         for match in _key_chunks(part.contract.table, part.contract.row_key, keys):
             self._conn.execute(part.contract.table.delete().where(*part.scope, match))
 

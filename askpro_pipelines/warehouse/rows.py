@@ -219,7 +219,7 @@ def known_transcripts(
     }
 
 
-def stored_prompts(warehouse, tenant: str) -> dict[tuple, str]:
+def stored_prompts(warehouse: "Warehouse", tenant: str) -> dict[tuple[Any, ...], str]:
     """(agent id, version, LLM id, LLM version, last modified) → stored prompt of each published
     version synced with one: a published version no longer changes, so a re-sync need not fetch its LLM."""
     columns = ["agent_id", "version", "llm_id", "llm_version", "last_modified", "is_published", "prompt"]
