@@ -1,6 +1,8 @@
 """The one place that builds the code location's Definitions."""
 
-from dagster import Definitions, in_process_executor
+import os
+
+from dagster import Definitions, EnvVar, in_process_executor
 
 from askpro_pipelines.assets.availability import (
     availability_every_30_minutes,
@@ -29,6 +31,20 @@ from askpro_pipelines.sensors.webhooks import (
     calcom_webhook_sensor,
     retell_webhook_sensor,
 )
+from askpro_pipelines.tenants import TENANTS_FILE_ENV
+from askpro_pipelines.warehouse.store import WAREHOUSE_URL_ENV
+
+
+def env_setting(name: str) -> EnvVar | None:
+    """Bind a resource field to an environment variable that Dagster resolves, when it is set.
+
+    Dagster reads an `EnvVar` when the resource is initialised and shows only the variable's name in
+    the UI and run config, never the value. An `EnvVar` whose variable is unset fails every run, so
+    optional settings (alerts, or the warehouse URL whose absence means the local SQLite file) are
+    bound only when the variable exists when the code location loads; only presence is looked at here.
+    """
+    return EnvVar(name) if os.environ.get(name) else None
+
 
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
@@ -48,10 +64,18 @@ defs = Definitions(
     resources={
         "calcom": CalcomResource(),
         "retell": RetellResource(),
-        "warehouse": WarehouseResource(),
-        "tenants": TenantsResource(),
-        # Alerts are optional: every unset field is read from its ASKPRO_* variable at send time.
-        "alerts": AlertsResource(),
+        # Secrets (the warehouse URL may carry a password; the alert webhook URL and SMTP password are
+        # credentials) are resolved by Dagster from these variables. Per-tenant API keys cannot be:
+        # see `ApiResource`.
+        "warehouse": WarehouseResource(url=env_setting(WAREHOUSE_URL_ENV)),
+        "tenants": TenantsResource(path=env_setting(TENANTS_FILE_ENV)),
+        # Alerts are optional: a field without its variable set stays off (or is read at send time).
+        "alerts": AlertsResource(
+            webhook_url=env_setting("ASKPRO_ALERT_WEBHOOK_URL"),
+            smtp_password=env_setting("ASKPRO_SMTP_PASSWORD"),
+            smtp_username=env_setting("ASKPRO_SMTP_USERNAME"),
+            smtp_host=env_setting("ASKPRO_SMTP_HOST"),
+        ),
     },
     # One process per run: steps of a tenant run share the HTTP pool and never contend for a
     # SQLite file; parallelism comes from running tenants as separate runs.

@@ -25,4 +25,3 @@ sync_facts_job = define_asset_job(
     selection=FACTS,
     description="Bookings, calls, transcripts and outcomes of one tenant and day (or a day range in one run).",
 )
-

@@ -35,9 +35,11 @@ def _sim_config(tenants_file: str, seed: int, overrides: dict):
 
     config = load_tenants(tenants_file)
     sim_config = config_from_tenants(config.tenants, seed=seed)
-    sim_config.tenants = [dataclasses.replace(spec, **dict(overrides.get(spec.slug, {}))) for spec in sim_config.tenants]
+    sim_config.tenants = [
+        dataclasses.replace(spec, **dict(overrides.get(spec.slug, {}))) for spec in sim_config.tenants
+    ]
     env: dict[str, str] = {}
-    for tenant, spec in zip(config.tenants, sim_config.tenants):
+    for tenant, spec in zip(config.tenants, sim_config.tenants, strict=False):
         env[tenant.calcom.api_key_env] = spec.calcom_key
         if tenant.retell:
             env[tenant.retell.api_key_env] = spec.retell_key

@@ -37,8 +37,15 @@ tenants:
       - {id: nord, name: Nord, calcom_event_type_id: 6001, phone_numbers: ["+4940111222301"]}
 """
 TABLES = [
-    "calcom_event_types", "staff", "staff_event_types", "working_hours", "working_hour_overrides",
-    "retell_agents", "retell_agent_versions", "retell_phone_numbers", "phone_assignments",
+    "calcom_event_types",
+    "staff",
+    "staff_event_types",
+    "working_hours",
+    "working_hour_overrides",
+    "retell_agents",
+    "retell_agent_versions",
+    "retell_phone_numbers",
+    "phone_assignments",
 ]
 
 
@@ -73,18 +80,27 @@ def test_sync_with_no_keys_uses_the_simulator_and_prints_counts(tenants_file, wa
         (dims,) = _rows(out, slug, "sync_dimensions")
         (facts,) = _rows(out, slug, "sync_facts")
         assert dims[2] == facts[2] == "ok"
-        assert re.fullmatch(r"[0-9a-f-]{36}", dims[-1]) and re.fullmatch(r"[0-9a-f-]{36}", facts[-1]) and dims[-1] != facts[-1]
+        assert (
+            re.fullmatch(r"[0-9a-f-]{36}", dims[-1])
+            and re.fullmatch(r"[0-9a-f-]{36}", facts[-1])
+            and dims[-1] != facts[-1]
+        )
     assert main(["sync", "--tenant", "praxis-zwei", "--select", "staff"]) == 0
     out = capsys.readouterr().out
     assert "\nSync of staff\n" in out
-    assert "praxis-eins" not in out and _rows(out, "praxis-zwei", "staff") and not _rows(out, "praxis-zwei", "sync_facts")
+    assert (
+        "praxis-eins" not in out and _rows(out, "praxis-zwei", "staff") and not _rows(out, "praxis-zwei", "sync_facts")
+    )
 
 
 def test_failed_tenant_fits_on_one_screen_with_the_errors_last(tenants_file, sqlite_url, monkeypatch, capsys):
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
     with simulator_for(load_tenants()) as simulator:
         simulator.add_fault(Fault(kind="status", status=500, tenant="praxis-zwei", count=-1))
-        keys = [os.environ[name] for name in ("CLI_EINS_CALCOM_KEY", "CLI_EINS_RETELL_KEY", "CLI_ZWEI_CALCOM_KEY", "CLI_ZWEI_RETELL_KEY")]
+        keys = [
+            os.environ[name]
+            for name in ("CLI_EINS_CALCOM_KEY", "CLI_EINS_RETELL_KEY", "CLI_ZWEI_CALCOM_KEY", "CLI_ZWEI_RETELL_KEY")
+        ]
         code = main(["sync", "--simulator", "off"])
     captured = capsys.readouterr()
     assert code == 1
@@ -99,7 +115,9 @@ def test_failed_tenant_fits_on_one_screen_with_the_errors_last(tenants_file, sql
     assert lines[0] == "NOTE tenant praxis-zwei: facts ran although dimensions failed"
     errors = lines[1:]
     assert errors and all(line.startswith("ERROR tenant praxis-zwei: ") for line in errors)
-    assert any("calcom_event_types: ApiError: [tenant=praxis-zwei api=calcom" in line and "HTTP 500" in line for line in errors)
+    assert any(
+        "calcom_event_types: ApiError: [tenant=praxis-zwei api=calcom" in line and "HTTP 500" in line for line in errors
+    )
     assert "Traceback" not in captured.out + captured.err and "STEP_FAILURE" not in captured.out + captured.err
     # Step logs and stack traces are in the log file the summary names.
     log_path = Path(re.search(r"step logs and stack traces: (\S+)", captured.out).group(1))
@@ -126,7 +144,10 @@ BAD_ARGUMENTS = [
     (["backfill", "--from", "yesterday", "--to", "2026-11-30"], "'yesterday' is not a day; expected YYYY-MM-DD"),
     (["backfill", "--from", "2026-11-24", "--to", "2026-11-20"], "--to 2026-11-20 is before --from 2026-11-24"),
     (["backfill", "--from", "2025-12-30", "--to", "2026-01-02"], "is before the first day of the fact partitions"),
-    (["backfill", "--from", "2026-11-20", "--to", "2026-11-24", "--select", "staff"], "backfill takes fact assets (calcom_bookings,"),
+    (
+        ["backfill", "--from", "2026-11-20", "--to", "2026-11-24", "--select", "staff"],
+        "backfill takes fact assets (calcom_bookings,",
+    ),
     (["backfill", "--from", "2026-11-20", "--to", "2026-11-24", "--tenant", "nope"], "unknown tenant 'nope'"),
     (["sync", "--days", "0"], "argument --days: 0 is not allowed"),
     (["sync", "--days", "-2"], "argument --days: -2 is not allowed"),
@@ -184,7 +205,9 @@ def test_every_option_has_help_text():
 def test_bad_arguments_from_the_installed_script_are_one_line(tenants_file):
     script = str(Path(sys.executable).with_name("askpro"))
     for argv in (["backfill", "--from", "2026-11-31", "--to", "2026-11-30"], ["webhooks", "list", "--tenant", "nope"]):
-        result = subprocess.run([script, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120, env=dict(os.environ))
+        result = subprocess.run(
+            [script, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120, env=dict(os.environ)
+        )
         assert result.returncode == 2 and result.stdout == ""
         assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
 
@@ -209,7 +232,11 @@ def test_installed_entry_point_records_in_the_shared_local_instance(tenants_file
     assert result.stderr == ""
     for noise in ("Telemetry", "Welcome to Dagster", "Warning", "dagster.yaml", "DEBUG"):
         assert noise not in result.stdout
-    run_ids = {row[1]: row[-1] for row in (line.split() for line in result.stdout.splitlines()) if row[1:2] in (["sync_dimensions"], ["sync_facts"])}
+    run_ids = {
+        row[1]: row[-1]
+        for row in (line.split() for line in result.stdout.splitlines())
+        if row[1:2] in (["sync_dimensions"], ["sync_facts"])
+    }
 
     with DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
         runs = instance.get_runs()
@@ -228,11 +255,16 @@ def test_installed_entry_point_records_in_the_shared_local_instance(tenants_file
             for record in instance.all_logs(run.run_id)
             if record.dagster_event and record.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
         ]
-        assert {e.dagster_event.event_specific_data.asset_key.to_user_string() for e in evaluations} >= {"staff", "phone_assignments"}
+        assert {e.dagster_event.event_specific_data.asset_key.to_user_string() for e in evaluations} >= {
+            "staff",
+            "phone_assignments",
+        }
         assert all(e.dagster_event.event_specific_data.passed for e in evaluations)
 
 
-def test_backfill_is_recorded_in_the_shared_instance_and_verbose_shows_dagster_logs(tenants_file, sqlite_url, monkeypatch, capsys):
+def test_backfill_is_recorded_in_the_shared_instance_and_verbose_shows_dagster_logs(
+    tenants_file, sqlite_url, monkeypatch, capsys
+):
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
     today = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # today or yesterday in every time zone
     first = today - dt.timedelta(days=1)
@@ -248,11 +280,14 @@ def test_backfill_is_recorded_in_the_shared_instance_and_verbose_shows_dagster_l
         assert run.run_id == run_row[-1] and run.tags["askpro/tenant"] == "praxis-eins"
         for table in ("calcom_bookings", "retell_calls", "booking_outcomes"):
             partitions = {
-                record.partition_key
-                for record in instance.fetch_materializations(AssetKey(table), limit=10).records
+                record.partition_key for record in instance.fetch_materializations(AssetKey(table), limit=10).records
             }
             assert partitions == {f"{day}|praxis-eins" for day in (first, today)}, table
-        evaluations = [r for r in instance.all_logs(run.run_id) if r.dagster_event and r.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+        evaluations = [
+            r
+            for r in instance.all_logs(run.run_id)
+            if r.dagster_event and r.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
         assert evaluations and all(e.dagster_event.event_specific_data.passed for e in evaluations)
 
 
@@ -260,12 +295,22 @@ def test_instance_prepare_prints_the_home_make_dev_uses(tmp_path):
     script = str(Path(sys.executable).with_name("askpro"))
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     default = subprocess.run(
-        [script, "instance", "prepare"], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**env, "ASKPRO_DATA_DIR": str(tmp_path / "d")}
+        [script, "instance", "prepare"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "ASKPRO_DATA_DIR": str(tmp_path / "d")},
     )
     assert default.returncode == 0 and default.stdout == f"{tmp_path / 'd' / 'dagster_home'}\n" and default.stderr == ""
     assert (tmp_path / "d" / "dagster_home" / "history" / "runs" / "index.db").exists()
     override = subprocess.run(
-        [script, "instance", "prepare"], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**env, "DAGSTER_HOME": str(tmp_path / "h")}
+        [script, "instance", "prepare"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "DAGSTER_HOME": str(tmp_path / "h")},
     )
     assert override.returncode == 0 and override.stdout == f"{tmp_path / 'h'}\n"
     assert "askpro instance prepare" in (ROOT / "Makefile").read_text().split("\ndev:")[1]

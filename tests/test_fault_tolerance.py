@@ -94,7 +94,10 @@ def test_faulty_api_gives_the_fault_free_tables_except_quarantined_records(sync,
     missing = {(r["tenant"], r["record_id"]) for r in held}
 
     expected, got = _tables(reference), _tables(warehouse_env)
-    schedule_at = {name: [c.name for c in CONTRACTS[name].table.columns if c.name != "synced_at"].index("schedule_id") for name in ("working_hours", "working_hour_overrides")}
+    schedule_at = {
+        name: [c.name for c in CONTRACTS[name].table.columns if c.name != "synced_at"].index("schedule_id")
+        for name in ("working_hours", "working_hour_overrides")
+    }
     for name, rows in expected.items():
         if name in schedule_at:  # the malformed schedules' rows are the only difference
             i = schedule_at[name]

@@ -33,7 +33,12 @@ from askpro_pipelines.webhooks.signatures import retell_signature
 from askpro_pipelines.webhooks.store import WebhookStore
 
 DAYS = [dt.date(2026, 11, 16), dt.date(2026, 11, 17), dt.date(2026, 11, 18)]
-FAST = {"resources": {"calcom": {"config": {"backoff_base_s": 0.01, "max_attempts": 2}}, "retell": {"config": {"backoff_base_s": 0.01, "max_attempts": 2}}}}
+FAST = {
+    "resources": {
+        "calcom": {"config": {"backoff_base_s": 0.01, "max_attempts": 2}},
+        "retell": {"config": {"backoff_base_s": 0.01, "max_attempts": 2}},
+    }
+}
 
 
 def _facts(url: str) -> dict[str, list[tuple]]:
@@ -61,7 +66,9 @@ def _deliver(receiver_url: str, simulator, day: dt.date) -> int:
             for provider, body, headers in deliveries_for_day(simulator.world, tenant.slug, day, secret, key):
                 if provider == "retell":  # replayed now: Retell signatures are only valid for 5 minutes
                     headers = {**headers, "x-retell-signature": retell_signature(key, body, int(time.time() * 1000))}
-                response = client.post(f"{receiver_url}/webhooks/{provider}/{tenant.slug}", content=body, headers=headers)
+                response = client.post(
+                    f"{receiver_url}/webhooks/{provider}/{tenant.slug}", content=body, headers=headers
+                )
                 assert response.status_code == 200, response.text
                 sent += 1
     return sent
@@ -74,7 +81,9 @@ def _drain_sensors(instance, url):
     for _ in range(4):
         requested = 0
         for sensor in (calcom_webhook_sensor, retell_webhook_sensor):
-            with build_sensor_context(instance=instance, cursor=cursors.get(sensor.name), resources=resources) as context:
+            with build_sensor_context(
+                instance=instance, cursor=cursors.get(sensor.name), resources=resources
+            ) as context:
                 result = sensor(context)
             cursors[sensor.name] = result.cursor
             for request in result.run_requests:
@@ -93,11 +102,15 @@ def _drain_sensors(instance, url):
             return
 
 
-def test_outage_then_backfill_equals_a_run_without_outage(simulator, tenants_file, warehouse_url, tmp_path, monkeypatch):
+def test_outage_then_backfill_equals_a_run_without_outage(
+    simulator, tenants_file, warehouse_url, tmp_path, monkeypatch
+):
     config = load_tenants()
     baseline_url = f"sqlite:///{tmp_path / 'baseline.db'}"
     monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", baseline_url)
-    baseline = run_sync(config, select=FACT_ASSETS, days=len(DAYS), until=DAYS[-1], instance=DagsterInstance.ephemeral())
+    baseline = run_sync(
+        config, select=FACT_ASSETS, days=len(DAYS), until=DAYS[-1], instance=DagsterInstance.ephemeral()
+    )
     assert baseline.success, [t.errors for t in baseline.tenants]
     expected = _facts(baseline_url)
     assert all(expected[name] for name in ("calcom_bookings", "retell_calls", "booking_outcomes"))

@@ -6,7 +6,7 @@ and hands back validated models, never raw dicts.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import Field
@@ -127,6 +127,7 @@ class CalcomClient:
         from the staff table) fills that in.
         """
         default_tz = self.tenant.timezone
+        raw: Iterable[Any]
         if self.api_version == "v1":
             raw = self._watched("/v1/schedules", self._v1_list("/v1/schedules", "schedules", entity="schedules"))
             return self._parse(
@@ -238,7 +239,9 @@ class CalcomClient:
             raise self._payload_error(entity, f"{path}: expected the v2 envelope {{status: success, data}}")
         return body["data"]
 
-    def _v2_data(self, template: str, *, entity: str, params=None, **path_args: Any) -> list:
+    def _v2_data(
+        self, template: str, *, entity: str, params: Mapping[str, Any] | None = None, **path_args: Any
+    ) -> list[Any]:
         """A v2 list endpoint's `data`, the path filled from `template`, sent with the registered version."""
         path = template.format(**path_args)
         body = self.http.get_json(path, entity=entity, headers=v2_headers(template), params=params)
@@ -260,11 +263,12 @@ class CalcomClient:
 
     # ---- v1 plumbing ----------------------------------------------------------------------
 
-    def _v1_list(self, path: str, key: str, *, entity: str, params=None) -> list:
+    def _v1_list(self, path: str, key: str, *, entity: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         body = self.http.get_json(path, entity=entity, params=params)
         if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
             raise self._payload_error(entity, f"{path}: expected a {key!r} list in the v1 response")
-        return body[key]
+        records: list[Any] = body[key]
+        return records
 
     def _v1_pages(self, path: str, key: str, *, entity: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:
         """take/page pagination: no cursor, so page until a short page comes back."""
@@ -280,11 +284,13 @@ class CalcomClient:
 
     # ---- records --------------------------------------------------------------------------
 
-    def _watched(self, template: str, records: list) -> list:
+    def _watched(self, template: str, records: list[Any]) -> list[Any]:
         """The records of one endpoint, their shapes noted (drift.py) before they are combined."""
         return list(self.shapes.watch(template, records))
 
-    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any], scope: str = "") -> Iterator[Any]:
+    def _parse(
+        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], scope: str = ""
+    ) -> Iterator[Any]:
         return parse_records(
             raw, parser, tenant=self.tenant.slug, api=API, entity=entity, rejected=self.rejected, scope=scope
         )

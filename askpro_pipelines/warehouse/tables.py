@@ -8,13 +8,14 @@ whole tenant's sync failing on a constraint.
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 
-class UtcDateTime(sa.types.TypeDecorator):
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
     """An instant stored as UTC and always read back timezone-aware.
 
     PostgreSQL's timestamptz does this by itself; SQLite hands back naive datetimes, which readers
@@ -24,12 +25,12 @@ class UtcDateTime(sa.types.TypeDecorator):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is not None and value.tzinfo is not None:
             return value.astimezone(dt.UTC)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value
@@ -43,7 +44,7 @@ TENANT_DOC = "tenant slug from the tenants file (the partition key)"
 BOOKKEEPING_COLUMNS = ("row_hash", "synced_at")
 
 
-def _bookkeeping() -> list[sa.Column]:
+def _bookkeeping() -> list[sa.Column[Any]]:
     return [
         sa.Column(
             "row_hash",

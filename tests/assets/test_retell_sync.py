@@ -48,8 +48,12 @@ def test_sync_resolves_the_chain_end_to_end(sync, warehouse_env, simulator):
 def test_legacy_endpoints_and_legacy_bindings(sync, simulator, warehouse_env):
     assert sync(tenant_slugs=["praxis-v2"]).success
     wh = Warehouse.from_url(warehouse_env)
-    current_numbers = sorted(wh.read_slice("retell_phone_numbers", "praxis-v2", ["phone_number", "inbound_agent_id"]), key=str)
-    current_versions = sorted(wh.read_slice("retell_agent_versions", "praxis-v2", ["agent_id", "version", "prompt_hash"]), key=str)
+    current_numbers = sorted(
+        wh.read_slice("retell_phone_numbers", "praxis-v2", ["phone_number", "inbound_agent_id"]), key=str
+    )
+    current_versions = sorted(
+        wh.read_slice("retell_agent_versions", "praxis-v2", ["agent_id", "version", "prompt_hash"]), key=str
+    )
 
     for path in ("/retell/v2/list-agents", "/retell/v2/list-phone-numbers"):
         simulator.add_fault(Fault(kind="status", status=404, path_prefix=path, count=-1))
@@ -58,8 +62,14 @@ def test_legacy_endpoints_and_legacy_bindings(sync, simulator, warehouse_env):
     # The same rows whichever generation answered (legacy lists carry no tags, so retell_agents may differ there).
     for name in ("retell_agent_versions", "retell_phone_numbers"):
         assert (tables[name].inserted, tables[name].updated, tables[name].deleted) == (0, 0, 0), name
-    assert sorted(wh.read_slice("retell_phone_numbers", "praxis-v2", ["phone_number", "inbound_agent_id"]), key=str) == current_numbers
-    assert sorted(wh.read_slice("retell_agent_versions", "praxis-v2", ["agent_id", "version", "prompt_hash"]), key=str) == current_versions
+    assert (
+        sorted(wh.read_slice("retell_phone_numbers", "praxis-v2", ["phone_number", "inbound_agent_id"]), key=str)
+        == current_numbers
+    )
+    assert (
+        sorted(wh.read_slice("retell_agent_versions", "praxis-v2", ["agent_id", "version", "prompt_hash"]), key=str)
+        == current_versions
+    )
     metadata = _metadata(sync.instance, "retell_agents")
     assert metadata["retell/endpoints/retell_agents"] == "legacy"
 
@@ -77,7 +87,9 @@ def test_multi_page_listing(sync, simulator, warehouse_env):
 def test_keys_inside_prompts_are_redacted(sync, warehouse_env):
     assert sync().success
     wh = Warehouse.from_url(warehouse_env)
-    secrets = [os.environ[name] for name in ("TEST_V2_CALCOM_API_KEY", "TEST_V1_CALCOM_API_KEY", "TEST_V2_RETELL_API_KEY")]
+    secrets = [
+        os.environ[name] for name in ("TEST_V2_CALCOM_API_KEY", "TEST_V1_CALCOM_API_KEY", "TEST_V2_RETELL_API_KEY")
+    ]
     for slug in ("praxis-v2", "praxis-v1"):
         for row in wh.read_slice("retell_agents", slug):
             text = repr(row)
@@ -93,7 +105,13 @@ def test_assignment_checks_fail_on_purpose(sync, warehouse_env):
     rows = wh.read_slice("phone_assignments", slug)
     good = rows[0]
     rows += [
-        {**good, "phone_number": "+4930999000001", "agent_id": None, "agent_version": None, "agent_version_published": None},
+        {
+            **good,
+            "phone_number": "+4930999000001",
+            "agent_id": None,
+            "agent_version": None,
+            "agent_version_published": None,
+        },
         {**good, "phone_number": "+4930999000002", "agent_version": "9", "agent_version_published": False},
         {**good, "phone_number": "+4930999000003", "branch_id": None, "branch_name": None},
         {**good, "phone_number": "+4930999000004", "event_type_id": "424242", "event_type_title": None},
@@ -117,7 +135,13 @@ def test_assignment_checks_fail_on_purpose(sync, warehouse_env):
 
 def test_retell_rate_limit_with_retry_after_ms_then_success(sync, simulator):
     simulator.add_fault(
-        Fault(kind="status", status=429, retry_after=0.2, retry_after_header="retry-after-ms", path_prefix="/retell/v2/list-phone-numbers")
+        Fault(
+            kind="status",
+            status=429,
+            retry_after=0.2,
+            retry_after_header="retry-after-ms",
+            path_prefix="/retell/v2/list-phone-numbers",
+        )
     )
     report = sync(tenant_slugs=["praxis-v2"], select=["retell_phone_numbers"])
     assert report.success, report.tenants[0].errors
@@ -141,3 +165,19 @@ def test_a_resync_reuses_stored_transcripts_of_ended_calls(sync, simulator, ware
     tables = {t.table: t for t in again.tenants[0].tables}
     assert (tables["retell_call_transcripts"].inserted, tables["retell_call_transcripts"].updated) == (0, 0)
     assert tables["retell_call_transcripts"].rows > 0
+
+
+def test_a_resync_reuses_stored_prompts_of_published_versions(sync, simulator, warehouse_env):
+    select = ["retell_agents", "retell_agent_versions"]
+    assert sync(tenant_slugs=["praxis-v2"], select=select).success
+    wh = Warehouse.from_url(warehouse_env)
+    versions = wh.read_slice("retell_agent_versions", "praxis-v2", ["is_published", "llm_id", "prompt", "prompt_hash"])
+    published = [v for v in versions if v["is_published"] and v["llm_id"]]
+    assert published and all(v["prompt"] and v["prompt_hash"] for v in published)
+    fetched = simulator.request_count("/retell/get-retell-llm")
+    again = sync(tenant_slugs=["praxis-v2"], select=select)
+    tables = _tables(again, "praxis-v2")
+    assert all((tables[t].inserted, tables[t].updated, tables[t].deleted) == (0, 0, 0) for t in select), tables
+    drafts = {(v["llm_id"]) for v in versions if not v["is_published"] and v["llm_id"]}
+    # Only drafts (which may still change) are asked for their LLM again; published versions are not.
+    assert simulator.request_count("/retell/get-retell-llm") - fetched == len(drafts)

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from askpro_pipelines.resources.details import SMALL_BATCH, DetailRequest, ProcessDetails, ThreadedDetails
 from askpro_pipelines.partitions import day_window
+from askpro_pipelines.resources.details import SMALL_BATCH, DetailRequest, ProcessDetails, ThreadedDetails
 from askpro_pipelines.resources.http import ApiError, CircuitOpenError, RawBody, ResilientClient
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.simulator.server import Fault
@@ -47,7 +47,9 @@ def _agent_requests(client, n=6):
     """`n` get-agent-versions requests, cycling over the tenant's agents (the test tenant has two)."""
     summaries = client.http.post_json("/v2/list-agents", entity="retell_agents", json={})["items"]
     ids = [s["agent_id"] for s in summaries]
-    return [DetailRequest(f"/get-agent-versions/{ids[i % len(ids)]}", "retell_agents", ids[i % len(ids)]) for i in range(n)]
+    return [
+        DetailRequest(f"/get-agent-versions/{ids[i % len(ids)]}", "retell_agents", ids[i % len(ids)]) for i in range(n)
+    ]
 
 
 def test_the_process_gives_the_threads_answers_in_order_and_counts_its_requests(retell, process_details):
@@ -83,14 +85,20 @@ def test_a_batch_left_uncollected_is_dropped_and_sent_again_if_collected_later(r
     assert simulator.request_count("/retell/get-agent-versions/") == before + 6  # the skipped batch went twice
 
 
-def test_a_failed_request_raises_the_clients_error_after_its_retries_and_logs_them(retell, process_details, simulator, caplog):
+def test_a_failed_request_raises_the_clients_error_after_its_retries_and_logs_them(
+    retell, process_details, simulator, caplog
+):
     requests = _agent_requests(retell, 3)[:2]
     simulator.add_fault(Fault(kind="status", status=500, path_prefix=f"/retell{requests[1].path}", count=-1))
     with caplog.at_level(logging.WARNING, logger="askpro_pipelines.http"), pytest.raises(ApiError) as failure:
         list(process_details.fetch(retell.http, requests))
     error = failure.value
     assert (error.tenant, error.api, error.entity, error.record_id, error.status) == (
-        "praxis-v2", "retell", "retell_agents", requests[1].record_id, 500
+        "praxis-v2",
+        "retell",
+        "retell_agents",
+        requests[1].record_id,
+        500,
     )
     assert error.attempts == 2 and "retrying GET" in caplog.text  # the worker's retry warning reached us
     # The worker survives a failed batch and serves the next one.
@@ -101,13 +109,19 @@ def test_a_failed_request_raises_the_clients_error_after_its_retries_and_logs_th
 def test_a_body_the_helper_passed_on_undecoded_fails_like_a_malformed_response_here():
     key = "key_0123456789abcdef0123456789abcdef"
     http = ResilientClient(base_url="http://127.0.0.1:9", tenant="praxis-v2", api="retell", secrets=[key])
-    assert http.decode_body(RawBody(b'{"ok": true}', 200), method="GET", path="/x", entity="retell_calls") == {"ok": True}
+    assert http.decode_body(RawBody(b'{"ok": true}', 200), method="GET", path="/x", entity="retell_calls") == {
+        "ok": True
+    }
     with pytest.raises(ApiError) as failure:
         http.decode_body(RawBody(f'{{"key": "{key}", oops'.encode(), 200), method="GET",
                          path="/v2/get-call/call_1", entity="retell_calls", record_id="call_1")  # fmt: skip
     error = failure.value
     assert (error.tenant, error.entity, error.record_id, error.status, error.path) == (
-        "praxis-v2", "retell_calls", "call_1", 200, "/v2/get-call/call_1"
+        "praxis-v2",
+        "retell_calls",
+        "call_1",
+        200,
+        "/v2/get-call/call_1",
     )
     assert "malformed JSON in response body" in str(error) and key not in str(error)
 
@@ -121,12 +135,16 @@ def test_a_consumer_that_stops_early_drops_the_rest_and_the_next_batch_gets_its_
     assert [v[0]["agent_id"] for v in process_details.fetch(retell.http, later)] == [r.record_id for r in later]
 
 
-def test_a_worker_that_dies_mid_batch_is_a_clear_error_and_the_next_batch_gets_a_new_one(retell, process_details, simulator):
+def test_a_worker_that_dies_mid_batch_is_a_clear_error_and_the_next_batch_gets_a_new_one(
+    retell, process_details, simulator
+):
     requests = _agent_requests(retell, 2)
     simulator.add_fault(Fault(kind="slow", delay_s=3.0, path_prefix=f"/retell{requests[0].path}"))
     ticket = process_details.submit(retell.http, requests)
     process_details._pool[0].process.kill()
-    with pytest.raises(ApiError, match=r"tenant=praxis-v2 api=retell entity=retell_agents.*detail request process ended"):
+    with pytest.raises(
+        ApiError, match=r"tenant=praxis-v2 api=retell entity=retell_agents.*detail request process ended"
+    ):
         list(process_details.collect(ticket))
     simulator.clear_faults()
     assert len(list(process_details.fetch(retell.http, requests))) == 2
@@ -182,7 +200,8 @@ def test_json_bodies_decode_fast_and_keep_the_standard_librarys_acceptance():
     assert loads_json('{"name": "Müller"}'.encode("utf-16")) == {"name": "Müller"}
     assert loads_json(b'{"id": 123456789012345678901234567890}') == {"id": 123456789012345678901234567890}
     assert loads_json('{"id": 18446744073709551616, "n": "0123456789012345678"}') == {
-        "id": 2**64, "n": "0123456789012345678"
+        "id": 2**64,
+        "n": "0123456789012345678",
     }
     with pytest.raises(ValueError):
         loads_json(b'{"truncated": ')
@@ -238,7 +257,12 @@ def test_helpers_that_stop_answering_end_the_wait_with_an_error_naming_the_recor
         with pytest.raises(ApiError) as failure:
             list(details.fetch(retell.http, requests))
         error = failure.value
-        assert (error.tenant, error.api, error.entity, error.record_id) == ("praxis-v2", "retell", "retell_agents", requests[0].record_id)
+        assert (error.tenant, error.api, error.entity, error.record_id) == (
+            "praxis-v2",
+            "retell",
+            "retell_agents",
+            requests[0].record_id,
+        )
         assert "no answer from the detail request processes for 2 s" in str(error)
         assert not details._pool  # the silent helpers were ended (killed)
         details.wait_s = 60

@@ -14,9 +14,25 @@ from askpro_pipelines.warehouse import Warehouse
 
 SLUG = "praxis-v2"
 DAY = dt.date(2026, 11, 18)
-RETELL_ASSETS = ["retell_agents", "retell_agent_versions", "retell_phone_numbers", "retell_calls", "retell_call_transcripts"]
-SUPERSEDED = ("/retell/list-agents", "/retell/get-agent-versions/", "/retell/list-phone-numbers", "/retell/v2/list-calls")
-CURRENT_ONLY = ("/retell/v2/list-agents", "/retell/list-agent-versions/", "/retell/v2/list-phone-numbers", "/retell/v3/list-calls")
+RETELL_ASSETS = [
+    "retell_agents",
+    "retell_agent_versions",
+    "retell_phone_numbers",
+    "retell_calls",
+    "retell_call_transcripts",
+]
+SUPERSEDED = (
+    "/retell/list-agents",
+    "/retell/get-agent-versions/",
+    "/retell/list-phone-numbers",
+    "/retell/v2/list-calls",
+)
+CURRENT_ONLY = (
+    "/retell/v2/list-agents",
+    "/retell/list-agent-versions/",
+    "/retell/v2/list-phone-numbers",
+    "/retell/v3/list-calls",
+)
 COMPARED = {
     "retell_agent_versions": ["agent_id", "version", "is_published", "llm_id", "llm_version", "prompt_hash"],
     "retell_phone_numbers": ["phone_number", "inbound_agent_id", "inbound_agent_version", "inbound_agents"],
@@ -65,8 +81,14 @@ def test_current_only_account_never_touches_a_superseded_endpoint(current_only, 
     world = current_only.world.tenants[SLUG]
     # Every version's configuration came from get-agent?version=N, with integer versions only
     # (half the agents carry response_engine.version as 7.0).
-    got_versions = sorted(re.sub(r"\?.*", "", p) + "@" + p.split("version=")[1] for _, p, _ in retell if p.startswith("/retell/get-agent/"))
-    assert got_versions == sorted(f"/retell/get-agent/{a.agent_id}@{v.version}" for a in world.agents for v in a.versions)
+    got_versions = sorted(
+        re.sub(r"\?.*", "", p) + "@" + p.split("version=")[1]
+        for _, p, _ in retell
+        if p.startswith("/retell/get-agent/")
+    )
+    assert got_versions == sorted(
+        f"/retell/get-agent/{a.agent_id}@{v.version}" for a in world.agents for v in a.versions
+    )
     queried = [p for _, p, _ in retell if "version=" in p]
     assert queried and not [p for p in queried if re.search(r"version=\d+\.\d", p)]
 
@@ -108,10 +130,14 @@ def test_an_account_without_list_agent_versions_falls_back_per_client(current_on
     current_only.world.tenants[SLUG].spec.retell_generation = "both"
     current_only.add_fault(Fault(kind="status", status=404, path_prefix="/retell/list-agent-versions/", count=-1))
     instance = DagsterInstance.ephemeral()
-    report = run_sync(load_tenants(), tenant_slugs=[SLUG], select=["retell_agents", "retell_agent_versions"], instance=instance)
+    report = run_sync(
+        load_tenants(), tenant_slugs=[SLUG], select=["retell_agents", "retell_agent_versions"], instance=instance
+    )
     assert report.success, report.tenants[0].errors
     world = current_only.world.tenants[SLUG]
-    assert Warehouse.from_url(warehouse_env).count("retell_agent_versions", SLUG) == sum(len(a.versions) for a in world.agents)
+    assert Warehouse.from_url(warehouse_env).count("retell_agent_versions", SLUG) == sum(
+        len(a.versions) for a in world.agents
+    )
     # One probe, remembered: every other agent went straight to the legacy endpoint.
     assert current_only.request_count("/retell/list-agent-versions/") == 1
     assert current_only.request_count("/retell/get-agent-versions/") == len(world.agents)

@@ -22,7 +22,6 @@ from askpro_pipelines.simulator.webhooks import BOOKING_LEAD_DAYS, retell_signat
 from tests.fixtures import api_example as example
 from tests.fixtures import api_example_bytes as example_bytes
 
-
 PRAXIS = SimTenantSpec(
     slug="praxis-am-stadtpark",
     calcom_key="cal_test_sim_stadtpark",

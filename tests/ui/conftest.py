@@ -53,7 +53,9 @@ telemetry:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "ui: drives the Dagster UI in headless Chromium (needs scripts/install-ui-test-deps)")
+    config.addinivalue_line(
+        "markers", "ui: drives the Dagster UI in headless Chromium (needs scripts/install-ui-test-deps)"
+    )
     config.addinivalue_line("markers", "ui_synced: the demo tenant is synced into the instance before the UI starts")
 
 
@@ -131,7 +133,9 @@ def _sigint_not_ignored():
     teardown would then have to wait for the SIGKILL. A handler set here is reset to the default in
     the child at exec (an ignored signal would stay ignored).
     """
-    ignored = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    ignored = (
+        threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    )
     if ignored:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -170,7 +174,9 @@ def _wait_until_ready(ui: DagsterUI, proc: subprocess.Popen) -> None:
     server_up = False
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"dagster dev exited with code {proc.returncode} while starting:\n{ui.log_tail()}", pytrace=False)
+            pytest.fail(
+                f"dagster dev exited with code {proc.returncode} while starting:\n{ui.log_tail()}", pytrace=False
+            )
         try:
             if not server_up:
                 _http_json(f"{ui.base_url}/server_info", timeout=5)

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from askpro_pipelines.cli import main
+from askpro_pipelines.simulator.server import _Listing
 from askpro_pipelines.warehouse import DeleteGuard, MassDeletionError, Warehouse
 from askpro_pipelines.warehouse.history import versions
-from askpro_pipelines.simulator.server import _Listing
 
 
 def _answer_no_event_types(simulator, slug):
@@ -16,7 +16,9 @@ def _answer_no_event_types(simulator, slug):
     with simulator._app.lock:
         by_id = views.v2_event_type_by_id  # rendered before the listings go empty
         views.__dict__.update(
-            v2_event_types=_Listing("v2_event_type", []), v2_team_event_types=_Listing("v2_event_type", []), v2_event_type_by_id=by_id
+            v2_event_types=_Listing("v2_event_type", []),
+            v2_team_event_types=_Listing("v2_event_type", []),
+            v2_event_type_by_id=by_id,
         )
 
 
@@ -65,8 +67,13 @@ def test_an_empty_event_type_list_leaves_the_table_intact_and_fails_loudly(sync,
         (tenant,) = report.tenants
         assert not tenant.success
         message = " ".join(tenant.errors)
-        assert f"tenant praxis-v2, table calcom_event_types: this sync would delete {len(before)} of {len(before)} rows" in message
-        assert sorted(wh.read_slice("calcom_event_types", "praxis-v2", ["event_type_id", "row_hash"]), key=str) == sorted(before, key=str)
+        assert (
+            f"tenant praxis-v2, table calcom_event_types: this sync would delete {len(before)} of {len(before)} rows"
+            in message
+        )
+        assert sorted(
+            wh.read_slice("calcom_event_types", "praxis-v2", ["event_type_id", "row_hash"]), key=str
+        ) == sorted(before, key=str)
 
         # The operator accepts it: the rows go, and the history keeps them as deleted at the source.
         assert main(["sync", "--tenant", "praxis-v2", "--select", "calcom_event_types", "--allow-deletions"]) == 0

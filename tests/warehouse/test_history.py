@@ -66,15 +66,27 @@ def test_changed_and_deleted_records_at_the_source_close_history_versions(sync, 
         rename_and_delete.gone = str(gone.id)
 
     _edit_world(simulator, "praxis-v2", rename_and_delete)
-    second = sync(select=["calcom_event_types", "staff", "staff_event_types", "phone_assignments",
-                          "calcom_event_types_history", "staff_event_types_history", "phone_assignments_history"])
+    second = sync(
+        select=[
+            "calcom_event_types",
+            "staff",
+            "staff_event_types",
+            "phone_assignments",
+            "calcom_event_types_history",
+            "staff_event_types_history",
+            "phone_assignments_history",
+        ]
+    )
     assert second.success, second
     assert not second.tenants[0].failed_checks  # the history checks pass after changes too
     assert second.tenants[0].checks_run >= 6
 
     wh = Warehouse.from_url(warehouse_env)
     try:
-        history = {(r["event_type_id"], r["change_kind"], r["valid_to"] is None): r["title"] for r in versions(wh, "calcom_event_types", "praxis-v2")}
+        history = {
+            (r["event_type_id"], r["change_kind"], r["valid_to"] is None): r["title"]
+            for r in versions(wh, "calcom_event_types", "praxis-v2")
+        }
         assert history[("1001", "changed", False)] == "Rückenschule"
         assert history[("1001", None, True)] == "Rückenschule (neu)"
         assert (rename_and_delete.gone, "deleted", False) in history
@@ -88,7 +100,11 @@ def test_changed_and_deleted_records_at_the_source_close_history_versions(sync, 
 
         # A call joins to the agent version (and prompt) it ran with.
         with wh.engine.connect() as conn:
-            call = conn.execute(sa.text("select call_id, agent_id, agent_version from retell_calls where tenant = 'praxis-v2' and agent_id is not null")).first()
+            call = conn.execute(
+                sa.text(
+                    "select call_id, agent_id, agent_version from retell_calls where tenant = 'praxis-v2' and agent_id is not null"
+                )
+            ).first()
         ran = call_agent_version(wh, "praxis-v2", call.call_id)
         assert (ran["agent_id"], ran["version"]) == (call.agent_id, call.agent_version) and ran["prompt"]
     finally:

@@ -67,7 +67,9 @@ def test_on_a_fresh_warehouse_a_malformed_schedule_costs_only_its_own_rows(sync,
 
 def test_a_malformed_event_type_costs_only_itself(sync, simulator, wh):
     simulator.add_fault(Fault(kind="malformed", path_prefix="/calcom/v2/event-types", tenant="praxis-v2", count=-1))
-    report = sync(tenant_slugs=["praxis-v2"], select=["calcom_event_types", "staff", "staff_event_types", "working_hours"])
+    report = sync(
+        tenant_slugs=["praxis-v2"], select=["calcom_event_types", "staff", "staff_event_types", "working_hours"]
+    )
     assert report.success, report
     held = listed(wh, "praxis-v2")
     assert held and {r["entity"] for r in held} == {"event_types"}
@@ -77,7 +79,9 @@ def test_a_malformed_event_type_costs_only_itself(sync, simulator, wh):
 
 
 def test_facts_sync_when_a_dimension_failed_and_the_summary_says_so(sync, simulator, wh):
-    simulator.add_fault(Fault(kind="status", status=500, path_prefix="/calcom/v1/event-types", tenant="praxis-v1", count=-1))
+    simulator.add_fault(
+        Fault(kind="status", status=500, path_prefix="/calcom/v1/event-types", tenant="praxis-v1", count=-1)
+    )
     report = sync(tenant_slugs=["praxis-v1"])
     (tenant,) = report.tenants
     assert not tenant.success and "facts ran although dimensions failed" in tenant.notes
