@@ -9,6 +9,7 @@ lands for the tenant (sensors/webhooks.py). `askpro availability --offline` answ
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -60,7 +61,7 @@ def branch_availability(
     calcom: CalcomResource,
     warehouse: WarehouseResource,
     tenants: TenantsResource,
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     zone = ZoneInfo(tenant.timezone)
     now = dt.datetime.now(dt.UTC)
@@ -107,17 +108,16 @@ def branch_availability(
     replace_window(wh, "staff_utilisation", tenant.slug, first, last, staff)
     context.log.info(f"tenant {tenant.slug}: {written} branch-day rows for {first} … {last}")
     all_available = sum(r["available_minutes"] for r in branch_rows)
-    metadata = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": MetadataValue.int(written),
         "days": f"{first} … {last}",
         "free_slots": MetadataValue.int(sum(r["free_slots"] for r in branch_rows)),
         "staff_rows": MetadataValue.int(len(staff)),
         "warehouse": warehouse.display_url,
     }
-    if all_available:
-        metadata["utilisation"] = MetadataValue.float(
-            ratio(sum(r["booked_minutes"] for r in branch_rows), all_available)
-        )
+    utilisation = ratio(sum(r["booked_minutes"] for r in branch_rows), all_available)
+    if utilisation is not None:
+        metadata["utilisation"] = MetadataValue.float(utilisation)
     metadata.update(request_metadata(client.stats.as_metadata("calcom")))
     return MaterializeResult(metadata=metadata)
 
@@ -172,7 +172,9 @@ refresh_availability_job = define_asset_job(
     default_status=DefaultScheduleStatus.RUNNING,
     description="Every tenant's branch availability and utilisation for the next days.",
 )
-def availability_every_30_minutes(context: ScheduleEvaluationContext, tenants: TenantsResource):
+def availability_every_30_minutes(
+    context: ScheduleEvaluationContext, tenants: TenantsResource
+) -> list[RunRequest] | SkipReason:
     stamp = _tick_time(context).strftime("%Y%m%dT%H%M")
     requests = [
         RunRequest(run_key=f"availability:{t.slug}:{stamp}", partition_key=t.slug, tags={"askpro/tenant": t.slug})

@@ -9,6 +9,7 @@ Live answers ask Cal.com (`CalcomClient.free_slots`); offline ones read the newe
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -18,6 +19,9 @@ from askpro_pipelines.resources.http import ApiError
 from askpro_pipelines.tenants import Tenant, TenantsConfig, TenantsFileError
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.tables import branch_availability
+
+if TYPE_CHECKING:
+    from askpro_pipelines.resources.calcom import CalcomClient
 
 ALTERNATIVES = 3
 DEFAULT_SEARCH_DAYS = 7
@@ -120,7 +124,9 @@ def choose(at: dt.datetime, starts: list[dt.datetime], now: dt.datetime) -> tupl
     return False, (same_day + later)[:ALTERNATIVES]
 
 
-def live_answer(target: Target, at: dt.datetime, client, now: dt.datetime, days: int = DEFAULT_SEARCH_DAYS) -> Answer:
+def live_answer(
+    target: Target, at: dt.datetime, client: "CalcomClient", now: dt.datetime, days: int = DEFAULT_SEARCH_DAYS
+) -> Answer:
     """Ask Cal.com for the asked day and the `days` after it."""
     try:
         found = client.free_slots(

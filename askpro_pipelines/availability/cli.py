@@ -8,6 +8,7 @@ on stderr saying why.
 import argparse
 import datetime as dt
 import sys
+from typing import Any
 
 from askpro_pipelines.availability.answer import (
     DEFAULT_SEARCH_DAYS,
@@ -53,7 +54,7 @@ def cmd_availability(args: argparse.Namespace, now: dt.datetime | None = None) -
     return 0 if answer.free else 1
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: "argparse._SubParsersAction[Any]") -> None:
     """Register `availability` on the askpro command's subparsers."""
     parser = sub.add_parser("availability", help="is a time free for a dialled number? else the 3 nearest alternatives")
     parser.add_argument("--phone", required=True, help="the dialled number, e.g. +4930123456701 or 030 123456701")

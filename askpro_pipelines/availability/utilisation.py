@@ -8,7 +8,7 @@ hour it really has. Booked minutes are the accepted and pending bookings the sta
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,13 +59,13 @@ def ratio(booked: int, available: int) -> float | None:
 
 def staff_rows(
     days: list[dt.date],
-    hours: list[Mapping[str, Any]],
-    overrides: list[Mapping[str, Any]],
+    hours: Sequence[Mapping[str, Any]],
+    overrides: Sequence[Mapping[str, Any]],
     booked: Mapping[tuple[str, dt.date], int],
     refreshed_at: dt.datetime,
 ) -> list[dict[str, Any]]:
     """One staff_utilisation row per staff member with a default schedule, per day."""
-    default_hours: dict[str, list] = defaultdict(list)
+    default_hours: dict[str, list[Any]] = defaultdict(list)
     schedule_of: dict[str, str] = {}
     for row in hours:
         if row["is_default_schedule"]:

@@ -55,7 +55,7 @@ class LlmState(BaseModel):
         return None if stamp is None else datetime.datetime.fromtimestamp(stamp / 1000, datetime.UTC)
 
 
-def llm_state_from_raw(raw: Mapping) -> LlmState:
+def llm_state_from_raw(raw: Mapping[str, Any]) -> LlmState:
     """GET /get-retell-llm and PATCH /update-retell-llm answers, reduced to the managed fields."""
     llm = validate_record(_RawLlmDraft, raw, LLMS, record_id_of(raw, "llm_id"))
     stamp = llm.last_modification_timestamp

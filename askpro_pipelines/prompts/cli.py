@@ -7,6 +7,7 @@ failed part-way (the audit row and the printed steps say what was done), 2 when 
 
 import argparse
 import sys
+from typing import Any
 
 from askpro_pipelines.prompts.diff import PromptPushError, diff_agent
 from askpro_pipelines.prompts.files import PromptFileError, load_prompts, prompts_dir
@@ -79,7 +80,7 @@ def cmd_prompts_push(args: argparse.Namespace) -> int:
     return EXIT_BY_OUTCOME[result.outcome]
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: "argparse._SubParsersAction[Any]") -> None:
     """Register `prompts diff|push` on the askpro command's subparsers."""
     prompts = sub.add_parser("prompts", help="agent prompts kept in files: diff against and push to Retell")
     commands = prompts.add_subparsers(dest="prompts_command", required=True, metavar="COMMAND")

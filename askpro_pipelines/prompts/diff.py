@@ -7,12 +7,15 @@ secret: both sides go through the redaction module's detectors first. It carries
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from askpro_pipelines.models.prompts import LlmState
-from askpro_pipelines.models.redaction import redact_secrets
 from askpro_pipelines.models.retell import AgentVersion
 from askpro_pipelines.prompts.files import DesiredPrompt
+from askpro_pipelines.redaction import redact_secrets
+
+if TYPE_CHECKING:
+    from askpro_pipelines.resources.retell import RetellClient
 
 
 class PromptPushError(Exception):
@@ -55,7 +58,7 @@ class AgentDiff:
         return "\n".join(lines)
 
 
-def live_state(client, desired: DesiredPrompt) -> tuple[AgentVersion, LlmState, int | None]:
+def live_state(client: "RetellClient", desired: DesiredPrompt) -> tuple[AgentVersion, LlmState, int | None]:
     """(draft version, its LLM's managed fields, newest published version) of the file's agent."""
     versions = client.versions_of_agent(desired.agent_id)
     if not versions:
@@ -70,7 +73,7 @@ def live_state(client, desired: DesiredPrompt) -> tuple[AgentVersion, LlmState, 
     return draft, client.llm_state(draft.llm_id, draft.llm_version), (published[-1] if published else None)
 
 
-def diff_agent(client, desired: DesiredPrompt) -> AgentDiff:
+def diff_agent(client: "RetellClient", desired: DesiredPrompt) -> AgentDiff:
     draft, live, published = live_state(client, desired)
     current = {**live.text, **live.settings}
     changes = {name: value for name, value in desired.managed.items() if current.get(name) != value}

@@ -4,6 +4,8 @@ Its config is the command's options (`askpro prompts push`); the op fails (red i
 the push succeeded, with the audit row's id, steps and the error line as metadata.
 """
 
+from typing import Any
+
 from dagster import Config, Failure, MetadataValue, OpExecutionContext, job, op
 from pydantic import Field
 
@@ -44,7 +46,7 @@ def push_prompt_op(
     )
     result = push_prompt(request, tenants.load(), prompts_dir(config.prompts_dir), retell, warehouse.warehouse)
     steps = "\n".join(f"- {s['step']}: {s['detail']}" for s in result.steps) or "none"
-    metadata = {
+    metadata: dict[str, Any] = {
         "push_id": result.push_id,
         "outcome": result.outcome,
         "steps": MetadataValue.md(steps),
@@ -58,5 +60,5 @@ def push_prompt_op(
 @job(
     description="Push an agent's prompt file to Retell; launch from the Launchpad with the push's config. Never scheduled."
 )
-def push_agent_prompt():
+def push_agent_prompt() -> None:
     push_prompt_op()

@@ -14,15 +14,19 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from askpro_pipelines.models.redaction import redact_secrets
 from askpro_pipelines.prompts.diff import AgentDiff, PromptPushError, diff_agent
 from askpro_pipelines.prompts.files import DesiredPrompt, PromptFileError, find_prompt
+from askpro_pipelines.redaction import redact_secrets
 from askpro_pipelines.resources.http import ApiError
 from askpro_pipelines.tenants import TenantsConfig, TenantsFileError
 from askpro_pipelines.warehouse.prompt_pushes import now_utc, start_push, update_push
 from askpro_pipelines.warehouse.store import Warehouse
+
+if TYPE_CHECKING:
+    from askpro_pipelines.models.prompts import LlmState
+    from askpro_pipelines.resources.retell import RetellClient, RetellResource
 
 ACTOR_ENV = "ASKPRO_ACTOR"
 
@@ -65,7 +69,7 @@ def secret_fields(desired: DesiredPrompt) -> list[str]:
     ]
 
 
-def _mismatches(desired: DesiredPrompt, state) -> list[str]:
+def _mismatches(desired: DesiredPrompt, state: "LlmState") -> list[str]:
     current = {**state.text, **state.settings}
     return [name for name, value in desired.managed.items() if current.get(name) != value]
 
@@ -73,7 +77,9 @@ def _mismatches(desired: DesiredPrompt, state) -> list[str]:
 class _Push:
     """One push's state and audit row; `run` performs it."""
 
-    def __init__(self, request: PushRequest, tenants: TenantsConfig, folder: Path, retell, warehouse: Warehouse):
+    def __init__(
+        self, request: PushRequest, tenants: TenantsConfig, folder: Path, retell: "RetellResource", warehouse: Warehouse
+    ) -> None:
         self.request, self.tenants, self.folder, self.retell, self.warehouse = (
             request,
             tenants,
@@ -162,7 +168,7 @@ class _Push:
         if request.repoint_numbers:
             self._repoint(client, diff)
 
-    def _update_draft(self, client, diff: AgentDiff, desired: DesiredPrompt) -> int | None:
+    def _update_draft(self, client: "RetellClient", diff: AgentDiff, desired: DesiredPrompt) -> int | None:
         if not diff.changed:
             self.step("update_llm", "skipped: the draft already matches the file")
             return diff.live.version
@@ -181,7 +187,7 @@ class _Push:
         self.step("verify_draft", f"llm {edited.llm_id} v{edited.version} matches the file")
         return edited.version
 
-    def _publish(self, client, diff: AgentDiff, desired: DesiredPrompt) -> None:
+    def _publish(self, client: "RetellClient", diff: AgentDiff, desired: DesiredPrompt) -> None:
         published = client.publish_agent(desired.agent_id)
         self.result.published_version = published.version
         update_push(self.warehouse, self.result.push_id, published_version=published.version)
@@ -198,7 +204,7 @@ class _Push:
             "verify_published", f"agent {desired.agent_id} v{published.version} is published with the file's prompt"
         )
 
-    def _repoint(self, client, diff: AgentDiff) -> None:
+    def _repoint(self, client: "RetellClient", diff: AgentDiff) -> None:
         agent_id, old, new = self.request.agent_id, diff.published_version, self.result.published_version
         if old is None:
             self.step("repoint", "skipped: no version was published before, so no number pinned one")
@@ -236,6 +242,8 @@ def _version(value: str | None) -> int | str | None:
     return int(value) if value is not None and value.isdigit() else value
 
 
-def push_prompt(request: PushRequest, tenants: TenantsConfig, folder: Path, retell, warehouse: Warehouse) -> PushResult:
+def push_prompt(
+    request: PushRequest, tenants: TenantsConfig, folder: Path, retell: "RetellResource", warehouse: Warehouse
+) -> PushResult:
     """Perform and audit one push; the result says what happened (it never raises for a refusal)."""
     return _Push(request, tenants, folder, retell, warehouse).run()

@@ -13,8 +13,6 @@ from pydantic import Field
 
 from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.bookings import Booking, booking_from_v1, booking_from_v2
-from askpro_pipelines.models.errors import RecordError
-from askpro_pipelines.models.slots import SLOTS, slots_from_v2
 from askpro_pipelines.models.calcom import (
     EventType,
     Schedule,
@@ -27,7 +25,8 @@ from askpro_pipelines.models.calcom import (
     staff_from_v2_membership,
     staff_from_v2_user,
 )
-from askpro_pipelines.models.errors import RejectedLog
+from askpro_pipelines.models.errors import RecordError, RejectedLog
+from askpro_pipelines.models.slots import SLOTS, slots_from_v2
 from askpro_pipelines.resources.api_base import ApiResource, parse_records
 from askpro_pipelines.resources.http import (
     ApiError,

@@ -501,7 +501,7 @@ class RetellClient:
         )
         return self._one(PHONE_NUMBERS, body, phone_number_from_raw, number)
 
-    def _one(self, entity: str, body: Any, parser: Callable[[Mapping], Parsed], record_id: str) -> Parsed:
+    def _one(self, entity: str, body: Any, parser: Callable[[Mapping[str, Any]], Parsed], record_id: str) -> Parsed:
         try:
             return parser(body)
         except RecordError as exc:

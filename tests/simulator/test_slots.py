@@ -2,13 +2,22 @@
 host's working hours (overrides included), overlaps none of that host's bookings, follows a booking
 added or cancelled, and keeps its wall-clock hours across the October daylight-saving change."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from askpro_pipelines.simulator import SimTenantSpec, SimulatorConfig
 
 CONFIG = SimulatorConfig(
-    tenants=[SimTenantSpec(slug="slots", calcom_key="cal_test_slots", retell_key="key_slots", event_types=6, staff=4, bookings_per_day=12)]
+    tenants=[
+        SimTenantSpec(
+            slug="slots",
+            calcom_key="cal_test_slots",
+            retell_key="key_slots",
+            event_types=6,
+            staff=4,
+            bookings_per_day=12,
+        )
+    ]
 )
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -26,7 +35,10 @@ def _hosts(tenant, event_type):
     if not event_type.is_team:
         owner = tenant.user(event_type.owner_id)
         return [(owner.id, tenant.schedule(event_type.schedule_id or owner.default_schedule_id))]
-    return [(h.user_id, tenant.schedule(h.schedule_id or tenant.user(h.user_id).default_schedule_id)) for h in event_type.hosts]
+    return [
+        (h.user_id, tenant.schedule(h.schedule_id or tenant.user(h.user_id).default_schedule_id))
+        for h in event_type.hosts
+    ]
 
 
 def _in_hours(schedule, start, end):
@@ -35,9 +47,11 @@ def _in_hours(schedule, start, end):
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     day = local_start.date()
     overrides = [o for o in schedule.overrides if o.date == day.isoformat()]
-    rows = [(o.start_time, o.end_time) for o in overrides] if overrides else [
-        (a.start_time, a.end_time) for a in schedule.availability if (day.weekday() + 1) % 7 in a.days
-    ]
+    rows = (
+        [(o.start_time, o.end_time) for o in overrides]
+        if overrides
+        else [(a.start_time, a.end_time) for a in schedule.availability if (day.weekday() + 1) % 7 in a.days]
+    )
     for row_start, row_end in rows:
         if (row_start, row_end) == ("00:00", "00:00"):
             continue
@@ -79,7 +93,10 @@ def test_slots_respect_hours_and_bookings_across_dst(sim, client):
                     _in_hours(schedule, start, end) and _free(tenant, user_id, start, end, event_type)
                     for user_id, schedule in _hosts(tenant, event_type)
                 ]
-                assert all(answers) if event_type.scheduling_type == "collective" else any(answers), (event_type.id, item)
+                assert all(answers) if event_type.scheduling_type == "collective" else any(answers), (
+                    event_type.id,
+                    item,
+                )
     assert offsets == {"+02:00", "+01:00"}  # summer and winter time both answered
 
 
@@ -90,8 +107,14 @@ def test_wall_clock_hours_survive_the_dst_change(sim, client):
     common = 0
     for event_type in tenant.event_types:
         data = _slots(client, sim, event_type.id, "2026-10-23", "2026-10-30").json()["data"]
-        before = {datetime.fromisoformat(i["start"]).time(): datetime.fromisoformat(i["start"]) for i in data.get("2026-10-23", [])}
-        after = {datetime.fromisoformat(i["start"]).time(): datetime.fromisoformat(i["start"]) for i in data.get("2026-10-30", [])}
+        before = {
+            datetime.fromisoformat(i["start"]).time(): datetime.fromisoformat(i["start"])
+            for i in data.get("2026-10-23", [])
+        }
+        after = {
+            datetime.fromisoformat(i["start"]).time(): datetime.fromisoformat(i["start"])
+            for i in data.get("2026-10-30", [])
+        }
         for local in before.keys() & after.keys():
             common += 1
             assert after[local] - before[local] == timedelta(days=7, hours=1)
@@ -106,7 +129,10 @@ def test_another_zone_keys_days_in_that_zone(sim, client):
     tokyo = _slots(client, sim, event_type.id, "2026-11-02", "2026-11-06", zone="Asia/Tokyo").json()["data"]
     as_instants = lambda data: {datetime.fromisoformat(i["start"]) for items in data.values() for i in items}  # noqa: E731
     for day, items in tokyo.items():
-        assert all(datetime.fromisoformat(i["start"]).astimezone(ZoneInfo("Asia/Tokyo")).date().isoformat() == day for i in items)
+        assert all(
+            datetime.fromisoformat(i["start"]).astimezone(ZoneInfo("Asia/Tokyo")).date().isoformat() == day
+            for i in items
+        )
         assert all(i["start"].endswith("+09:00") for i in items)
     # Same instants wherever both windows overlap (Tokyo's window starts 8 hours earlier).
     overlap_start = datetime(2026, 11, 2, tzinfo=BERLIN)
@@ -119,14 +145,23 @@ def test_slots_follow_added_and_cancelled_bookings(sim, client):
     tenant = sim.world.tenants["slots"]
     event_type = next(et for et in tenant.event_types if not et.is_team)
     day = "2026-11-18"
-    starts = [datetime.fromisoformat(i["start"]) for i in _slots(client, sim, event_type.id, day, day).json()["data"].get(day, [])]
+    starts = [
+        datetime.fromisoformat(i["start"])
+        for i in _slots(client, sim, event_type.id, day, day).json()["data"].get(day, [])
+    ]
     assert starts, "a weekday in November has free slots"
     target = starts[len(starts) // 2]
     booking = tenant.activity.add_booking(target, event_type_id=event_type.id)
-    after = [datetime.fromisoformat(i["start"]) for i in _slots(client, sim, event_type.id, day, day).json()["data"].get(day, [])]
+    after = [
+        datetime.fromisoformat(i["start"])
+        for i in _slots(client, sim, event_type.id, day, day).json()["data"].get(day, [])
+    ]
     assert target not in after
     tenant.activity.cancel_booking(booking.uid)
-    again = [datetime.fromisoformat(i["start"]) for i in _slots(client, sim, event_type.id, day, day).json()["data"].get(day, [])]
+    again = [
+        datetime.fromisoformat(i["start"])
+        for i in _slots(client, sim, event_type.id, day, day).json()["data"].get(day, [])
+    ]
     assert target in again
 
 
