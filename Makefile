@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UI_STAMP := $(VENV)/.ui-deps-stamp
 
-.PHONY: install sync test dev validate
+.PHONY: install sync test dev validate lint format
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ sync: $(STAMP)
 
 test: $(UI_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# Lint (ruff), format check (ruff format) and types (mypy, strict on askpro_pipelines); .ci/run runs it.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Rewrites files: ruff's formatter, then the fixable lint findings.
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 validate: $(STAMP)
 	$(BIN)/dagster definitions validate -w workspace.yaml

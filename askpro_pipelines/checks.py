@@ -5,7 +5,7 @@ one tenant's slice from the warehouse and report the offending rows by key.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from dagster import (
@@ -27,9 +27,9 @@ from askpro_pipelines.partitions import (
 )
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.warehouse.shapes import read_shapes
 from askpro_pipelines.warehouse.quarantine import ENTITIES_BY_TABLE
 from askpro_pipelines.warehouse.quarantine import listed as quarantined
+from askpro_pipelines.warehouse.shapes import read_shapes
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 MAX_LISTED = 50
@@ -41,9 +41,7 @@ MAX_LISTED = 50
 def event_types_without_hosts(event_types: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Event types nobody can be booked for: no owner, host or user."""
     return [
-        {"event_type_id": et["event_type_id"], "title": et.get("title")}
-        for et in event_types
-        if not et.get("hosts")
+        {"event_type_id": et["event_type_id"], "title": et.get("title")} for et in event_types if not et.get("hosts")
     ]
 
 
@@ -55,7 +53,10 @@ def dangling_links(
     for link in links:
         missing = [
             name
-            for name, ok in (("staff", link["staff_id"] in staff_ids), ("event type", link["event_type_id"] in event_type_ids))
+            for name, ok in (
+                ("staff", link["staff_id"] in staff_ids),
+                ("event type", link["event_type_id"] in event_type_ids),
+            )
             if not ok
         ]
         if missing:
@@ -68,15 +69,17 @@ def dangling_links(
 def invalid_working_hours(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Intervals that end at or before they start, and intervals that overlap on the same day."""
     problems: list[dict[str, Any]] = []
-    by_day: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
+    by_day: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["end_time"] <= row["start_time"]:
-            problems.append({**_interval_key(row), "problem": f"ends {row['end_time']} at or before start {row['start_time']}"})
+            problems.append(
+                {**_interval_key(row), "problem": f"ends {row['end_time']} at or before start {row['start_time']}"}
+            )
         else:
             by_day[(row["staff_id"], row["schedule_id"], row["weekday"])].append(row)
     for intervals in by_day.values():
         intervals.sort(key=lambda r: (r["start_time"], r["end_time"]))
-        for earlier, later in zip(intervals, intervals[1:]):
+        for earlier, later in zip(intervals, intervals[1:], strict=False):
             if later["start_time"] < earlier["end_time"]:
                 problems.append(
                     {
@@ -98,7 +101,7 @@ def _interval_key(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def assignment_problems(rows: Iterable[Mapping[str, Any]], problem: str) -> list[dict[str, Any]]:
     """phone_assignments rows with one kind of broken chain link."""
-    tests = {
+    tests: dict[str, Callable[[Mapping[str, Any]], bool]] = {
         "no agent": lambda r: r["agent_id"] is None,
         "agent version not published": lambda r: r["agent_id"] is not None and r["agent_version_published"] is not True,
         "no branch": lambda r: r["branch_id"] is None,
@@ -126,23 +129,26 @@ def numbers_on_several_branches(rows: Iterable[Mapping[str, Any]]) -> list[dict[
     return [{"phone_number": n, "branches": ", ".join(sorted(p))} for n, p in sorted(places.items()) if len(p) > 1]
 
 
-def overlapping_versions(versions: list[Mapping[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+def overlapping_versions(versions: Sequence[Mapping[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
     """History versions of one key whose validity intervals overlap (versions sorted by key, valid_from)."""
     problems = []
-    for earlier, later in zip(versions, versions[1:]):
+    for earlier, later in zip(versions, versions[1:], strict=False):
         same_key = all(earlier[k] == later[k] for k in key)
         if same_key and (earlier["valid_to"] is None or later["valid_from"] < earlier["valid_to"]):
             problems.append(
-                {**{k: later[k] for k in key}, "problem": f"version from {later['valid_from']} overlaps the one from {earlier['valid_from']}"}
+                {
+                    **{k: later[k] for k in key},
+                    "problem": f"version from {later['valid_from']} overlaps the one from {earlier['valid_from']}",
+                }
             )
     return problems
 
 
 def open_version_problems(
-    versions: Iterable[Mapping[str, Any]], live_keys: set[tuple], key: tuple[str, ...]
+    versions: Iterable[Mapping[str, Any]], live_keys: set[tuple[Any, ...]], key: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """Live keys without exactly one open history version, and open versions of keys no longer live."""
-    open_count: dict[tuple, int] = defaultdict(int)
+    open_count: dict[tuple[Any, ...], int] = defaultdict(int)
     for version in versions:
         if version["valid_to"] is None:
             open_count[tuple(version[k] for k in key)] += 1
@@ -150,9 +156,11 @@ def open_version_problems(
     for found in sorted(live_keys | set(open_count), key=str):
         count = open_count.get(found, 0)
         if found in live_keys and count != 1:
-            problems.append({**dict(zip(key, found)), "problem": f"{count} open versions"})
+            problems.append({**dict(zip(key, found, strict=True)), "problem": f"{count} open versions"})
         elif found not in live_keys:
-            problems.append({**dict(zip(key, found)), "problem": "open version of a row no longer in the table"})
+            problems.append(
+                {**dict(zip(key, found, strict=True)), "problem": "open version of a row no longer in the table"}
+            )
     return problems
 
 
@@ -206,7 +214,11 @@ def check_result(
 
     `identity` (asset_key, check_name) is for checks reported from inside an asset's step.
     """
-    metadata: dict[str, Any] = {"tenant": tenant, "rows_checked": MetadataValue.int(checked), "failures": MetadataValue.int(len(problems))}
+    metadata: dict[str, Any] = {
+        "tenant": tenant,
+        "rows_checked": MetadataValue.int(checked),
+        "failures": MetadataValue.int(len(problems)),
+    }
     if not problems:
         return AssetCheckResult(passed=True, metadata=metadata, description=f"tenant {tenant}: no {what}", **identity)
     metadata["offending_rows"] = MetadataValue.md(_markdown(problems))
@@ -277,7 +289,15 @@ ASSIGNMENT_CHECKS = {
     "phone_numbers_mapped_to_branch": ("no branch", "Every Retell number belongs to a branch in the tenants file."),
     "branch_event_types_exist": ("event type missing in Cal.com", "Each branch's event type exists in Cal.com."),
 }
-ASSIGNMENT_COLUMNS = ["phone_number", "agent_id", "agent_version", "agent_version_published", "branch_id", "event_type_id", "event_type_title"]
+ASSIGNMENT_COLUMNS = [
+    "phone_number",
+    "agent_id",
+    "agent_version",
+    "agent_version_published",
+    "branch_id",
+    "event_type_id",
+    "event_type_title",
+]
 
 
 def build_assignment_check(name: str) -> AssetChecksDefinition:
@@ -306,7 +326,9 @@ def phone_numbers_on_one_branch(
     tenant = tenants.get(context.partition_key).slug
     wh = warehouse.warehouse
     own = {r["phone_number"] for r in wh.read_slice("phone_assignments", tenant, ["phone_number"])}
-    rows = [r for r in wh.read_all("phone_assignments", ["tenant", "phone_number", "branch_id"]) if r["phone_number"] in own]
+    rows = [
+        r for r in wh.read_all("phone_assignments", ["tenant", "phone_number", "branch_id"]) if r["phone_number"] in own
+    ]
     return check_result(tenant, "numbers on several branches", numbers_on_several_branches(rows), len(own))
 
 
@@ -326,7 +348,7 @@ def build_unique_key_check(table: str) -> AssetChecksDefinition:
     ) -> AssetCheckResult:
         if contract.by_day:  # one key, or every day of a single-run range
             pairs = fact_partitions(context.partition_keys)
-            days_by_tenant: dict[str, list] = defaultdict(list)
+            days_by_tenant: dict[str, list[Any]] = defaultdict(list[Any])
             for slug, day in pairs:
                 days_by_tenant[tenants.get(slug).slug].append(day)
             rows, problems = 0, []

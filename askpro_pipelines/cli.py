@@ -21,6 +21,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from askpro_pipelines.cli_output import new_log_path, output_to, print_report, print_table
 from askpro_pipelines.deployment import check_mode
@@ -45,6 +46,9 @@ from askpro_pipelines.tenants import (
 from askpro_pipelines.warehouse import display_url, resolve_warehouse_url
 from askpro_pipelines.warehouse.migrate import WarehouseSchemaError
 from askpro_pipelines.warehouse.store import ALLOW_DELETIONS_CONFIG
+
+if TYPE_CHECKING:
+    from askpro_pipelines.webhooks.store import WebhookStore
 
 
 class UsageError(ValueError):
@@ -102,7 +106,7 @@ def _asset_names(text: str) -> list[str]:
 class _Parser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage block): what was wrong and where to read more."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -118,7 +122,7 @@ def _load_config(args: argparse.Namespace) -> TenantsConfig:
     return config
 
 
-def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arguments) -> int:
+def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arguments: Any) -> int:
     """Sync the tenants' APIs (in demo mode: the simulator ASKPRO_SIMULATOR_URL names);
     Dagster's output goes to a log file unless --verbose; then the summary."""
     config.require_secrets()
@@ -135,7 +139,7 @@ def _run(args: argparse.Namespace, config: TenantsConfig, title: str, **sync_arg
     return 0 if report.success else 1
 
 
-def _quietly(log_path: Path | None, config: TenantsConfig, arguments: dict) -> SyncReport:
+def _quietly(log_path: Path | None, config: TenantsConfig, arguments: dict[str, Any]) -> SyncReport:
     if log_path is None:
         return run_sync(config, **arguments)
     with output_to(log_path):
@@ -204,7 +208,7 @@ def cmd_tenants_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store():
+def _store() -> "WebhookStore":
     from askpro_pipelines.warehouse import Warehouse
     from askpro_pipelines.webhooks.store import WebhookStore
 
@@ -370,10 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(func=cmd_instance_prepare)
 
     _warehouse_commands(sub)
+
+    # Availability and prompt pushes (issue 13) keep their commands in their own modules.
+    from askpro_pipelines.availability import cli as availability_cli
+    from askpro_pipelines.prompts import cli as prompts_cli
+
+    availability_cli.add_parser(sub)
+    prompts_cli.add_parser(sub)
     return parser
 
 
-def _warehouse_commands(sub) -> None:
+def _warehouse_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
     """`askpro warehouse|history|quarantine ...`: the logic lives in askpro_pipelines/warehouse/."""
     from askpro_pipelines.warehouse import migrate
 
@@ -430,7 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(part for part in (args.command, getattr(args, f"{args.command}_command", None)) if part)
     try:
         check_mode()
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except (UsageError, TenantsFileError, SelectionError, WarehouseSchemaError) as exc:
         print(f"askpro {command}: error: {exc}", file=sys.stderr)
         return 2

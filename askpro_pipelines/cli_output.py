@@ -16,13 +16,14 @@ from askpro_pipelines.sync import SyncReport
 from askpro_pipelines.warehouse.store import default_data_dir
 
 
-def print_table(headers: Sequence[str], rows: list[Sequence[object]], right: set[int]) -> None:
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int]) -> None:
     """A plain aligned text table; `right` holds the indexes of right-aligned (numeric) columns."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
 
     def fmt(cells: Sequence[object]) -> str:
         line = "  ".join(
-            str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=False))
         )
         return line.rstrip()
 
@@ -43,7 +44,7 @@ def print_report(report: SyncReport, title: str, log_path: Path | None = None) -
     for tenant in report.tenants:
         for table in sorted(tenant.tables, key=lambda t: t.table):
             counts = [table.rows, table.inserted, table.updated, table.deleted]
-            totals = [a + b for a, b in zip(totals, counts)]
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
             rows.append([tenant.tenant, table.table, *counts])
     rows.append(["TOTAL", "", *totals])
     print_table(["tenant", "table", "rows", "inserted", "updated", "deleted"], rows, right={2, 3, 4, 5})

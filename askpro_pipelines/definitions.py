@@ -1,13 +1,22 @@
 """The one place that builds the code location's Definitions."""
 
-from dagster import Definitions, in_process_executor
+import os
 
+from dagster import Definitions, EnvVar, in_process_executor
+
+from askpro_pipelines.assets.availability import (
+    availability_every_30_minutes,
+    branch_availability,
+    branch_availability_is_consistent,
+    refresh_availability_job,
+)
 from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
 from askpro_pipelines.deployment import check_mode
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
 from askpro_pipelines.policies import derived_assets_automation, with_freshness
+from askpro_pipelines.prompts.job import push_agent_prompt
 from askpro_pipelines.resources.alerts import AlertsResource
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.retell import RetellResource
@@ -23,6 +32,20 @@ from askpro_pipelines.sensors.webhooks import (
     calcom_webhook_sensor,
     retell_webhook_sensor,
 )
+from askpro_pipelines.tenants import TENANTS_FILE_ENV
+from askpro_pipelines.warehouse.store import WAREHOUSE_URL_ENV
+
+
+def env_setting(name: str) -> EnvVar | None:
+    """Bind a resource field to an environment variable that Dagster resolves, when it is set.
+
+    Dagster reads an `EnvVar` when the resource is initialised and shows only the variable's name in
+    the UI and run config, never the value. An `EnvVar` whose variable is unset fails every run, so
+    optional settings (alerts, or the warehouse URL whose absence means the local SQLite file) are
+    bound only when the variable exists when the code location loads; only presence is looked at here.
+    """
+    return EnvVar(name) if os.environ.get(name) else None
+
 
 # A deployment refuses to load on the demo defaults (no tenants file, no warehouse URL, a
 # simulator URL), and demo mode refuses a real key: the code location fails with one line
@@ -32,10 +55,10 @@ check_mode()
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
 defs = Definitions(
-    assets=[webhook_events, *SYNCED_ASSETS],
-    asset_checks=all_checks,
-    jobs=[sync_dimensions_job, sync_facts_job],
-    schedules=schedules,
+    assets=[webhook_events, *SYNCED_ASSETS, branch_availability],
+    asset_checks=[*all_checks, branch_availability_is_consistent],
+    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job, push_agent_prompt],
+    schedules=[*schedules, availability_every_30_minutes],
     sensors=[
         tenant_partitions_sensor,
         calcom_webhook_sensor,
@@ -47,10 +70,18 @@ defs = Definitions(
     resources={
         "calcom": CalcomResource(),
         "retell": RetellResource(),
-        "warehouse": WarehouseResource(),
-        "tenants": TenantsResource(),
-        # Alerts are optional: every unset field is read from its ASKPRO_* variable at send time.
-        "alerts": AlertsResource(),
+        # Secrets (the warehouse URL may carry a password; the alert webhook URL and SMTP password are
+        # credentials) are resolved by Dagster from these variables. Per-tenant API keys cannot be:
+        # see `ApiResource`.
+        "warehouse": WarehouseResource(url=env_setting(WAREHOUSE_URL_ENV)),
+        "tenants": TenantsResource(path=env_setting(TENANTS_FILE_ENV)),
+        # Alerts are optional: a field without its variable set stays off (or is read at send time).
+        "alerts": AlertsResource(
+            webhook_url=env_setting("ASKPRO_ALERT_WEBHOOK_URL"),
+            smtp_password=env_setting("ASKPRO_SMTP_PASSWORD"),
+            smtp_username=env_setting("ASKPRO_SMTP_USERNAME"),
+            smtp_host=env_setting("ASKPRO_SMTP_HOST"),
+        ),
     },
     # One process per run: steps of a tenant run share the HTTP pool and never contend for a
     # SQLite file; parallelism comes from running tenants as separate runs.

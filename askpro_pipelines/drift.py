@@ -294,7 +294,7 @@ class ShapeLog:
             yield record
 
     @staticmethod
-    def _note(shape: EndpointShape, seen: EndpointObservation, record: Mapping, owner_id: str | None) -> None:
+    def _note(shape: EndpointShape, seen: EndpointObservation, record: Mapping[str, Any], owner_id: str | None) -> None:
         record_id = record_id_of(record, shape.id_field)
         if owner_id is not None:
             record_id = f"{owner_id} {shape.id_field} {record_id}"

@@ -64,7 +64,9 @@ def _home_lock(home: Path, timeout_s: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise InstanceError(f"the Dagster instance at {home} stayed locked by another askpro command for {timeout_s:.0f}s") from None
+                    raise InstanceError(
+                        f"the Dagster instance at {home} stayed locked by another askpro command for {timeout_s:.0f}s"
+                    ) from None
                 time.sleep(0.1)
         try:
             yield
@@ -132,7 +134,9 @@ def _open(home: Path, timeout_s: float) -> DagsterInstance:
 
 
 @contextlib.contextmanager
-def open_instance(environ: Mapping[str, str] | None = None, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[DagsterInstance]:
+def open_instance(
+    environ: Mapping[str, str] | None = None, timeout_s: float = LOCK_TIMEOUT_S
+) -> Iterator[DagsterInstance]:
     """The shared local instance, created or repaired first; disposed on exit."""
     instance = _open(dagster_home(environ), timeout_s)
     try:

@@ -20,7 +20,7 @@ them, `bookings_created` that local day, `cancellations` of appointments on that
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from askpro_pipelines.phone_chain import InvalidPhoneNumber, normalize_phone_number
@@ -46,9 +46,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def link_calls_to_bookings(
-    calls: Iterable[Mapping[str, Any]], bookings: Iterable[Mapping[str, Any]]
-) -> dict[str, str]:
+def link_calls_to_bookings(calls: Iterable[Mapping[str, Any]], bookings: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """call_id → booking uid, by uid written into the call, else by caller number and time window."""
     bookings = list(bookings)
     by_uid = {b["uid"]: b for b in bookings}
@@ -80,10 +78,10 @@ def link_calls_to_bookings(
 
 def outcome_rows(
     tenant: Tenant,
-    calls_of_day: list[Mapping[str, Any]],
-    bookings_created_that_day: list[Mapping[str, Any]],
-    appointments_of_day: list[Mapping[str, Any]],
-    linkable_bookings: list[Mapping[str, Any]],
+    calls_of_day: Sequence[Mapping[str, Any]],
+    bookings_created_that_day: Sequence[Mapping[str, Any]],
+    appointments_of_day: Sequence[Mapping[str, Any]],
+    linkable_bookings: Sequence[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """The outcome rows of one tenant and day (one per branch with any activity)."""
     branch_by_number = {n: b.id for b in tenant.branches for n in b.phone_numbers}
@@ -93,8 +91,8 @@ def outcome_rows(
     counts: dict[str, dict[str, int]] = defaultdict(
         lambda: {"inbound_calls": 0, "calls_with_booking": 0, "bookings_created": 0, "cancellations": 0}
     )
-    for branch in tenant.branches:
-        counts[branch.id]  # every branch gets a row, even on a quiet day
+    for each in tenant.branches:
+        counts[each.id]  # every branch gets a row, even on a quiet day
     for call in calls_of_day:
         if call.get("direction") not in (None, "inbound"):
             continue

@@ -15,7 +15,7 @@ Which days exist:
 import datetime as dt
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -56,7 +56,7 @@ def facts_start_date(environ: Mapping[str, str] | None = None, today: dt.date | 
 def easternmost_zone(zones: list[str], moment: dt.datetime | None = None) -> str:
     """Of the zones, the one whose today starts first (largest UTC offset at `moment`)."""
     moment = moment or dt.datetime.now(dt.UTC)
-    return max(sorted(set(zones)), key=lambda name: moment.astimezone(ZoneInfo(name)).utcoffset())
+    return max(sorted(set(zones)), key=lambda name: moment.astimezone(ZoneInfo(name)).utcoffset() or dt.timedelta())
 
 
 def _tenant_zones() -> list[str]:
@@ -69,7 +69,8 @@ def _tenant_zones() -> list[str]:
 
 
 # Slugs are [a-z0-9-], so they never contain the ',' or '|' that break UI backfills.
-tenant_partitions = DynamicPartitionsDefinition(name="tenants")
+TENANTS = "tenants"  # the name of the tenant partitions (Dagster types the name as optional)
+tenant_partitions = DynamicPartitionsDefinition(name=TENANTS)
 
 DAY_ZONE = easternmost_zone(_tenant_zones())
 FACTS_START_DATE = facts_start_date().isoformat()
@@ -99,7 +100,7 @@ def tenant_day_key(tenant: str, day: dt.date | str) -> MultiPartitionKey:
     return MultiPartitionKey({"tenant": tenant, "day": str(day)})
 
 
-def split_tenant_day(key) -> tuple[str, dt.date]:
+def split_tenant_day(key: str | MultiPartitionKey) -> tuple[str, dt.date]:
     """(tenant, day) of a fact partition key (a MultiPartitionKey or its string form)."""
     if not isinstance(key, MultiPartitionKey):
         key = tenant_day_partitions.get_partition_key_from_str(key)
@@ -120,6 +121,6 @@ def local_day(moment: dt.datetime, timezone: str) -> dt.date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
-def fact_partitions(partition_keys) -> list[tuple[str, dt.date]]:
+def fact_partitions(partition_keys: Iterable[str | MultiPartitionKey]) -> list[tuple[str, dt.date]]:
     """(tenant, day) pairs of a run's fact partitions, sorted: one key or a single-run range."""
     return sorted(split_tenant_day(key) for key in partition_keys)

@@ -68,17 +68,21 @@ def resolve_version(
 def assignment_rows(tenant: Tenant, warehouse: Warehouse) -> list[dict[str, Any]]:
     """One row per (number, branch): every number Retell has or the tenants file names."""
     numbers = {r["phone_number"]: r for r in warehouse.read_slice("retell_phone_numbers", tenant.slug)}
-    versions_by_agent: dict[str, list[dict]] = {}
-    for v in warehouse.read_slice("retell_agent_versions", tenant.slug, ["agent_id", "version", "is_published", "agent_name"]):
+    versions_by_agent: dict[str, list[dict[str, Any]]] = {}
+    for v in warehouse.read_slice(
+        "retell_agent_versions", tenant.slug, ["agent_id", "version", "is_published", "agent_name"]
+    ):
         versions_by_agent.setdefault(v["agent_id"], []).append(v)
     tags = {a["agent_id"]: a["tags"] for a in warehouse.read_slice("retell_agents", tenant.slug, ["agent_id", "tags"])}
     titles = {
         r["event_type_id"]: r["title"]
         for r in warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "title"])
     }
-    hosts = Counter(r["event_type_id"] for r in warehouse.read_slice("staff_event_types", tenant.slug, ["event_type_id"]))
+    hosts = Counter(
+        r["event_type_id"] for r in warehouse.read_slice("staff_event_types", tenant.slug, ["event_type_id"])
+    )
 
-    branches_by_number: dict[str, list] = {}
+    branches_by_number: dict[str, list[Any]] = {}
     for branch in tenant.branches:
         for number in branch.phone_numbers:
             branches_by_number.setdefault(number, []).append(branch)
@@ -88,7 +92,7 @@ def assignment_rows(tenant: Tenant, warehouse: Warehouse) -> list[dict[str, Any]
         retell = numbers.get(number) or {}
         agent_id = retell.get("inbound_agent_id")
         bound = retell.get("inbound_agent_version")
-        agent_versions = versions_by_agent.get(agent_id, [])
+        agent_versions = versions_by_agent.get(agent_id or "", [])
         resolved = resolve_version(bound, agent_versions, tags.get(agent_id))
         match = next((v for v in agent_versions if v["version"] == resolved), None)
         base = {

@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from askpro_pipelines.jobs import sync_dimensions_job, sync_facts_job
-from askpro_pipelines.partitions import is_offered_day, newest_day, tenant_day_key, tenant_partitions
+from askpro_pipelines.partitions import TENANTS, is_offered_day, newest_day, tenant_day_key
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.tenants import Tenant
 
@@ -31,7 +31,7 @@ RECONCILE_LOCAL_HOUR = 3
 
 
 def _scheduled_tenants(context: ScheduleEvaluationContext, tenants: TenantsResource) -> list[Tenant]:
-    known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    known = set(context.instance.get_dynamic_partitions(TENANTS))
     return [t for t in tenants.load().tenants if t.slug in known]
 
 
@@ -51,7 +51,7 @@ def _tick_time(context: ScheduleEvaluationContext) -> dt.datetime:
     default_status=DefaultScheduleStatus.RUNNING,
     description="Every tenant's Cal.com and Retell dimensions, hourly.",
 )
-def dimensions_hourly(context: ScheduleEvaluationContext, tenants: TenantsResource):
+def dimensions_hourly(context: ScheduleEvaluationContext, tenants: TenantsResource) -> list[RunRequest] | SkipReason:
     stamp = _tick_time(context).strftime("%Y%m%dT%H%M")
     requests = [
         RunRequest(run_key=f"dimensions:{t.slug}:{stamp}", partition_key=t.slug, tags={"askpro/tenant": t.slug})
@@ -67,7 +67,9 @@ def dimensions_hourly(context: ScheduleEvaluationContext, tenants: TenantsResour
     default_status=DefaultScheduleStatus.RUNNING,
     description="Today's and yesterday's bookings, calls and outcomes of every tenant (tenant-local days).",
 )
-def facts_every_15_minutes(context: ScheduleEvaluationContext, tenants: TenantsResource):
+def facts_every_15_minutes(
+    context: ScheduleEvaluationContext, tenants: TenantsResource
+) -> list[RunRequest] | SkipReason:
     moment = _tick_time(context)
     stamp = moment.strftime("%Y%m%dT%H%M")
     requests = []
@@ -90,7 +92,9 @@ def facts_every_15_minutes(context: ScheduleEvaluationContext, tenants: TenantsR
     default_status=DefaultScheduleStatus.RUNNING,
     description=f"At {RECONCILE_LOCAL_HOUR:02d}:15 tenant-local time, re-sync the last {RECONCILE_DAYS} days of facts.",
 )
-def facts_nightly_reconciliation(context: ScheduleEvaluationContext, tenants: TenantsResource):
+def facts_nightly_reconciliation(
+    context: ScheduleEvaluationContext, tenants: TenantsResource
+) -> list[RunRequest] | SkipReason:
     moment = _tick_time(context)
     requests = []
     for tenant in _scheduled_tenants(context, tenants):

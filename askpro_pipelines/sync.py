@@ -9,17 +9,25 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    JobDefinition,
+)
 
 from askpro_pipelines.deployment import mode_tags, simulator_url
 from askpro_pipelines.instance import open_instance
 from askpro_pipelines.partitions import (
+    TENANTS,
     newest_day,
     tenant_day_key,
     tenant_day_partitions,
-    tenant_partitions,
 )
 from askpro_pipelines.tenants import (
     Tenant,
@@ -91,16 +99,16 @@ class SyncReport:
         return all(t.success and not t.failed_checks for t in self.tenants)
 
 
-def _int(metadata, key: str) -> int:
+def _int(metadata: Mapping[str, Any], key: str) -> int:
     value = metadata.get(key)
     return int(getattr(value, "value", value) or 0)
 
 
-def _tenant_result(slug: str, job: str, result, seconds: float) -> TenantResult:
+def _tenant_result(slug: str, job: str, result: ExecuteInProcessResult, seconds: float) -> TenantResult:
     tables = []
     seen: set[str] = set()
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
+        materialization = event.step_materialization_data.materialization
         name = materialization.asset_key.to_user_string()
         if name in seen:  # a range run records one event per partition, each with the run's totals
             continue
@@ -122,14 +130,16 @@ def _tenant_result(slug: str, job: str, result, seconds: float) -> TenantResult:
     errors = []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            cause = error
+            cause = event.step_failure_data.error
+            if cause is None:
+                errors.append(f"{event.step_key}: failed without an error")
+                continue
             while cause.cause is not None and cause.cls_name in {
                 "DagsterExecutionStepExecutionError",
                 "DagsterUserCodeExecutionError",
             }:
                 cause = cause.cause
-            first_line = (cause.message or "").strip().splitlines()[0] if cause.message else cause.cls_name
+            first_line = (cause.message or "").strip().splitlines()[0] if cause.message else (cause.cls_name or "")
             # "askpro_pipelines.resources.http.ApiError: [tenant=…] …" -> "ApiError: [tenant=…] …"
             errors.append(f"{event.step_key}: {_MODULE_PATH.sub('', first_line)}")
     if not result.success and not errors:  # the run failed outside any step (e.g. a bad partition)
@@ -160,7 +170,8 @@ def history_start() -> dt.date:
     for dimension in tenant_day_partitions.partitions_defs:
         start = getattr(dimension.partitions_def, "start", None)
         if start is not None:
-            return start.date()
+            day: dt.date = start.date()
+            return day
     raise RuntimeError("the fact partitions have no time dimension")
 
 
@@ -192,7 +203,15 @@ def split_selection(select: Sequence[str] | None) -> dict[str, list[AssetKey]]:
     return by_job
 
 
-def _execute(job, instance, run_config, tags, asset_selection, partition_key=None, range_tags=None):
+def _execute(
+    job: JobDefinition,
+    instance: DagsterInstance,
+    run_config: Mapping[str, Any] | None,
+    tags: Mapping[str, str],
+    asset_selection: Sequence[AssetKey],
+    partition_key: str | None = None,
+    range_tags: Mapping[str, str] | None = None,
+) -> ExecuteInProcessResult:
     return job.execute_in_process(
         instance=instance,
         partition_key=partition_key,
@@ -208,7 +227,7 @@ def run_sync(
     tenant_slugs: Sequence[str] | None = None,
     select: Sequence[str] | None = None,
     instance: DagsterInstance | None = None,
-    run_config: dict | None = None,
+    run_config: dict[str, Any] | None = None,
     log_level: str = "WARNING",
     days: int = 1,
     until: dt.date | None = None,
@@ -228,19 +247,28 @@ def run_sync(
     return _run_tenants(config, slugs, by_job, instance, run_config, log_level, days, until)
 
 
-def _run_tenants(config, slugs, by_job, instance, run_config, log_level, days, until) -> SyncReport:
+def _run_tenants(
+    config: TenantsConfig,
+    slugs: Sequence[str],
+    by_job: Mapping[str, list[AssetKey]],
+    instance: DagsterInstance,
+    run_config: Mapping[str, Any] | None,
+    log_level: str,
+    days: int,
+    until: dt.date | None,
+) -> SyncReport:
     from askpro_pipelines.definitions import defs
 
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     # A behind PostgreSQL warehouse stops here with one instruction, not once per step of every run.
     warehouse_config = run_config.get("resources", {}).get("warehouse", {}).get("config", {})
     ensure_schema_at(resolve_warehouse_url(warehouse_config.get("url")))
-    existing = set(instance.get_dynamic_partitions(tenant_partitions.name))
+    existing = set(instance.get_dynamic_partitions(TENANTS))
     missing = [s for s in slugs if s not in existing]
     if missing:
-        instance.add_dynamic_partitions(tenant_partitions.name, missing)
+        instance.add_dynamic_partitions(TENANTS, missing)
 
-    results = []
+    results: list[TenantResult] = []
     for slug in slugs:
         tenant = config.get(slug)
         tags = {"askpro/tenant": slug, "askpro/trigger": "cli", **mode_tags()}
@@ -266,11 +294,12 @@ def _run_tenants(config, slugs, by_job, instance, run_config, log_level, days, u
                 **range_arguments(slug, window[0], window[-1]),
             )
             outcome = _merge(outcome, _tenant_result(slug, FACTS_JOB, facts, time.perf_counter() - started))
+        assert outcome is not None  # a selection names dimensions, facts or both
         results.append(outcome)
     return SyncReport(tenants=results, simulator_url=simulator_url())
 
 
-def range_arguments(slug: str, first: dt.date, last: dt.date) -> dict:
+def range_arguments(slug: str, first: dt.date, last: dt.date) -> dict[str, Any]:
     """execute_in_process arguments for one tenant's days first..last: a key, or a single-run range."""
     if first == last:
         return {"partition_key": tenant_day_key(slug, first)}

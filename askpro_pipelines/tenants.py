@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -241,14 +241,14 @@ class TenantsConfig(_Strict):
         url = simulator_url.rstrip("/")
         tenants = []
         for tenant in self.tenants:
-            update: dict = {"calcom": tenant.calcom.model_copy(update={"base_url": f"{url}/calcom"})}
+            update: dict[str, Any] = {"calcom": tenant.calcom.model_copy(update={"base_url": f"{url}/calcom"})}
             if tenant.retell:
                 update["retell"] = tenant.retell.model_copy(update={"base_url": f"{url}/retell"})
             tenants.append(tenant.model_copy(update=update))
         return TenantsConfig(tenants=tenants)
 
 
-def _format_validation_error(error: ValidationError, raw: Mapping) -> str:
+def _format_validation_error(error: ValidationError, raw: Mapping[str, Any]) -> str:
     """One line per problem, naming the tenant (by slug when present) and the field path."""
     raw_tenants = raw.get("tenants") if isinstance(raw, Mapping) else None
     lines = []

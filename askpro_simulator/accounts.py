@@ -172,6 +172,7 @@ class SimAgentVersion:
     is_published: bool
     version_title: str
     last_modification_timestamp: int
+    llm_changes: dict[str, Any] = field(default_factory=dict)  # LLM fields a client changed (retell_writes.py)
 
 
 @dataclass

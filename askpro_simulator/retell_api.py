@@ -147,7 +147,7 @@ def _retell_llm(tenant: TenantWorld, agent: SimAgent, version: SimAgentVersion) 
         "default_dynamic_variables": {"praxis_name": tenant.company_name},
         "knowledge_base_ids": [],
         "last_modification_timestamp": version.last_modification_timestamp,
-    }
+    } | version.llm_changes
 
 
 def _retell_phone_number(tenant: TenantWorld, number: SimPhoneNumber) -> dict:

@@ -51,10 +51,11 @@ from askpro_simulator.responses import (
 )
 from askpro_simulator.retell_api import RetellApi
 from askpro_simulator.views import TenantViews
+from askpro_simulator.write_api import WriteApi
 from askpro_simulator.world import TenantWorld, World, build_world
 
 
-class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, ControlApi):
+class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, WriteApi, ControlApi):
     """The ASGI application: routing, auth, faults, rate-limit headers and the request log."""
 
     def __init__(self, world: World):
@@ -93,6 +94,7 @@ class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, ControlApi)
                 ("GET", re.compile(r"/v2/schedules/(?P<schedule_id>[^/]+)"), self.v2_schedule),
                 ("GET", re.compile(r"/v2/bookings"), self.v2_bookings),
                 ("GET", re.compile(r"/v2/bookings/(?P<booking_uid>[^/]+)"), self.v2_booking),
+                ("GET", re.compile(r"/v2/slots"), self.v2_slots),
             ],
             "retell": [
                 ("POST", re.compile(r"/v2/list-agents"), self.retell_list_agents),
@@ -107,6 +109,9 @@ class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, ControlApi)
                 ("POST", re.compile(r"/v3/list-calls"), self.retell_list_calls),
                 ("POST", re.compile(r"/v2/list-calls"), self.retell_list_calls_legacy),
                 ("GET", re.compile(r"/v2/get-call/(?P<call_id>[^/]+)"), self.retell_get_call),
+                ("PATCH", re.compile(r"/update-retell-llm/(?P<llm_id>[^/]+)"), self.retell_update_llm),
+                ("POST", re.compile(r"/publish-agent-version/(?P<agent_id>[^/]+)"), self.retell_publish_agent),
+                ("PATCH", re.compile(r"/update-phone-number/(?P<phone_number>[^/]+)"), self.retell_update_phone_number),
             ],
         }
 

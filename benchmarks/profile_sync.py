@@ -15,8 +15,8 @@ import pstats
 import signal
 import subprocess
 import tempfile
-from collections import Counter
 import warnings
+from collections import Counter
 from pathlib import Path
 
 warnings.filterwarnings("ignore")
@@ -29,7 +29,9 @@ def main() -> None:
     parser.add_argument("--size", default="large", choices=list(bench.SIZES))
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--top", type=int, default=35)
-    parser.add_argument("--py-spy", dest="py_spy", default=None, help="path to py-spy: sample whichever thread holds the GIL")
+    parser.add_argument(
+        "--py-spy", dest="py_spy", default=None, help="path to py-spy: sample whichever thread holds the GIL"
+    )
     parser.add_argument("--out", default="/tmp/askpro-sync.pyspy", help="collapsed stacks written by py-spy")
     args = parser.parse_args()
     days = args.days or bench.SIZES[args.size]["days"]
@@ -44,7 +46,9 @@ def main() -> None:
     # The simulator in its own process, as in benchmarks.run: the profile holds only the sync's own frames.
     with SimulatorProcess(tenants_file, overrides):
         config = load_tenants()
-        bench.timed_sync(config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days)  # warm the simulator
+        bench.timed_sync(
+            config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days
+        )  # warm the simulator
         if args.py_spy:
             spy = subprocess.Popen([args.py_spy, "record", "--pid", str(os.getpid()), "--rate", "250", "--format", "raw",
                                     "--output", args.out, "--gil", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -71,7 +75,9 @@ def print_collapsed(path: Path, top: int) -> None:
     own, inclusive, total = Counter(), Counter(), 0
     for line in path.read_text(encoding="utf-8").splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] for f in stack.split(";")[1:]]
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] for f in stack.split(";")[1:]
+        ]
         n = int(count)
         total += n
         if frames:

@@ -41,12 +41,20 @@ def main() -> None:
     retell = {"detail_processes": args.detail_processes, "detail_concurrency": args.detail_concurrency}
     with SimulatorProcess(tenants_file, overrides):
         config = load_tenants()
-        bench.timed_sync(config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days)  # warm the simulator
+        bench.timed_sync(
+            config, f"sqlite:///{tmp / 'warm.db'}", DagsterInstance.ephemeral(), days
+        )  # warm the simulator
         for attempt in range(args.repeat):
             instance = DagsterInstance.ephemeral()
             os.environ["ASKPRO_WAREHOUSE_URL"] = f"sqlite:///{tmp / f'main{attempt}.db'}"
             started, cpu, helpers = time.perf_counter(), time.process_time(), bench._reaped_children_cpu_s()
-            run_sync(config, days=days, until=bench.UNTIL, instance=instance, run_config={"resources": {"retell": {"config": retell}}})
+            run_sync(
+                config,
+                days=days,
+                until=bench.UNTIL,
+                instance=instance,
+                run_config={"resources": {"retell": {"config": retell}}},
+            )
             print(f"full sync {time.perf_counter() - started:.2f} s, sync process CPU {time.process_time() - cpu:.2f} s, "
                   f"helpers' CPU {bench._reaped_children_cpu_s() - helpers:.2f} s ({retell})")  # fmt: skip
             for run in reversed(instance.get_runs()):

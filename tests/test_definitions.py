@@ -36,11 +36,15 @@ def test_calcom_group_and_lineage():
         "retell_calls": "retell",
         "retell_call_transcripts": "retell",
         "booking_outcomes": "askpro",
+        "branch_availability": "askpro",
         "webhook_events": "landing",
         # each history table sits beside its current table, downstream of it
         **{f"{t}_history": group for t, group in HISTORY_GROUPS.items()},
     }
-    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
+    parents = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
     assert parents["staff"] == {"calcom_event_types"}
     assert parents["staff_event_types"] == {"calcom_event_types", "staff"}
     assert parents["working_hours"] == {"staff"}
@@ -65,11 +69,16 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
         if not node.is_materializable:
             assert key == AssetKey("webhook_events")  # external: the receiver writes it
             continue
+        if key == AssetKey("branch_availability"):  # looks ahead of the day partitions: one per tenant
+            assert node.partitions_def == tenant_partitions
+            continue
         table = key.to_user_string().removesuffix("_history")
         expected = tenant_day_partitions if CONTRACTS[table].by_day else tenant_partitions
         assert node.partitions_def == expected, key
     checked = {check.asset_key for check in graph.asset_check_keys}
-    assert checked == {AssetKey(t) for t in CONTRACTS} | {AssetKey(f"{t}_history") for t in HISTORY_GROUPS}
+    assert checked == {AssetKey(t) for t in CONTRACTS} | {AssetKey(f"{t}_history") for t in HISTORY_GROUPS} | {
+        AssetKey("branch_availability")
+    }
 
 
 def test_facts_backfill_a_day_range_in_one_run():
@@ -114,7 +123,13 @@ def test_derived_tables_follow_their_upstreams():
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("tenants", ["praxis-am-stadtpark"])
         tenant = "praxis-am-stadtpark"
-        upstream = ["retell_phone_numbers", "retell_agent_versions", "retell_agents", "calcom_event_types", "staff_event_types"]
+        upstream = [
+            "retell_phone_numbers",
+            "retell_agent_versions",
+            "retell_agents",
+            "calcom_event_types",
+            "staff_event_types",
+        ]
         for name in [*upstream, "phone_assignments"]:
             instance.report_runless_asset_event(AssetMaterialization(name, partition=tenant))
         quiet = evaluate_automation_conditions(defs=defs, instance=instance)
@@ -131,7 +146,7 @@ def test_the_two_sync_jobs_cover_every_synced_asset():
     graph = defs.resolve_asset_graph()
     materializable = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
     covered = set()
-    for name in ("sync_dimensions", "sync_facts"):
+    for name in ("sync_dimensions", "sync_facts", "refresh_availability"):
         covered |= set(defs.resolve_job_def(name).asset_layer.selected_asset_keys)
     assert covered == materializable
 

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 
 
-def test_production_instance_runs_a_sync_on_postgres(postgres_url, sqlite_url, simulator, tenants_file, tmp_path, monkeypatch):
+def test_production_instance_runs_a_sync_on_postgres(
+    postgres_url, sqlite_url, simulator, tenants_file, tmp_path, monkeypatch
+):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
@@ -42,7 +44,9 @@ def test_production_instance_runs_a_sync_on_postgres(postgres_url, sqlite_url, s
     with engine.connect() as conn:
         status = conn.execute(sa.text("select status from runs where run_id = :id"), {"id": run_id}).scalar_one()
         materialized = conn.execute(
-            sa.text("select count(*) from event_logs where run_id = :id and dagster_event_type = 'ASSET_MATERIALIZATION'"),
+            sa.text(
+                "select count(*) from event_logs where run_id = :id and dagster_event_type = 'ASSET_MATERIALIZATION'"
+            ),
             {"id": run_id},
         ).scalar_one()
     engine.dispose()
@@ -68,13 +72,19 @@ KILL_POINTS = {
     "index tables": (EVENT_LOG, "SqlEventLogStorageMetadata.create_all"),
     "index stamp": (EVENT_LOG, "stamp_alembic_rev"),
     "runs tables": ("dagster._core.storage.runs.sqlite.sqlite_run_storage", "RunStorageSqlMetadata.create_all"),
-    "schedules tables": ("dagster._core.storage.schedules.sqlite.sqlite_schedule_storage", "ScheduleStorageSqlMetadata.create_all"),
+    "schedules tables": (
+        "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+        "ScheduleStorageSqlMetadata.create_all",
+    ),
 }
 
 
 def test_the_home_is_under_the_data_dir_unless_dagster_home_is_set(tmp_path):
     assert dagster_home({"ASKPRO_DATA_DIR": str(tmp_path)}) == tmp_path / "dagster_home"
-    assert dagster_home({"ASKPRO_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "elsewhere")}) == tmp_path / "elsewhere"
+    assert (
+        dagster_home({"ASKPRO_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "elsewhere")})
+        == tmp_path / "elsewhere"
+    )
     assert dagster_home({}) == Path(".askpro", "dagster_home").resolve()
 
 
@@ -89,7 +99,11 @@ def test_a_kill_while_the_instance_is_created_is_repaired_by_the_next_command(ki
     env = {**os.environ, "ASKPRO_DATA_DIR": str(tmp_path / "data")}
     env.pop("DAGSTER_HOME", None)
     crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT, *KILL_POINTS[kill_point]], cwd=ROOT, env=env, capture_output=True, timeout=120
+        [sys.executable, "-c", CRASH_SCRIPT, *KILL_POINTS[kill_point]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
     )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr.decode()
 

@@ -25,13 +25,25 @@ tenants:
 
 def _call(call_id, minute, caller="+491701234567", to="+4930111", uid=None, minutes=3):
     start = T0 + dt.timedelta(minutes=minute)
-    return {"call_id": call_id, "direction": "inbound", "from_number": caller, "to_number": to,
-            "start_utc": start, "end_utc": start + dt.timedelta(minutes=minutes), "booking_uid": uid}
+    return {
+        "call_id": call_id,
+        "direction": "inbound",
+        "from_number": caller,
+        "to_number": to,
+        "start_utc": start,
+        "end_utc": start + dt.timedelta(minutes=minutes),
+        "booking_uid": uid,
+    }
 
 
 def _booking(uid, created_minute, phone="0170 1234567", event_type="11", status="accepted"):
-    return {"uid": uid, "event_type_id": event_type, "status": status, "attendee_phone": phone,
-            "created_at": T0 + dt.timedelta(minutes=created_minute)}
+    return {
+        "uid": uid,
+        "event_type_id": event_type,
+        "status": status,
+        "attendee_phone": phone,
+        "created_at": T0 + dt.timedelta(minutes=created_minute),
+    }
 
 
 def test_uid_written_by_the_agent_wins():
@@ -58,14 +70,37 @@ def test_naive_datetimes_from_sqlite_are_utc():
 
 
 def test_rows_per_branch_with_rate():
-    calls = [_call("c1", 0), _call("c2", 30, caller="+491705555555"), _call("c3", 40, to="+4930222"), _call("x", 50, to="+4930999")]
-    created = [_booking("b1", 1), _booking("b2", 45, event_type="22", phone=None), _booking("b3", 50, event_type="99", phone=None)]
+    calls = [
+        _call("c1", 0),
+        _call("c2", 30, caller="+491705555555"),
+        _call("c3", 40, to="+4930222"),
+        _call("x", 50, to="+4930999"),
+    ]
+    created = [
+        _booking("b1", 1),
+        _booking("b2", 45, event_type="22", phone=None),
+        _booking("b3", 50, event_type="99", phone=None),
+    ]
     appointments = [_booking("old", -5000, status="cancelled"), _booking("b1", 1)]
     rows = {r["branch_id"]: r for r in outcome_rows(TENANT, calls, created, appointments, created)}
-    assert rows["mitte"] == {"branch_id": "mitte", "inbound_calls": 2, "calls_with_booking": 1, "bookings_created": 1,
-                             "cancellations": 1, "booking_success_rate": 0.5}
-    assert rows["west"]["inbound_calls"] == 1 and rows["west"]["calls_with_booking"] == 0 and rows["west"]["bookings_created"] == 1
-    assert rows["-"]["inbound_calls"] == 1 and rows["-"]["bookings_created"] == 1 and rows["-"]["booking_success_rate"] == 0.0
+    assert rows["mitte"] == {
+        "branch_id": "mitte",
+        "inbound_calls": 2,
+        "calls_with_booking": 1,
+        "bookings_created": 1,
+        "cancellations": 1,
+        "booking_success_rate": 0.5,
+    }
+    assert (
+        rows["west"]["inbound_calls"] == 1
+        and rows["west"]["calls_with_booking"] == 0
+        and rows["west"]["bookings_created"] == 1
+    )
+    assert (
+        rows["-"]["inbound_calls"] == 1
+        and rows["-"]["bookings_created"] == 1
+        and rows["-"]["booking_success_rate"] == 0.0
+    )
 
 
 def test_outcomes_match_the_simulators_ground_truth(simulator, tenants_file, warehouse_env):

@@ -30,7 +30,12 @@ def _evaluate(schedule, when: dt.datetime, instance):
 
 
 def test_schedules_run_by_default():
-    assert {s.name for s in defs.schedules} == {"dimensions_hourly", "facts_every_15_minutes", "facts_nightly_reconciliation"}
+    assert {s.name for s in defs.schedules} == {
+        "dimensions_hourly",
+        "facts_every_15_minutes",
+        "facts_nightly_reconciliation",
+        "availability_every_30_minutes",
+    }
     assert all(s.default_status == DefaultScheduleStatus.RUNNING for s in defs.schedules)
 
 

@@ -1,5 +1,7 @@
 """The linked `askpro` tables: where Retell and Cal.com meet."""
 
+from typing import Any
+
 from dagster import (
     AssetExecutionContext,
     AutomationCondition,
@@ -27,14 +29,14 @@ GROUP = "askpro"
 CHAIN_HEADERS = ["phone number", "→ agent + version", "→ branch", "→ event type", "staff"]
 
 
-def chain_table(rows: list[dict]) -> MetadataValue:
+def chain_table(rows: list[dict[str, Any]]) -> MetadataValue:
     """The phone → agent + version → branch → event type chain, one line per number and branch;
     the version reads "prod → v3 published" when the number is bound to a tag."""
 
-    def named(name, ident):
+    def named(name: str | None, ident: Any) -> Any:
         return f"{name} ({ident})" if name and ident else (name or ident)
 
-    def version(row):
+    def version(row: dict[str, Any]) -> str | None:
         if row["agent_version_resolved"] is None:
             return row["agent_version"] and f"{row['agent_version']} → unresolved"
         state = "published" if row["agent_version_published"] else "draft"
@@ -57,11 +59,11 @@ def chain_table(rows: list[dict]) -> MetadataValue:
     )
 
 
-def outcome_figures(rows: list[dict]) -> dict[str, MetadataValue]:
+def outcome_figures(rows: list[dict[str, Any]]) -> dict[str, MetadataValue]:
     """One day's outcomes over its branches, as numbers the UI plots per partition."""
     calls = sum(r["inbound_calls"] for r in rows)
     linked = sum(r["calls_with_booking"] for r in rows)
-    figures = {
+    figures: dict[str, MetadataValue] = {
         "calls": MetadataValue.int(calls),
         "bookings": MetadataValue.int(sum(r["bookings_created"] for r in rows)),
         "linked": MetadataValue.int(linked),
@@ -84,7 +86,7 @@ def outcome_figures(rows: list[dict]) -> dict[str, MetadataValue]:
 )
 def phone_assignments(
     context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     rows = assignment_rows(tenant, warehouse.warehouse)
     stats = warehouse.warehouse.replace_slice("phone_assignments", tenant.slug, rows)
@@ -107,7 +109,7 @@ def phone_assignments(
     )
 
 
-def follows_every_updated_day() -> AutomationCondition:
+def follows_every_updated_day() -> AutomationCondition[Any]:
     """eager() without its latest-time-window clause: a backfill of bookings or calls over past
     days refreshes the outcomes of each of those days, not only of the newest day.
 
@@ -141,7 +143,7 @@ CALL_COLUMNS = ["call_id", "direction", "from_number", "to_number", "start_utc",
 )
 def booking_outcomes(
     context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     wh = warehouse.warehouse
     written = []
     for tenant, day in tenant_days(context, tenants.get):
@@ -149,8 +151,16 @@ def booking_outcomes(
         calls = wh.read_slice("retell_calls", tenant.slug, CALL_COLUMNS, day=day)
         created = wh.read_range("calcom_bookings", tenant.slug, "created_at", start, end, BOOKING_COLUMNS)
         appointments = wh.read_slice("calcom_bookings", tenant.slug, BOOKING_COLUMNS, day=day)
-        linkable = wh.read_range("calcom_bookings", tenant.slug, "created_at", start, end + LINK_WINDOW, BOOKING_COLUMNS)
-        linkable += wh.read_in("calcom_bookings", tenant.slug, "uid", [c["booking_uid"] for c in calls if c["booking_uid"]], BOOKING_COLUMNS)
+        linkable = wh.read_range(
+            "calcom_bookings", tenant.slug, "created_at", start, end + LINK_WINDOW, BOOKING_COLUMNS
+        )
+        linkable += wh.read_in(
+            "calcom_bookings",
+            tenant.slug,
+            "uid",
+            [c["booking_uid"] for c in calls if c["booking_uid"]],
+            BOOKING_COLUMNS,
+        )
         rows = outcome_rows(tenant, calls, created, appointments, linkable)
         written.append(wh.replace_slice("booking_outcomes", tenant.slug, rows, day=day))
         # Per partition: a range run's days each get their own figures, not the range's totals.

@@ -5,6 +5,9 @@ returns what happened. The link table is derived from the warehouse copy of the 
 so its lineage is real data flow, not decoration.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
@@ -25,6 +28,7 @@ from askpro_pipelines.partitions import (
 from askpro_pipelines.resources.calcom import CalcomResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.day_stream import DayStream
 from askpro_pipelines.warehouse.quarantine import settle_log
 from askpro_pipelines.warehouse.rows import (
     booking_rows,
@@ -49,7 +53,7 @@ POOL = "calcom_api"
 )
 def calcom_event_types(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     client.verify_account()
@@ -77,12 +81,14 @@ def calcom_event_types(
 )
 def staff(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
     listed = list(staff_rows(client.staff(), hosts))
-    stats = warehouse.warehouse.replace_slice("staff", tenant.slug, listed, keep={"staff_id": client.rejected.ids("staff")})
+    stats = warehouse.warehouse.replace_slice(
+        "staff", tenant.slug, listed, keep={"staff_id": client.rejected.ids("staff")}
+    )
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["staff"])
     replace_shapes(warehouse.warehouse, tenant.slug, "staff", client.shapes.rows())
     return MaterializeResult(
@@ -104,7 +110,7 @@ def staff(
 )
 def staff_event_types(
     context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     event_types = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
     stats = warehouse.warehouse.replace_slice("staff_event_types", tenant.slug, staff_event_type_rows(event_types))
@@ -145,7 +151,7 @@ def staff_event_types(
 )
 def calcom_schedules(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
+) -> Iterator[MaterializeResult[Any]]:
     """Both tables come from one schedules listing, so one fetch feeds both."""
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
@@ -179,20 +185,23 @@ def calcom_schedules(
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Cal.com bookings by appointment day (tenant-local), every status. A day range runs in one run, "
-        "one day at a time, each day replaced atomically."
+        "one day at a time, each day replaced atomically, written a chunk at a time as its pages arrive."
     ),
 )
 def calcom_bookings(
     context: AssetExecutionContext, calcom: CalcomResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     clients = ClientPerTenant(calcom.client_for)
     written = []
     for tenant, day in tenant_days(context, tenants.get):
         client = clients(tenant)
         start, end = day_window(day, tenant.timezone)
-        rows = list(booking_rows(client.bookings(start, end, scope=str(day))))
-        held = {"uid": client.rejected.ids("calcom_bookings", str(day))}
-        written.append(warehouse.warehouse.replace_slice("calcom_bookings", tenant.slug, rows, day=day, keep=held))
+        with DayStream(warehouse.warehouse, tenant.slug, day, ["calcom_bookings"]) as stream:
+            stream.add_all("calcom_bookings", booking_rows(client.bookings(start, end, scope=str(day))))
+            # the rejects are known once every page is read; their stored rows stay
+            stream.hold("calcom_bookings", {"uid": client.rejected.ids("calcom_bookings", str(day))})
+        written.append(stream.stats["calcom_bookings"])
+        # after the day's commit: on SQLite a second writer would wait for the stream's lock
         settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["calcom_bookings"], scope=str(day))
     for slug, client in clients.items():
         replace_shapes(warehouse.warehouse, slug, "calcom_bookings", client.shapes.rows())

@@ -26,6 +26,6 @@ def with_catalog(spec: AssetSpec) -> AssetSpec:
     """The spec with owners, provider/layer tags and the table's column schema."""
     table = spec.key.to_user_string()
     return spec.replace_attributes(owners=OWNERS).merge_attributes(
-        tags={"provider": PROVIDER_BY_GROUP[spec.group_name], "layer": layer(spec)},
+        tags={"provider": PROVIDER_BY_GROUP[spec.group_name or ""], "layer": layer(spec)},
         metadata={"dagster/table_name": table, "dagster/column_schema": column_schema(table)},
     )

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue
 
@@ -30,23 +31,25 @@ def tenant_days(
         yield tenant, day
 
 
-class ClientPerTenant(dict):
+class ClientPerTenant(dict[str, Any]):
     """One API client per tenant for a run that walks many days, made on first use."""
 
     def __init__(self, make: Callable[[Tenant], object]):
         super().__init__()
         self._make = make
 
-    def __call__(self, tenant: Tenant):
+    def __call__(self, tenant: Tenant) -> Any:
         if tenant.slug not in self:
             self[tenant.slug] = self._make(tenant)
         return self[tenant.slug]
 
 
-def fact_metadata(table: str, written: list[WriteStats], warehouse_url: str, extra: dict | None = None) -> dict:
+def fact_metadata(
+    table: str, written: list[WriteStats], warehouse_url: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Totals over the run's partitions (one entry per day would not fit a range run's single event)."""
     days = sorted({str(s.day) for s in written if s.day is not None})
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": MetadataValue.int(sum(s.rows for s in written)),
         "dagster/table_name": table,
         "dagster/column_schema": column_schema(table),

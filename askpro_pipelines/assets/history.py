@@ -5,8 +5,12 @@ so this step writes nothing: it reports the history's version counts and runs it
 overlapping validity per key, exactly one open version per live key) in one step for all tables.
 """
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from dagster import (
     AssetCheckKey,
+    AssetCheckResult,
     AssetExecutionContext,
     AssetSpec,
     AutomationCondition,
@@ -54,7 +58,9 @@ VERSION_COLUMNS = ["valid_from", "valid_to", "change_kind", "is_current"]
     partitions_def=tenant_partitions,
     can_subset=True,
 )
-def dimension_history(context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource):
+def dimension_history(
+    context: AssetExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> Iterator[MaterializeResult[Any] | AssetCheckResult]:
     """Version counts and the history checks of one tenant, for each selected history table."""
     tenant = tenants.get(context.partition_key).slug
     wh = warehouse.warehouse
@@ -80,9 +86,12 @@ def dimension_history(context: AssetExecutionContext, warehouse: WarehouseResour
             },
         )
         live = {tuple(r[k] for k in key) for r in wh.read_slice(table, tenant, key)}
-        rules = {
-            f"{table}_history_no_overlaps": ("overlapping versions", lambda: overlapping_versions(found, key)),
-            f"{table}_history_one_open_version": ("rows without exactly one open version", lambda: open_version_problems(found, live, key)),
+        rules: dict[str, tuple[str, Callable[[], list[dict[str, Any]]]]] = {
+            f"{table}_history_no_overlaps": ("overlapping versions", lambda: overlapping_versions(found, key)),  # noqa: B023 - called in this iteration
+            f"{table}_history_one_open_version": (
+                "rows without exactly one open version",
+                lambda: open_version_problems(found, live, key),  # noqa: B023 - called in this iteration
+            ),
         }
         for check_name, (what, rule) in rules.items():
             if AssetCheckKey(CHECKS[table][check_name].asset_key, check_name) in selected_checks:

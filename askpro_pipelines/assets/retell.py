@@ -1,7 +1,10 @@
 """Retell dimension tables, one partition per tenant."""
 
+from collections.abc import Iterator
 from functools import partial
 from itertools import groupby
+from operator import itemgetter
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -15,15 +18,16 @@ from dagster import (
 from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
 from askpro_pipelines.partitions import (
     day_window,
     tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
 from askpro_pipelines.resources.retell import CALLS, RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.warehouse.day_stream import DayStream
 from askpro_pipelines.warehouse.quarantine import settle_log
 from askpro_pipelines.warehouse.rows import (
     agent_version_rows,
@@ -32,6 +36,7 @@ from askpro_pipelines.warehouse.rows import (
     latest_agent_rows,
     phone_number_rows,
     readable_versions,
+    stored_prompts,
 )
 from askpro_pipelines.warehouse.shapes import replace_shapes
 
@@ -60,11 +65,12 @@ POOL = "retell_api"
 )
 def retell_agent_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
+) -> Iterator[MaterializeResult[Any]]:
     """One pass over the agents (and their LLMs) feeds both tables."""
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    versions, touched = readable_versions(client.agent_versions(), client.rejected.ids(LLMS))
+    stored = stored_prompts(warehouse.warehouse, tenant.slug)
+    versions, touched = readable_versions(client.agent_versions(stored), client.rejected.ids(LLMS))
     tables = {
         "retell_agents": latest_agent_rows([v for v in versions if v.agent_id not in touched], client.agent_tags),
         "retell_agent_versions": agent_version_rows(versions),
@@ -91,7 +97,7 @@ def retell_agent_tables(
 )
 def retell_phone_numbers(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-) -> MaterializeResult:
+) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
     rows = list(phone_number_rows(client.phone_numbers()))
@@ -127,24 +133,33 @@ def retell_phone_numbers(
 )
 def retell_call_tables(
     context: AssetExecutionContext, retell: RetellResource, warehouse: WarehouseResource, tenants: TenantsResource
-):
-    """One listing per day feeds both tables; a day range runs day by day in one run, the next
-    day's transcripts being fetched while a day is written."""
+) -> Iterator[MaterializeResult[Any]]:
+    """One listing per day feeds both tables; a day range runs day by day in one run. Each listing
+    page is written as it arrives (the day's write stays one transaction), while the next page's
+    transcripts are fetched: memory does not grow with the calls of a day."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     clients = ClientPerTenant(retell.client_for)
-    written: dict[str, list] = {"retell_calls": [], "retell_call_transcripts": []}
+    written: dict[str, list[Any]] = {"retell_calls": [], "retell_call_transcripts": []}
     with_transcripts = "retell_call_transcripts" in selected
+    tables = [table for table in written if table in selected]
     wh = warehouse.warehouse
     for tenant, days in groupby(tenant_days(context, tenants.get), key=lambda pair: pair[0]):
         windows = [(day, *day_window(day, tenant.timezone)) for _, day in days]
         known = partial(known_transcripts, wh, tenant.slug)
         client = clients(tenant)
-        for day, day_calls in client.calls_by_window(windows, with_transcripts, known):
-            calls, transcripts = call_rows(day_calls)
-            held = {"call_id": client.rejected.ids(CALLS, str(day))}
-            for table, rows in (("retell_calls", calls), ("retell_call_transcripts", transcripts)):
-                if table in selected:
-                    written[table].append(wh.replace_slice(table, tenant.slug, rows, day=day, keep=held))
+        pages = client.call_pages_by_window(windows, with_transcripts, known)
+        for day, day_pages in groupby(pages, key=itemgetter(0)):
+            with DayStream(wh, tenant.slug, day, tables) as stream:
+                for _, calls in day_pages:
+                    rows = dict(zip(written, call_rows(calls), strict=True))
+                    for table in tables:
+                        stream.add(table, rows[table])
+                held = {"call_id": client.rejected.ids(CALLS, str(day))}  # known once the day is read
+                for table in tables:
+                    stream.hold(table, held)
+            for table in tables:
+                written[table].append(stream.stats[table])
+            # after the day's commit: on SQLite a second writer would wait for the stream's lock
             settle_log(wh, tenant.slug, "retell", client.rejected, [CALLS], scope=str(day))
     for slug, client in clients.items():
         replace_shapes(wh, slug, "retell_calls", client.shapes.rows())

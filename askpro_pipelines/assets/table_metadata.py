@@ -1,7 +1,9 @@
 """Materialization metadata for warehouse tables: row count, schema, lineage and write counts."""
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from dagster import (
     AssetKey,
     MetadataValue,
@@ -16,9 +18,9 @@ from askpro_pipelines.warehouse import WriteStats
 from askpro_pipelines.warehouse.tables import metadata as warehouse_tables
 
 
-def column_description(column) -> str | None:
+def column_description(column: sa.Column[Any]) -> str | None:
     """A column's description: its `doc`, else its (older, DDL) comment."""
-    return column.doc or column.comment
+    return column.doc or column.comment or None
 
 
 def column_schema(table: str) -> TableSchema:
@@ -57,10 +59,10 @@ def _epoch_seconds(value: object) -> float | None:
     return number if number >= 1e9 else None
 
 
-def request_metadata(values: Mapping[str, object] | None) -> dict[str, object]:
+def request_metadata(values: Mapping[str, Any] | None) -> dict[str, Any]:
     """API request figures as shown: rate-limit reset headers that carry an instant become
     timestamps (the UI shows a time), everything else as given."""
-    shown: dict[str, object] = {}
+    shown: dict[str, Any] = {}
     for key, value in (values or {}).items():
         name = key.rsplit("/", 1)[-1].lower()
         epoch = _epoch_seconds(value) if "/ratelimit/" in key and "reset" in name else None
@@ -85,10 +87,10 @@ def table_metadata(
     warehouse_url: str,
     *,
     lineage: Mapping[str, list[tuple[str, str]]] | None = None,
-    extra: Mapping[str, object] | None = None,
-) -> dict[str, object]:
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Everything a materialization of one tenant slice reports."""
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": MetadataValue.int(stats.rows),
         "dagster/table_name": stats.table,
         "dagster/column_schema": column_schema(stats.table),

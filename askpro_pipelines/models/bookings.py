@@ -21,13 +21,13 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, field_validator
 from pydantic_core import PydanticCustomError
 
 from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
-from askpro_pipelines.models.redaction import redact_secrets, redact_text
 from askpro_pipelines.models.values import (
     IntOrStringId,
     aware_utc,
     stripped_string,
     text_or_none,
 )
+from askpro_pipelines.redaction import redact_mapping, redact_text
 
 BOOKINGS = "calcom_bookings"
 
@@ -106,7 +106,7 @@ class Booking(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _redacted(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return redact_secrets(value)
+        return redact_mapping(value)
 
 
 def normalise_status(value: str) -> str:
@@ -279,11 +279,14 @@ def _check_shape(raw: Any, record_id: str | None, expected: str, found: str, hin
         raise RecordError(BOOKINGS, record_id, f"{expected}: missing but {found!r} present: {hint}")
 
 
-def booking_from_v2(raw: Mapping) -> Booking:
+def booking_from_v2(raw: Mapping[str, Any]) -> Booking:
     """A v2 booking (GET /v2/bookings with cal-api-version 2024-08-13, or one recurrence of a recurring uid)."""
     record_id = record_id_of(raw, "uid")
     _check_shape(
-        raw, record_id, "start", "startTime",
+        raw,
+        record_id,
+        "start",
+        "startTime",
         "looks like a v1 or pre-2024-08-13 shape: check the cal-api-version header (bookings need 2024-08-13)",
     )
     booking = validate_record(_V2Booking, raw, BOOKINGS, record_id)
@@ -339,7 +342,7 @@ def _from_v1_row(booking: _V1Booking, updated_at: datetime.datetime | None) -> B
     )
 
 
-def booking_from_v1(raw: Mapping) -> Booking:
+def booking_from_v1(raw: Mapping[str, Any]) -> Booking:
     """A v1 booking (GET /v1/bookings). v1 exposes no updatedAt, so `updated_at` is always None."""
     record_id = record_id_of(raw, "uid")
     _check_shape(raw, record_id, "startTime", "start", "looks like a v2 payload given to the v1 parser")
@@ -378,7 +381,7 @@ def _from_webhook_payload(trigger: str, payload: _WebhookPayload) -> Booking:
     )
 
 
-def booking_from_webhook(body: Mapping) -> tuple[str, Booking | None]:
+def booking_from_webhook(body: Mapping[str, Any]) -> tuple[str, Booking | None]:
     """(trigger, booking) from a whole Cal.com webhook body; the booking is None for non-booking triggers.
 
     Booking triggers arrive as `{triggerEvent, createdAt, payload}`; MEETING_STARTED/ENDED arrive flat,
@@ -403,7 +406,7 @@ def booking_from_webhook(body: Mapping) -> tuple[str, Booking | None]:
     raise RecordError(BOOKINGS, record_id, "payload: missing, and the body is not a flat booking row either")
 
 
-def booking_uid_of_webhook(body: Mapping) -> str | None:
+def booking_uid_of_webhook(body: Mapping[str, Any]) -> str | None:
     """The booking uid an event is about, without validating it: for de-duplication and error messages.
 
     `payload.uid` for booking triggers (the new booking on a reschedule), `payload.bookingUid` for

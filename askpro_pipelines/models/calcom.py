@@ -13,7 +13,7 @@ the payload itself is never echoed, because it may hold personal data.
 import datetime
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -202,7 +202,7 @@ def _as_date(value: Any) -> datetime.date:
         raise _invalid("date_format", "Input should be a date 'YYYY-MM-DD' or an ISO datetime", value) from None
 
 
-def _wrap(convert):
+def _wrap(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Turn a plain ValueError into a pydantic error so the message keeps its field path."""
 
     def validate(value: Any) -> Any:
@@ -364,7 +364,6 @@ class _V1Schedule(_Raw):
 # ---- validation plumbing --------------------------------------------------------------------
 
 
-
 def _check_shape(raw: Any, entity: str, record_id: str | None, expected: str, found: Iterable[str], hint: str) -> None:
     """Name the likely cause when a payload of another API version or shape arrives."""
     if not isinstance(raw, Mapping) or expected in raw:
@@ -425,11 +424,15 @@ def _event_type(raw: _RawEventType, *, length: int, owner: str | None, hosts: li
     )
 
 
-def event_type_from_v2(raw: Mapping) -> EventType:
+def event_type_from_v2(raw: Mapping[str, Any]) -> EventType:
     """A v2 (cal-api-version 2024-06-14) event type, user-shaped (ownerId, users[]) or team-shaped (teamId, hosts[])."""
     record_id = record_id_of(raw, "id")
     _check_shape(
-        raw, EVENT_TYPES, record_id, "lengthInMinutes", ["length"],
+        raw,
+        EVENT_TYPES,
+        record_id,
+        "lengthInMinutes",
+        ["length"],
         "looks like an old API shape: check the cal-api-version header (event types need 2024-06-14)",
     )
     event_type = validate_record(_V2EventType, raw, EVENT_TYPES, record_id)
@@ -454,7 +457,7 @@ def event_type_from_v2(raw: Mapping) -> EventType:
     return _event_type(event_type, length=event_type.lengthInMinutes, owner=event_type.ownerId, hosts=hosts)
 
 
-def event_type_from_v1(raw: Mapping) -> EventType:
+def event_type_from_v1(raw: Mapping[str, Any]) -> EventType:
     """A v1 event type, personal (userId, owner) or team (teamId, hosts[{userId, isFixed}], schedulingType upper)."""
     record_id = record_id_of(raw, "id")
     _check_shape(
@@ -494,19 +497,19 @@ def _staff_from_user(user: _V2User, role: str | None) -> Staff:
     )
 
 
-def staff_from_v2_user(raw: Mapping) -> Staff:
+def staff_from_v2_user(raw: Mapping[str, Any]) -> Staff:
     """A user from /v2/me or /v2/organizations/{id}/users; v2 users carry no role."""
     user = validate_record(_V2User, raw, STAFF, record_id_of(raw, "id"))
     return _staff_from_user(user, role=None)
 
 
-def staff_from_v1_user(raw: Mapping) -> Staff:
+def staff_from_v1_user(raw: Mapping[str, Any]) -> Staff:
     """A user from v1 /users; its role is the platform role USER/ADMIN."""
     user = validate_record(_V1User, raw, STAFF, record_id_of(raw, "id"))
     return _staff_from_user(user, role=user.role)
 
 
-def staff_from_v2_membership(raw: Mapping) -> Staff:
+def staff_from_v2_membership(raw: Mapping[str, Any]) -> Staff:
     """A team member from v2 TeamMembershipOutput: the record id is the user's, the role the membership's."""
     membership = validate_record(_V2Membership, raw, STAFF, record_id_of(raw, "userId"))
     user = membership.user or _V2MembershipUser()
@@ -560,11 +563,15 @@ def _overrides(rows: Iterable[tuple[datetime.date, str, str]]) -> list[DateOverr
     return [DateOverride(date=d, start_time=s, end_time=e) for d, s, e in sorted(set(rows))]
 
 
-def schedule_from_v2(raw: Mapping, default_time_zone: str = "Europe/London") -> Schedule:
+def schedule_from_v2(raw: Mapping[str, Any], default_time_zone: str = "Europe/London") -> Schedule:
     """A v2 (cal-api-version 2024-06-11) schedule: named weekdays, "HH:MM" times, dated overrides."""
     record_id = record_id_of(raw, "id")
     _check_shape(
-        raw, SCHEDULES, record_id, "ownerId", ["workingHours", "dateOverrides"],
+        raw,
+        SCHEDULES,
+        record_id,
+        "ownerId",
+        ["workingHours", "dateOverrides"],
         "looks like an old API shape: check the cal-api-version header (schedules need 2024-06-11)",
     )
     schedule = validate_record(_V2Schedule, raw, SCHEDULES, record_id)
@@ -580,7 +587,7 @@ def schedule_from_v2(raw: Mapping, default_time_zone: str = "Europe/London") -> 
 
 
 def schedule_from_v1(
-    raw: Mapping,
+    raw: Mapping[str, Any],
     default_time_zone: str = "Europe/London",
     *,
     default_schedule_ids: Mapping[str, str | int | None] | None = None,

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, field_validator
 from pydantic_core import PydanticCustomError
 
 from askpro_pipelines.models.errors import RecordError, record_id_of, validate_record
-from askpro_pipelines.models.redaction import redact_secrets, redact_text
 from askpro_pipelines.models.values import (
     MillisHidingNumber,
     StringId,
@@ -32,6 +31,7 @@ from askpro_pipelines.models.values import (
     stripped_string,
     text_or_none,
 )
+from askpro_pipelines.redaction import redact_mapping, redact_secrets, redact_text
 
 CALLS = "retell_calls"
 
@@ -106,7 +106,7 @@ class Call(BaseModel):
     @field_validator("metadata", "dynamic_variables")
     @classmethod
     def _redacted(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return redact_secrets(value)
+        return redact_mapping(value)
 
 
 # ---- value conversions ----------------------------------------------------------------------
@@ -230,12 +230,12 @@ def _call(raw: _RawCall) -> Call:
     )
 
 
-def call_from_raw(raw: Mapping) -> Call:
+def call_from_raw(raw: Mapping[str, Any]) -> Call:
     """A call from get-call, a v3 or legacy v2 list-calls item, or a webhook's call object."""
     return _call(validate_record(_RawCall, raw, CALLS, record_id_of(raw, "call_id")))
 
 
-def _webhook_call(body: Mapping) -> tuple[str | None, Any]:
+def _webhook_call(body: Mapping[str, Any]) -> tuple[str | None, Any]:
     """The key the call sits under and its value: `call`, or `data` in payloads from before its deprecation."""
     for key in ("call", "data"):
         if key in body:
@@ -243,7 +243,7 @@ def _webhook_call(body: Mapping) -> tuple[str | None, Any]:
     return None, None
 
 
-def call_from_webhook(body: Mapping) -> tuple[str, Call]:
+def call_from_webhook(body: Mapping[str, Any]) -> tuple[str, Call]:
     """(event, call) from a whole Retell webhook body `{"event", "call"}` (or the legacy `{"event", "data"}`).
 
     Every voice event carries a call; chat events (`chat_*`, keyed otherwise) fail here by name.
@@ -256,10 +256,10 @@ def call_from_webhook(body: Mapping) -> tuple[str, Call]:
         raise RecordError(CALLS, None, "call: missing (and no legacy 'data' either)")
     model = _CallWebhook if key == "call" else _LegacyCallWebhook
     webhook = validate_record(model, body, CALLS, record_id)
-    return webhook.event, _call(getattr(webhook, key))
+    return getattr(webhook, "event"), _call(getattr(webhook, key))  # noqa: B009 - both models have it
 
 
-def call_id_of_webhook(body: Mapping) -> str | None:
+def call_id_of_webhook(body: Mapping[str, Any]) -> str | None:
     """The call id an event is about, without validating it: for de-duplication and error messages."""
     if not isinstance(body, Mapping):
         return None

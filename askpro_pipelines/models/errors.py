@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from askpro_pipelines.json_codec import dumps_json
-from askpro_pipelines.models.redaction import redact_secrets
+from askpro_pipelines.redaction import redact_secrets
 
 MAX_REPORTED_FIELDS = 5
 
@@ -29,7 +29,6 @@ class RecordError(ValueError):
     def __str__(self) -> str:
         record = self.record_id if self.record_id is not None else "?"
         return f"entity={self.entity} record={record}: {self.message}"
-
 
 
 def record_id_of(raw: Any, key: str) -> str | None:

@@ -36,7 +36,6 @@ from askpro_pipelines.models.errors import (
     record_id_of,
     validate_record,
 )
-from askpro_pipelines.models.redaction import redact_secrets
 from askpro_pipelines.models.values import (
     MillisShowingNumber,
     StringId,
@@ -44,6 +43,7 @@ from askpro_pipelines.models.values import (
     as_version_showing_number,
     number_repr,
 )
+from askpro_pipelines.redaction import redact_mapping, redact_secrets
 
 AGENTS = "retell_agents"
 LLMS = "retell_llms"
@@ -134,7 +134,7 @@ class AgentTag(_Record):
     @field_validator("dynamic_variables")
     @classmethod
     def _redacted(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return redact_secrets(value)
+        return redact_mapping(value)
 
 
 class AgentSummary(_Record):
@@ -290,6 +290,9 @@ class _RawResponseEngine(_Raw):
     llm_websocket_url: str | None = None
 
 
+_NO_ENGINE = _RawResponseEngine(type="")
+
+
 class _RawAgent(_Raw):
     """AgentResponse: get-agent, get-agent-versions items, legacy GET /list-agents items."""
 
@@ -379,11 +382,10 @@ class _RawPhoneNumber(_Raw):
 # ---- validation plumbing --------------------------------------------------------------------
 
 
-
 # ---- list responses -------------------------------------------------------------------------
 
 
-def unwrap_list(body: Any, *, entity: str) -> tuple[list, bool, str | None]:
+def unwrap_list(body: Any, *, entity: str) -> tuple[list[Any], bool, str | None]:
     """(items, has_more, pagination_key) of a list response, legacy bare array or current envelope.
 
     Retell's 2026 list endpoints wrap items in `{items, has_more, pagination_key}`; the legacy ones
@@ -417,19 +419,21 @@ def unwrap_list(body: Any, *, entity: str) -> tuple[list, bool, str | None]:
 # ---- agents ---------------------------------------------------------------------------------
 
 
-def agent_version_from_raw(raw: Mapping) -> AgentVersion:
+def agent_version_from_raw(raw: Mapping[str, Any]) -> AgentVersion:
     """An AgentResponse (get-agent, get-agent-versions item, legacy list-agents item) as one version row."""
     record_id = record_id_of(raw, "agent_id")
     agent = validate_record(_RawAgent, raw, AGENTS, record_id)
     engine = agent.response_engine
     engine_type = engine.type if engine else None
-    if engine_type == RETELL_LLM and engine.llm_id is None:
+    if engine and engine_type == RETELL_LLM and engine.llm_id is None:
         raise RecordError(AGENTS, record_id, "response_engine.llm_id: required when type is retell-llm")
-    if engine_type == CONVERSATION_FLOW and engine.conversation_flow_id is None:
+    if engine and engine_type == CONVERSATION_FLOW and engine.conversation_flow_id is None:
         raise RecordError(
             AGENTS, record_id, "response_engine.conversation_flow_id: required when type is conversation-flow"
         )
     is_llm, is_flow = engine_type == RETELL_LLM, engine_type == CONVERSATION_FLOW
+    if engine is None:  # no engine: every engine field below is None
+        engine = _NO_ENGINE
     return AgentVersion(
         agent_id=agent.agent_id,
         version=agent.version,
@@ -451,12 +455,12 @@ def agent_version_from_raw(raw: Mapping) -> AgentVersion:
     )
 
 
-def agent_version_number_from_raw(raw: Mapping, agent_id: str) -> int:
+def agent_version_number_from_raw(raw: Mapping[str, Any], agent_id: str) -> int:
     """The version number of an item of GET /list-agent-versions/{agent_id} (an int, also when sent as 7.0)."""
     return validate_record(_RawAgentVersionItem, raw, AGENTS, agent_id).version
 
 
-def agent_summary_from_raw(raw: Mapping) -> AgentSummary:
+def agent_summary_from_raw(raw: Mapping[str, Any]) -> AgentSummary:
     """An item of the current POST /v2/list-agents; it carries no config, only identity and tags."""
     summary = validate_record(_RawAgentSummary, raw, AGENTS, record_id_of(raw, "agent_id"))
     tags = [
@@ -505,7 +509,7 @@ def _cal_event_type_ids(tools: Iterable[Mapping[str, Any]]) -> list[str]:
     return ids
 
 
-def llm_from_raw(raw: Mapping) -> Llm:
+def llm_from_raw(raw: Mapping[str, Any]) -> Llm:
     """A Retell LLM (GET /get-retell-llm): prompts joined for hashing, tools kept, secrets masked."""
     llm = validate_record(_RawLlm, raw, LLMS, record_id_of(raw, "llm_id"))
     states = llm.states or []
@@ -569,7 +573,7 @@ def _bindings(
     return []
 
 
-def phone_number_from_raw(raw: Mapping) -> PhoneNumber:
+def phone_number_from_raw(raw: Mapping[str, Any]) -> PhoneNumber:
     """A phone number from list-phone-numbers (either generation) or get-phone-number."""
     number = validate_record(_RawPhoneNumber, raw, PHONE_NUMBERS, record_id_of(raw, "phone_number"))
     bindings = _bindings("inbound", number.inbound_agents, number.inbound_agent_id, number.inbound_agent_version)

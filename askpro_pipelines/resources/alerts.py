@@ -13,7 +13,6 @@ import logging
 import os
 import smtplib
 import ssl
-import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -24,7 +23,7 @@ import httpx
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from askpro_pipelines.resources.http import redact
+from askpro_pipelines.redaction import install_log_redaction, redact_known, register_secret
 
 __all__ = ["Alert", "AlertKind", "AlertsResource"]
 
@@ -125,57 +124,15 @@ def _slack_code(text: str) -> str:
 # ---- log redaction ---------------------------------------------------------------------------
 
 
-class _SecretFilter(logging.Filter):
-    """Masks registered secrets in log records: httpx logs every request URL at INFO."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        # Replaced whole on change (never mutated), so sensor threads can read it without the lock.
-        self.replacements: dict[str, str] = {}
-
-    def register(self, secret: str, shown: str) -> None:
-        with self._lock:
-            if self.replacements.get(secret) != shown:
-                self.replacements = {**self.replacements, secret: shown}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        replacements = self.replacements
-        if not replacements:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is the logging module's problem, not ours to hide
-            return True
-        masked = _mask(message, replacements)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-def _mask(text: str, replacements: dict[str, str]) -> str:
-    """Apply replacements longest secret first, so a secret containing another is masked whole."""
-    for secret in sorted(replacements, key=len, reverse=True):
-        text = text.replace(secret, replacements[secret])
-    return text
-
-
-_secret_filter = _SecretFilter()
-_FILTERED_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2")
-
-
 def _register_secret_url(url: str) -> str:
-    """Mask `url`'s path and query in httpx/httpcore logs; returns the loggable form of the URL."""
+    """Mask `url`'s path and query in logs and errors (httpx logs it); returns its loggable form."""
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{parts.netloc}/***" if parts.netloc else "***"
     secret_tail = url[len(f"{parts.scheme}://{parts.netloc}") :] if parts.netloc else url
-    _secret_filter.register(url, shown)
+    register_secret(url, shown)
     if secret_tail not in ("", "/"):
-        _secret_filter.register(secret_tail, "/***")
-    for name in _FILTERED_LOGGERS:
-        target = logging.getLogger(name)
-        if _secret_filter not in target.filters:
-            target.addFilter(_secret_filter)
+        register_secret(secret_tail, "/***")
+    install_log_redaction()
     return shown
 
 
@@ -198,7 +155,7 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-class AlertsResource(ConfigurableResource):
+class AlertsResource(ConfigurableResource):  # type: ignore[type-arg]  # not parametrised in Dagster's own usage
     """Where failure alerts go: a Slack-compatible incoming webhook, e-mail, both, or nowhere.
 
     Every unset field falls back to its ASKPRO_* environment variable at send time.
@@ -266,7 +223,7 @@ class AlertsResource(ConfigurableResource):
                 self._post_webhook(webhook, alert)
                 delivered.append("webhook")
             except Exception as exc:  # noqa: BLE001 - any failure of this channel must not stop the next
-                detail = _mask(f"{type(exc).__name__}: {exc}", _secret_filter.replacements)
+                detail = redact_known(f"{type(exc).__name__}: {exc}")
                 logger.warning("alert webhook %s failed: %s", shown, detail)
 
         email = self._email()
@@ -276,8 +233,7 @@ class AlertsResource(ConfigurableResource):
                 delivered.append("email")
             except Exception as exc:  # noqa: BLE001 - the webhook result above must still be reported
                 # A server may echo the credentials in its rejection (smtplib puts replies in errors).
-                detail = _mask(f"{type(exc).__name__}: {exc}", _secret_filter.replacements)
-                detail = redact(detail, [email.password or ""])
+                detail = redact_known(f"{type(exc).__name__}: {exc}", [email.password or ""])
                 logger.warning("alert e-mail via %s failed: %s", email.host or "(no SMTP host)", detail)
         return delivered
 

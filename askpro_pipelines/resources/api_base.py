@@ -9,13 +9,13 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from askpro_pipelines.models.errors import RecordError, Rejected, RejectedLog
+from askpro_pipelines.redaction import install_log_redaction
 from askpro_pipelines.resources.details import DetailFetcher, details_for
 from askpro_pipelines.resources.http import (
     CircuitBreaker,
     PayloadError,
     ResilientClient,
     RetrySettings,
-    install_log_redaction,
 )
 
 MAX_REPORTED_RECORD_ERRORS = 10
@@ -23,7 +23,7 @@ MAX_REPORTED_RECORD_ERRORS = 10
 
 def parse_records(
     raw: Any,
-    parser: Callable[[Mapping], Any],
+    parser: Callable[[Mapping[str, Any]], Any],
     *,
     tenant: str,
     api: str,
@@ -61,8 +61,16 @@ def parse_records(
         )
 
 
-class ApiResource(ConfigurableResource):
-    """Base of the API resources: one httpx pool per run, one circuit breaker per tenant."""
+class ApiResource(ConfigurableResource):  # type: ignore[type-arg]  # not parametrised in Dagster's own usage
+    """Base of the API resources: one httpx pool per run, one circuit breaker per tenant.
+
+    Tenant API keys are not `EnvVar` fields: Dagster resolves an `EnvVar` for a field declared when
+    the code location loads, but which variables hold keys is named per tenant in the tenants file,
+    which is re-read on every use so tenants come and go without a reload. A field per tenant would
+    tie the code location to one version of that file. So each client reads its tenant's key by
+    the variable's name when it is made, and the key is registered with `askpro_pipelines.redaction`
+    at once, so no log line, error or metadata value can carry it.
+    """
 
     timeout_s: float = Field(default=30.0, description="Per-request timeout in seconds.")
     max_attempts: int = Field(default=5, description="Attempts per request (5xx, 408, 429, timeouts are retried).")

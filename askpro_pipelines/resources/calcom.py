@@ -6,7 +6,7 @@ and hands back validated models, never raw dicts.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import Field
@@ -25,7 +25,8 @@ from askpro_pipelines.models.calcom import (
     staff_from_v2_membership,
     staff_from_v2_user,
 )
-from askpro_pipelines.models.errors import RejectedLog
+from askpro_pipelines.models.errors import RecordError, RejectedLog
+from askpro_pipelines.models.slots import SLOTS, slots_from_v2
 from askpro_pipelines.resources.api_base import ApiResource, parse_records
 from askpro_pipelines.resources.http import (
     ApiError,
@@ -53,6 +54,7 @@ CAL_API_VERSIONS: dict[str, str | None] = {
     "/v2/schedules": "2024-06-11",
     "/v2/organizations/{org_id}/schedules": "2024-06-11",
     "/v2/bookings": "2024-08-13",
+    "/v2/slots": "2024-09-04",
 }
 
 
@@ -60,6 +62,8 @@ def v2_headers(template: str) -> dict[str, str]:
     """The `cal-api-version` header a v2 endpoint needs, from the registry."""
     version = CAL_API_VERSIONS[template]
     return {"cal-api-version": version} if version else {}
+
+
 BOOKINGS = "calcom_bookings"
 V2_PAGE_SIZE = 250  # SkipTakePagination maximum
 V1_PAGE_SIZE = 100
@@ -122,6 +126,7 @@ class CalcomClient:
         from the staff table) fills that in.
         """
         default_tz = self.tenant.timezone
+        raw: Iterable[Any]
         if self.api_version == "v1":
             raw = self._watched("/v1/schedules", self._v1_list("/v1/schedules", "schedules", entity="schedules"))
             return self._parse(
@@ -233,7 +238,9 @@ class CalcomClient:
             raise self._payload_error(entity, f"{path}: expected the v2 envelope {{status: success, data}}")
         return body["data"]
 
-    def _v2_data(self, template: str, *, entity: str, params=None, **path_args: Any) -> list:
+    def _v2_data(
+        self, template: str, *, entity: str, params: Mapping[str, Any] | None = None, **path_args: Any
+    ) -> list[Any]:
         """A v2 list endpoint's `data`, the path filled from `template`, sent with the registered version."""
         path = template.format(**path_args)
         body = self.http.get_json(path, entity=entity, headers=v2_headers(template), params=params)
@@ -255,17 +262,20 @@ class CalcomClient:
 
     # ---- v1 plumbing ----------------------------------------------------------------------
 
-    def _v1_list(self, path: str, key: str, *, entity: str, params=None) -> list:
+    def _v1_list(self, path: str, key: str, *, entity: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         body = self.http.get_json(path, entity=entity, params=params)
         if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
             raise self._payload_error(entity, f"{path}: expected a {key!r} list in the v1 response")
-        return body[key]
+        records: list[Any] = body[key]
+        return records
 
     def _v1_pages(self, path: str, key: str, *, entity: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:
         """take/page pagination: no cursor, so page until a short page comes back."""
         page = 1
         while True:
-            items = self._v1_list(path, key, entity=entity, params={**(params or {}), "take": self.page_size, "page": page})
+            items = self._v1_list(
+                path, key, entity=entity, params={**(params or {}), "take": self.page_size, "page": page}
+            )
             yield from items
             if len(items) < self.page_size:
                 return
@@ -273,17 +283,43 @@ class CalcomClient:
 
     # ---- records --------------------------------------------------------------------------
 
-    def _watched(self, template: str, records: list) -> list:
+    def _watched(self, template: str, records: list[Any]) -> list[Any]:
         """The records of one endpoint, their shapes noted (drift.py) before they are combined."""
         return list(self.shapes.watch(template, records))
 
-    def _parse(self, entity: str, raw: Any, parser: Callable[[Mapping], Any], scope: str = "") -> Iterator[Any]:
+    def _parse(
+        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], scope: str = ""
+    ) -> Iterator[Any]:
         return parse_records(
             raw, parser, tenant=self.tenant.slug, api=API, entity=entity, rejected=self.rejected, scope=scope
         )
 
     def _payload_error(self, entity: str, message: str) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity)
+
+    # ---- availability (Cal.com v2 /v2/slots, reference §11.1) ------------------------------
+
+    def free_slots(
+        self, event_type_id: str, first: dt.date, last: dt.date, time_zone: str
+    ) -> dict[dt.date, list[dt.datetime]]:
+        """Free start instants of an event type per day of `time_zone`, first..last, as Cal.com answers.
+
+        Cal.com applies hours, overrides, bookings, buffers and notice: nothing is derived here.
+        """
+        params = {
+            "eventTypeId": event_type_id,
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "timeZone": time_zone,
+        }
+        headers = v2_headers("/v2/slots")
+        body = self.http.get_json("/v2/slots", entity=SLOTS, headers=headers, params=params, record_id=event_type_id)
+        try:
+            return slots_from_v2(body, event_type_id)
+        except RecordError as exc:
+            raise PayloadError(
+                exc.message, tenant=self.tenant.slug, api=API, entity=SLOTS, record_id=event_type_id
+            ) from None
 
 
 class CalcomResource(ApiResource):
@@ -302,3 +338,18 @@ class CalcomResource(ApiResource):
             tenant=tenant.slug, api=API, base_url=tenant.calcom.base_url, key=key, headers=headers, params=params
         )
         return CalcomClient(tenant, http, page_size=self.page_size)
+
+    def availability_client_for(self, tenant: Tenant) -> CalcomClient:
+        """A v2 client for `/v2/slots` whatever the tenant's API version: v1 has no slots
+        endpoint, and a Cal.com API key is also a v2 Bearer token."""
+        key = tenant.calcom_api_key()
+        http = self.resilient_client(
+            tenant=tenant.slug,
+            api=API,
+            base_url=tenant.calcom.base_url,
+            key=key,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        client = CalcomClient(tenant, http, page_size=self.page_size)
+        client.api_version = "v2"
+        return client

@@ -14,8 +14,11 @@ import logging
 import queue
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
 
+from askpro_pipelines.redaction import install_log_redaction
 from askpro_pipelines.resources.details import DetailRequest, read_frame, write_frame
 from askpro_pipelines.resources.http import (
     ApiError,
@@ -23,7 +26,6 @@ from askpro_pipelines.resources.http import (
     RequestStats,
     ResilientClient,
     RetrySettings,
-    install_log_redaction,
     logger,
 )
 
@@ -31,7 +33,7 @@ from askpro_pipelines.resources.http import (
 class _ToParent(logging.Handler):
     """Forwards the client's log records to the parent as ("log", level, message) frames."""
 
-    def __init__(self, send):
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]):
         super().__init__(logging.WARNING)
         self.send = send
 
@@ -47,11 +49,13 @@ def _unless_plain(stats: RequestStats) -> RequestStats | None:
     return None if stats == _PLAIN else stats
 
 
-def serve(stdin, stdout) -> None:
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     settings = read_frame(stdin)
     if settings is None:
         return
-    outbox: queue.SimpleQueue = queue.SimpleQueue()  # the request threads never wait on the pipe
+    outbox: queue.SimpleQueue[tuple[Any, ...] | None] = (
+        queue.SimpleQueue()
+    )  # the request threads never wait on the pipe
     send = outbox.put
 
     def write() -> None:
@@ -83,7 +87,9 @@ def serve(stdin, stdout) -> None:
     def run(seq: int, request: DetailRequest) -> None:
         client = http.fork()  # its own counters: they travel with the answer
         try:
-            value = client.get_json(request.path, entity=request.entity, record_id=request.record_id, params=request.params)
+            value = client.get_json(
+                request.path, entity=request.entity, record_id=request.record_id, params=request.params
+            )
             frame = ("ok", seq, value, _unless_plain(client.stats))
         except ApiError as exc:  # already names tenant, entity and record, and is redacted
             frame = ("error", seq, exc, _unless_plain(client.stats))

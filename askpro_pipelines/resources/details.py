@@ -105,7 +105,7 @@ def iter_all(
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{http.api}-details")
     unsent = iter(requests)
-    futures: deque = deque()
+    futures: deque[Any] = deque()
 
     def top_up() -> None:
         while len(futures) < max(1, ahead) and (request := next(unsent, None)) is not None:
@@ -226,16 +226,20 @@ def client_settings(http: ResilientClient) -> dict[str, Any]:
         "params": dict(http._default_params),
         "timeout": http._timeout,
         "retry": asdict(http.retry),
-        "breaker": {"failure_threshold": http.breaker.failure_threshold, "cooldown_s": http.breaker.cooldown_s,
-                    "shared_fd": http.breaker.share()},  # fmt: skip
+        "breaker": {
+            "failure_threshold": http.breaker.failure_threshold,
+            "cooldown_s": http.breaker.cooldown_s,
+            "shared_fd": http.breaker.share(),
+        },  # fmt: skip
     }
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     """Close the helper's stdin (it exits at end of input) and reap it; kill it if it hangs."""
     if process.poll() is None:
         try:
-            process.stdin.close()
+            if process.stdin is not None:
+                process.stdin.close()
         except OSError:
             pass
         try:
@@ -244,6 +248,8 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
             process.wait(timeout=5)
     for stream in (process.stdin, process.stdout):
+        if stream is None:
+            continue
         try:
             stream.close()
         except OSError:
@@ -277,6 +283,8 @@ class _Worker:
             [python, "-m", WORKER_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
             pass_fds=(settings["breaker"]["shared_fd"],),
         )  # fmt: skip
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
+        self.stdout: IO[bytes] = self.process.stdout
         if pipe_bytes:  # tests: a small pipe makes a full pipe easy to reach
             for stream in (self.process.stdin, self.process.stdout):
                 fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, pipe_bytes)
@@ -284,7 +292,7 @@ class _Worker:
         self.fd = self.process.stdin.fileno()  # written with os.write (send_frame), never through the buffer
         os.set_blocking(self.fd, False)
         self.wake = wake
-        self.answers: dict[int, tuple] = {}  # seq -> frame: the reader adds, the consumer pops
+        self.answers: dict[int, tuple[Any, ...]] = {}  # seq -> frame: the reader adds, the consumer pops
         self.in_flight = 0  # requests sent and not taken (the consumer's count)
         self.ended = False
         self.last_frame = time.monotonic()
@@ -296,7 +304,7 @@ class _Worker:
         send_frame(self.fd, value, timeout_s)
 
     def _read(self) -> None:
-        stream = self.process.stdout
+        stream = self.stdout
         try:
             while (data := read_raw_frame(stream)) is not None:
                 frame = pickle.loads(data)
@@ -418,7 +426,7 @@ class ProcessDetails(DetailFetcher):
         room = self.ahead - len(self._in_flight)
         if room < minimum or not self._pool:
             return
-        frames: dict[_Worker, list] = {}
+        frames: dict[_Worker, list[Any]] = {}
         for ticket in self._tickets:
             while ticket.sent < len(ticket.requests) and room > 0:
                 worker = min(self._pool, key=lambda w: w.in_flight)
@@ -438,7 +446,7 @@ class ProcessDetails(DetailFetcher):
             except OSError:
                 self._died(ticket, index)
 
-    def _answer(self, ticket: _Ticket, index: int) -> tuple:
+    def _answer(self, ticket: _Ticket, index: int) -> tuple[Any, ...]:
         """The frame answering request `index` of the ticket; waits for it (sending what is queued)."""
         wait, started = self._wait(ticket.http), time.monotonic()
         while True:
@@ -462,6 +470,7 @@ class ProcessDetails(DetailFetcher):
                 self._died(ticket, index)
             if silent >= wait:
                 self._fail(ticket, index, "no answer from the detail request processes")
+        assert seq is not None  # an answer arrived for it
         del self._in_flight[seq]
         worker.in_flight -= 1
         return frame

@@ -13,17 +13,17 @@ import copy
 import logging
 import math
 import random
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from askpro_pipelines.json_codec import loads_json
+from askpro_pipelines.redaction import SENSITIVE_QUERY_PARAMS, redact_known, register_secret
 from askpro_pipelines.resources.breaker import BreakerOpen, CircuitBreaker
 
 __all__ = [
@@ -35,88 +35,12 @@ __all__ = [
     "RequestStats",
     "ResilientClient",
     "RetrySettings",
-    "install_log_redaction",
-    "redact",
-    "redact_url",
 ]
 
 logger = logging.getLogger("askpro_pipelines.http")
 
-MASK = "***"
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-SENSITIVE_QUERY_PARAMS = frozenset({"apikey", "api_key", "key", "token", "secret"})
 MAX_SNIPPET_CHARS = 200
-
-# Matches `?name=value` / `&name=value` for the sensitive names anywhere in a text, so it works on
-# bare URLs and on whole log messages that merely contain one.
-_SENSITIVE_QUERY_RE = re.compile(
-    r"(?i)([?&](?:" + "|".join(re.escape(name) for name in sorted(SENSITIVE_QUERY_PARAMS)) + r")=)[^&#\s\"'<>]*"
-)
-
-
-# ---- redaction --------------------------------------------------------------------------------
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each non-empty secret with "***".
-
-    Longer secrets go first so a secret that contains another is masked whole.
-    """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def redact_url(url: str | httpx.URL) -> str:
-    """Mask the values of apiKey/api_key/key/token/secret query parameters (any case).
-
-    Works on text rather than a parsed URL so the rest of the URL is left byte-for-byte intact.
-    """
-    return _SENSITIVE_QUERY_RE.sub(rf"\g<1>{MASK}", str(url))
-
-
-# Secrets of every ResilientClient created in this process, so the log filter can also mask a
-# key a server echoes back (httpcore logs raw response headers at DEBUG).
-_known_secrets: set[str] = set()
-
-
-class _QuerySecretFilter(logging.Filter):
-    """Rewrites log records so URLs in them carry no secret query values.
-
-    httpx logs every request URL at INFO, and Cal.com v1 puts the key in the query string.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is the logging module's problem, not ours to hide
-            return True
-        redacted = redact(redact_url(message), _known_secrets)
-        if redacted != message:
-            record.msg = redacted
-            record.args = None
-        return True
-
-
-# Logger filters do not apply to records propagated from child loggers, and httpcore logs
-# through children, so each one is covered explicitly.
-_REDACTED_LOGGERS = (
-    "httpx",
-    "httpcore",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
-
-
-def install_log_redaction() -> None:
-    """Attach the query-secret filter to the httpx/httpcore loggers (once per logger)."""
-    for name in _REDACTED_LOGGERS:
-        target = logging.getLogger(name)
-        if not any(isinstance(existing, _QuerySecretFilter) for existing in target.filters):
-            target.addFilter(_QuerySecretFilter())
 
 
 # ---- errors -----------------------------------------------------------------------------------
@@ -169,7 +93,7 @@ class ApiError(Exception):
     def __str__(self) -> str:
         return self._render()
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only fields break Exception's default pickling (it replays only `args`).
         return _rebuild_error, (type(self), self.message, self._fields())
 
@@ -240,7 +164,7 @@ class RequestStats:
     transport_errors: int = 0  # timeouts + connection errors
     rate_limit_headers: dict[str, str] = field(default_factory=dict)  # last seen value per header
 
-    def merge(self, other: "RequestStats") -> None:
+    def merge(self, other: RequestStats) -> None:
         """Add a forked client's counters (concurrent detail requests) into these."""
         self.requests += other.requests
         self.retries += other.retries
@@ -287,8 +211,8 @@ def _retry_after_s(headers: httpx.Headers) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return max(0.0, value) if math.isfinite(value) else None
 
 
@@ -383,7 +307,8 @@ class ResilientClient:
         self._default_headers = {"Accept": "application/json", "User-Agent": user_agent, **dict(headers or {})}
         implied = _implied_secrets(self._default_headers, self._default_params)
         self._secrets = tuple(secret for secret in (*secrets, *implied) if secret)
-        _known_secrets.update(self._secrets)
+        for secret in self._secrets:
+            register_secret(secret)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._last_failure: str | None = None
@@ -392,7 +317,7 @@ class ResilientClient:
 
     # -- public API --
 
-    def fork(self) -> "ResilientClient":
+    def fork(self) -> ResilientClient:
         """A client for another thread: same pool, breaker, settings and secrets; its own counters.
 
         Merge its `stats` back with `RequestStats.merge` when the thread is done.
@@ -511,7 +436,7 @@ class ResilientClient:
         }
 
     def _clean(self, text: str) -> str:
-        return redact(redact_url(text), self._secrets)
+        return redact_known(text, self._secrets)
 
     def _consult_breaker(self, *, probe: bool = True) -> str | None:
         """The refusal message when the breaker is open, else None.
@@ -588,7 +513,7 @@ class ResilientClient:
         message = f"malformed JSON in response body: {self._clean(_snippet(text))}"
         return _Failure(message, status, False, "malformed JSON")
 
-    def decode_body(self, body: "RawBody", *, method: str, path: str, entity: str, record_id: str | None = None) -> Any:
+    def decode_body(self, body: RawBody, *, method: str, path: str, entity: str, record_id: str | None = None) -> Any:
         """Decode a body another process fetched with `raw_bodies` exactly as `request_json` would."""
         try:
             return loads_json(body.content)

@@ -9,6 +9,8 @@ goes straight there. Prompts come from the agent's LLM and are redacted before t
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from pydantic import Field
@@ -16,6 +18,7 @@ from pydantic import Field
 from askpro_pipelines.drift import ShapeLog
 from askpro_pipelines.models.calls import Call, call_from_raw, merge_call
 from askpro_pipelines.models.errors import RecordError, RejectedLog
+from askpro_pipelines.models.prompts import LlmState, llm_state_from_raw
 from askpro_pipelines.models.retell import (
     AGENTS,
     LLMS,
@@ -52,8 +55,13 @@ AGENT_VERSIONS = "retell_agent_versions"  # the per-agent version listing's gene
 def _ms(moment: dt.datetime) -> int:
     """Epoch milliseconds, Retell's timestamp unit."""
     return int(moment.timestamp() * 1000)
+
+
 _GONE = {404, 405}
 W = TypeVar("W")  # the caller's key of a calls window (a day)
+Parsed = TypeVar("Parsed")  # a parsed single record
+Windows = Iterable[tuple[W, dt.datetime, dt.datetime]]  # (key, start, end) of each window
+KnownFor = Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], str]]  # stored transcripts of a page
 
 
 class RetellClient:
@@ -90,14 +98,32 @@ class RetellClient:
 
     # ---- agents -----------------------------------------------------------------------------
 
-    def agent_versions(self) -> list[AgentVersion]:
-        """Every version of every agent, each with its LLM's (redacted) prompt and prompt hash."""
+    def agent_versions(self, stored_prompts: Mapping[tuple[Any, ...], str] | None = None) -> list[AgentVersion]:
+        """Every version of every agent, each with its LLM's (redacted) prompt and prompt hash.
+
+        `stored_prompts` ((agent id, version, LLM id, LLM version, last modified) → prompt, from the
+        warehouse) saves the LLM request of a version that is published now and was then: a
+        published version no longer changes, as an ended call's transcript no longer does.
+        """
         versions = self._current_agent_versions() if self._use(AGENTS) == CURRENT else None
         if versions is None:
             versions = self._legacy_agent_versions()
         unique = {(v.agent_id, v.version): v for v in versions}
-        self._load_llms(unique.values())
-        return [with_prompt(v, self._llm_for(v)) for _, v in sorted(unique.items())]
+        stored = stored_prompts or {}
+        reused = {
+            key: stored[prompt_key]
+            for key, v in unique.items()
+            if v.is_published
+            and v.llm_id
+            and (prompt_key := (*key, v.llm_id, v.llm_version, v.last_modified)) in stored
+        }
+        self._load_llms(v for key, v in unique.items() if key not in reused)
+        return [
+            AgentVersion.model_validate({**v.model_dump(), "prompt": reused[key], "prompt_hash": None})
+            if key in reused
+            else with_prompt(v, self._llm_for(v))
+            for key, v in sorted(unique.items())
+        ]
 
     def _current_agent_versions(self) -> list[AgentVersion] | None:
         """POST /v2/list-agents gives summaries; each agent's versions are read per page of agents."""
@@ -106,7 +132,8 @@ class RetellClient:
         while True:
             params = {"limit": self.page_size, "pagination_key": key, "sort_order": "ascending"}
             body = self._current_or_none(
-                lambda: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}), first=key is None
+                lambda: self.http.post_json("/v2/list-agents", entity=AGENTS, params=params, json={}),  # noqa: B023 - called at once
+                first=key is None,
             )
             if body is None:
                 return None
@@ -150,6 +177,7 @@ class RetellClient:
     def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
         """Each agent's version numbers from every page of GET /list-agent-versions/{id}; None when
         the account answers 404/405 for the first agent (it lacks the endpoint)."""
+
         def request(agent_id: str, key: str | None) -> DetailRequest:
             params = {"limit": self.page_size, "sort_order": "ascending"} | ({"pagination_key": key} if key else {})
             return DetailRequest(f"/list-agent-versions/{agent_id}", AGENTS, agent_id, params)
@@ -165,7 +193,8 @@ class RetellClient:
         batch = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
         while batch:
             more: list[DetailRequest] = []
-            for agent_id, body in batch:
+            for owner, body in batch:
+                agent_id = str(owner)  # every request here names its agent
                 items, has_more, key = self._unwrap(body, AGENTS)
                 parser = partial(agent_version_number_from_raw, agent_id=agent_id)
                 numbers[agent_id] += self._parse(
@@ -187,15 +216,21 @@ class RetellClient:
             versions += page
             if len(items) < LEGACY_AGENT_PAGE or not page:
                 break
-            params = {"limit": LEGACY_AGENT_PAGE, "pagination_key": page[-1].agent_id, "pagination_key_version": page[-1].version}
+            params = {
+                "limit": LEGACY_AGENT_PAGE,
+                "pagination_key": page[-1].agent_id,
+                "pagination_key_version": page[-1].version,
+            }
         self.generation[AGENTS] = LEGACY
         return versions
 
-    def _load_llms(self, versions) -> None:
+    def _load_llms(self, versions: Iterable[AgentVersion]) -> None:
         """Fetch every LLM (id, version) the agents use that is not cached yet, concurrently."""
         wanted = sorted({(v.llm_id, v.llm_version) for v in versions if v.llm_id} - set(self._llms), key=str)
         requests = [
-            DetailRequest(f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None)
+            DetailRequest(
+                f"/get-retell-llm/{llm_id}", LLMS, llm_id, {"version": version} if version is not None else None
+            )
             for llm_id, version in wanted
         ]
         for cache_key, raw in zip(wanted, self.details.fetch(self.http, requests), strict=True):
@@ -207,7 +242,9 @@ class RetellClient:
         cache_key = (agent.llm_id, agent.llm_version)
         if cache_key not in self._llms:
             params = {"version": agent.llm_version} if agent.llm_version is not None else None
-            raw = self.http.get_json(f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id)
+            raw = self.http.get_json(
+                f"/get-retell-llm/{agent.llm_id}", entity=LLMS, params=params, record_id=agent.llm_id
+            )
             self._llms[cache_key] = self._parse_one(LLMS, raw, llm_from_raw, endpoint="/get-retell-llm/{llm_id}")
         return self._llms[cache_key]
 
@@ -221,15 +258,13 @@ class RetellClient:
             while True:
                 params = {"limit": self.page_size, "pagination_key": key}
                 body = self._current_or_none(
-                    lambda: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),
+                    lambda: self.http.get_json("/v2/list-phone-numbers", entity=PHONE_NUMBERS, params=params),  # noqa: B023 - called at once
                     first=key is None,
                 )
                 if body is None:
                     break
                 items, has_more, key = self._unwrap(body, PHONE_NUMBERS)
-                numbers += self._parse(
-                    PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers"
-                )
+                numbers += self._parse(PHONE_NUMBERS, items, phone_number_from_raw, endpoint="/v2/list-phone-numbers")
                 if not has_more:
                     self.generation[PHONE_NUMBERS] = CURRENT
                     return numbers
@@ -241,50 +276,70 @@ class RetellClient:
     # ---- calls ------------------------------------------------------------------------------
 
     def calls_by_window(
-        self,
-        windows: Iterable[tuple[W, dt.datetime, dt.datetime]],
-        with_transcripts: bool = True,
-        known_for: Callable[[W], Mapping[tuple[str, dt.datetime], str]] | None = None,
+        self, windows: "Windows[W]", with_transcripts: bool = True, known_for: "KnownFor[W] | None" = None
     ) -> Iterator[tuple[W, list[Call]]]:
-        """(key, calls that started in [start, end)) for each window (key, start, end), in order.
+        """(key, all calls of the window) for each window: `call_pages_by_window` joined per window."""
+        for key, pages in groupby(self.call_pages_by_window(windows, with_transcripts, known_for), key=itemgetter(0)):
+            yield key, [call for _, page in pages for call in page]
+
+    def call_pages_by_window(
+        self, windows: "Windows[W]", with_transcripts: bool = True, known_for: "KnownFor[W] | None" = None
+    ) -> Iterator[tuple[W, list[Call]]]:
+        """(key, one listing page of calls that started in [start, end)) for each window (key, start,
+        end), in order, at least one (maybe empty) page per window.
 
         The current POST /v3/list-calls omits transcripts, so each call's transcript comes from
         GET /v2/get-call when asked for; the legacy POST /v2/list-calls has them inline.
-        `known_for(key)` ((call id, end) → transcript, from the warehouse) saves that request for
-        ended calls already synced: an ended call's transcript no longer changes.
+        `known_for(key, calls)` ((call id, end) → transcript of those calls, from the warehouse)
+        saves that request for ended calls already synced: an ended call's transcript no longer changes.
 
-        One window ahead: the next window is listed and its transcripts requested before this
-        one's calls are handed over, so the detail fetcher keeps working while the caller writes.
-        Memory holds two windows, whatever their number.
+        One page ahead: the next page (maybe the next window's first) is listed and its transcripts
+        requested before this page is handed over, so the detail fetcher keeps working while the
+        caller writes. Memory holds two pages, whatever the calls per window or the windows.
         """
-        ahead: tuple[W, list] | None = None
-        for key, start, end in windows:
-            known = known_for(key) if (with_transcripts and known_for) else {}
-            prepared = (key, self._list_window(start, end, with_transcripts, known, str(key)))
+        ahead = None
+        for prepared in self._listed_pages(windows, with_transcripts, known_for):
             if ahead is not None:
                 yield ahead[0], self._complete(ahead[1], str(ahead[0]))
             ahead = prepared
         if ahead is not None:
             yield ahead[0], self._complete(ahead[1], str(ahead[0]))
 
-    def _list_window(self, start: dt.datetime, end: dt.datetime, with_transcripts: bool, known, scope: str) -> list:
-        """The window's pages, each with its transcript requests already submitted (current API),
-        or with transcripts inline (legacy list-calls). Malformed calls are rejected under `scope`."""
-        lo, hi = _ms(start), _ms(end) - 1
-        pages = []
-        if self._use(CALLS) == CURRENT:
-            for page in self._current_calls(lo, hi, scope):
-                pages.append(self._request_transcripts(page, known) if with_transcripts else (page, [], None))
-            if self.generation[CALLS] == CURRENT:
-                return pages
-        return pages + [(list(self._legacy_calls(lo, hi, scope)), [], None)]
+    def _listed_pages(
+        self, windows: "Windows[W]", with_transcripts: bool, known_for: "KnownFor[W] | None"
+    ) -> Iterator[tuple[W, tuple[Any, ...]]]:
+        """(key, (calls, indexes waiting, ticket)) per listing page, transcripts already submitted.
+        Malformed calls are rejected under the window's key as scope."""
+        for key, start, end in windows:
+            lo, hi, scope = _ms(start), _ms(end) - 1, str(key)
+            listed = False
+            if self._use(CALLS) == CURRENT:
+                for page in self._current_calls(lo, hi, scope):
+                    listed = True
+                    if not with_transcripts:
+                        yield key, (page, [], None)
+                        continue
+                    known = known_for(key, page) if known_for else {}
+                    yield key, self._request_transcripts(page, known)
+                if self.generation[CALLS] == CURRENT:
+                    if not listed:
+                        yield key, ([], [], None)
+                    continue
+            chunk: list[Call] = []
+            for call in self._legacy_calls(lo, hi, scope):  # transcripts inline: handed over a page at a time
+                chunk.append(call)
+                if len(chunk) == CALL_PAGE:
+                    yield key, (chunk, [], None)
+                    chunk, listed = [], True
+            if chunk or not listed:
+                yield key, (chunk, [], None)
 
-    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]):
+    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> tuple[Any, ...]:
         """Fill each connected call's transcript from the stored one for an ended call already
         synced, and submit GET /v2/get-call for the rest: (calls, indexes waiting, ticket)."""
         calls = [
             c.model_copy(update={"transcript": known[(c.call_id, c.end_utc)]})
-            if c.transcript is None and c.call_status == "ended" and (c.call_id, c.end_utc) in known
+            if c.transcript is None and c.call_status == "ended" and c.end_utc and (c.call_id, c.end_utc) in known
             else c
             for c in calls
         ]
@@ -292,19 +347,17 @@ class RetellClient:
         requests = [DetailRequest(f"/v2/get-call/{calls[i].call_id}", CALLS, calls[i].call_id) for i in missing]
         return calls, missing, self.details.submit(self.http, requests) if requests else None
 
-    def _complete(self, pages: list, scope: str) -> list[Call]:
-        """The window's calls with the requested transcripts merged in (a malformed detail is
+    def _complete(self, listed: tuple[Any, ...], scope: str) -> list[Call]:
+        """A page's calls with the requested transcripts merged in (a malformed detail is
         quarantined and its call lands as listed, without the transcript)."""
-        merged: list[Call] = []
-        for calls, missing, ticket in pages:
-            page = list(calls)
-            if ticket is not None:
-                for index, raw in zip(missing, self.details.collect(ticket), strict=True):
-                    detail = self._parse_one(CALLS, raw, call_from_raw, scope, endpoint="/v2/get-call/{call_id}")
-                    if detail is not None:
-                        page[index] = merge_call(calls[index], detail)
-            merged += page
-        return merged
+        calls, missing, ticket = listed
+        page = list(calls)
+        if ticket is not None:
+            for index, raw in zip(missing, self.details.collect(ticket), strict=True):
+                detail = self._parse_one(CALLS, raw, call_from_raw, scope, endpoint="/v2/get-call/{call_id}")
+                if detail is not None:
+                    page[index] = merge_call(calls[index], detail)
+        return page
 
     def _current_calls(self, lo: int, hi: int, scope: str = "") -> Iterator[list[Call]]:
         """Pages of POST /v3/list-calls (no transcripts); nothing when the account lacks it (404/405)."""
@@ -318,7 +371,8 @@ class RetellClient:
             if key:
                 body_json["pagination_key"] = key
             body = self._current_or_none(
-                lambda: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json), first=key is None
+                lambda: self.http.post_json("/v3/list-calls", entity=CALLS, json=body_json),  # noqa: B023 - called at once
+                first=key is None,
             )
             if body is None:
                 self.generation[CALLS] = LEGACY
@@ -369,7 +423,7 @@ class RetellClient:
     def _use(self, listing: str) -> str:
         return self.generation.get(listing, CURRENT)
 
-    def _unwrap(self, body: Any, entity: str) -> tuple[list, bool, str | None]:
+    def _unwrap(self, body: Any, entity: str) -> tuple[list[Any], bool, str | None]:
         try:
             return unwrap_list(body, entity=entity)
         except RecordError as exc:
@@ -379,7 +433,7 @@ class RetellClient:
         self,
         entity: str,
         raw: Any,
-        parser: Callable[[Mapping], Any],
+        parser: Callable[[Mapping[str, Any]], Any],
         scope: str = "",
         *,
         endpoint: str,
@@ -393,7 +447,7 @@ class RetellClient:
         )
 
     def _parse_one(
-        self, entity: str, raw: Any, parser: Callable[[Mapping], Any], scope: str = "", *, endpoint: str
+        self, entity: str, raw: Any, parser: Callable[[Mapping[str, Any]], Any], scope: str = "", *, endpoint: str
     ) -> Any:
         """One detail record, or None when it was rejected (quarantined)."""
         parsed = list(self._parse(entity, [raw], parser, scope, endpoint=endpoint))
@@ -401,6 +455,57 @@ class RetellClient:
 
     def _payload_error(self, entity: str, message: str, record_id: str | None = None) -> PayloadError:
         return PayloadError(message, tenant=self.tenant.slug, api=API, entity=entity, record_id=record_id)
+
+    # ---- prompt pushes (reference §11.2): read the draft, write, publish, re-point ---------
+
+    def versions_of_agent(self, agent_id: str) -> list[AgentVersion]:
+        """Every version of one agent, oldest first (the newest is the draft, or the last published)."""
+        return sorted(self._versions_of([agent_id]), key=lambda v: v.version)
+
+    def agent(self, agent_id: str, version: int | None = None) -> AgentVersion:
+        """One agent version (without `version`: the newest, which is the draft)."""
+        params = {"version": version} if version is not None else None
+        body = self.http.get_json(f"/get-agent/{agent_id}", entity=AGENTS, params=params, record_id=agent_id)
+        return self._one(AGENTS, body, agent_version_from_raw, agent_id)
+
+    def llm_state(self, llm_id: str, version: int | None = None) -> LlmState:
+        """The managed fields of an LLM version, unredacted (models/prompts.py says why)."""
+        params = {"version": version} if version is not None else None
+        body = self.http.get_json(f"/get-retell-llm/{llm_id}", entity=LLMS, params=params, record_id=llm_id)
+        return self._one(LLMS, body, llm_state_from_raw, llm_id)
+
+    def update_llm(self, llm_id: str, changes: Mapping[str, Any]) -> LlmState:
+        """PATCH the LLM's draft with `changes`; Retell answers the edited draft."""
+        body = self.http.request_json(
+            "PATCH", f"/update-retell-llm/{llm_id}", entity=LLMS, json=dict(changes), record_id=llm_id
+        )
+        return self._one(LLMS, body, llm_state_from_raw, llm_id)
+
+    def publish_agent(self, agent_id: str) -> AgentVersion:
+        """Publish the agent's draft in place (a new draft follows); answers the published version."""
+        body = self.http.post_json(f"/publish-agent-version/{agent_id}", entity=AGENTS, json={}, record_id=agent_id)
+        return self._one(AGENTS, body, agent_version_from_raw, agent_id)
+
+    def phone_number(self, number: str) -> PhoneNumber:
+        body = self.http.get_json(f"/get-phone-number/{number}", entity=PHONE_NUMBERS, record_id=number)
+        return self._one(PHONE_NUMBERS, body, phone_number_from_raw, number)
+
+    def repoint_number(self, number: str, inbound_agents: list[dict[str, Any]]) -> PhoneNumber:
+        """Replace the number's inbound bindings (each {agent_id, agent_version, weight})."""
+        body = self.http.request_json(
+            "PATCH",
+            f"/update-phone-number/{number}",
+            entity=PHONE_NUMBERS,
+            json={"inbound_agents": inbound_agents},
+            record_id=number,
+        )
+        return self._one(PHONE_NUMBERS, body, phone_number_from_raw, number)
+
+    def _one(self, entity: str, body: Any, parser: Callable[[Mapping[str, Any]], Parsed], record_id: str) -> Parsed:
+        try:
+            return parser(body)
+        except RecordError as exc:
+            raise self._payload_error(entity, exc.message, exc.record_id or record_id) from None
 
 
 class RetellResource(ApiResource):
@@ -421,6 +526,7 @@ class RetellResource(ApiResource):
     def client_for(self, tenant: Tenant) -> RetellClient:
         """A client for one tenant, sharing the run's connection pool and the tenant's breaker."""
         key = tenant.retell_api_key()
+        assert tenant.retell is not None  # retell_api_key raised otherwise
         http = self.resilient_client(
             tenant=tenant.slug,
             api=API,

@@ -6,7 +6,7 @@ from pydantic import Field
 from askpro_pipelines.tenants import Tenant, TenantsConfig, load_tenants
 
 
-class TenantsResource(ConfigurableResource):
+class TenantsResource(ConfigurableResource):  # type: ignore[type-arg]  # not parametrised in Dagster's own usage
     """Loads the tenants file on use, so edits are picked up without reloading the code location."""
 
     path: str | None = Field(

@@ -11,7 +11,7 @@ from askpro_pipelines.warehouse import DeleteGuard, Warehouse, display_url, reso
 from askpro_pipelines.warehouse.migrate import ensure_schema
 
 
-class WarehouseResource(ConfigurableResource):
+class WarehouseResource(ConfigurableResource):  # type: ignore[type-arg]  # not parametrised in Dagster's own usage
     """SQLAlchemy warehouse; the URL comes from config, else ASKPRO_WAREHOUSE_URL, else local SQLite."""
 
     url: str | None = Field(
@@ -28,7 +28,8 @@ class WarehouseResource(ConfigurableResource):
     )
     max_delete_min_rows: int = Field(default=5, ge=1, description="Deletions smaller than this are never refused.")
     allow_mass_delete: bool = Field(
-        default=False, description="Accept a larger deletion this run (the source really lost the rows; history keeps them)."
+        default=False,
+        description="Accept a larger deletion this run (the source really lost the rows; history keeps them).",
     )
 
     _warehouse: Warehouse | None = PrivateAttr(default=None)

@@ -1,23 +1,27 @@
 """Alert sensors: a failed run or a failed asset check becomes one message naming tenant, asset,
 partition and the first line of the error, sent through the `alerts` resource.
 
-Both sensors are side effects only (they never request runs). The run failure sensor relies on
-Dagster's run-status cursor; the check sensor keeps its own cursor, the storage id of the last
-check evaluation it looked at, and starts at the end of the event log so that turning it on
-never replays history.
+Both sensors are side effects only (they never request runs) and read the instance through public
+APIs only. The run failure sensor relies on Dagster's run-status cursor; the check sensor keeps
+its own cursor, the storage id of the last finished run it looked at, and starts at the end of
+the event log so that turning it on never replays history.
 """
 
 import os
 import re
+from collections.abc import Sequence
+from typing import Literal
 
 from dagster import (
+    AssetCheckEvaluation,
     DagsterEvent,
     DagsterEventType,
     DagsterInstance,
     DagsterRun,
     DefaultSensorStatus,
-    EventLogEntry,
+    EventLogRecord,
     RunFailureSensorContext,
+    RunStatusChangeRecordsFilter,
     SensorEvaluationContext,
     SensorResult,
     run_failure_sensor,
@@ -36,7 +40,13 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 UI_URL_ENV = "ASKPRO_DAGSTER_UI_URL"
 
-CHECK_EVENT_BATCH = 500  # check evaluations read per tick
+FINISHED_RUN_BATCH = 100  # finished runs read per tick
+Finished = Literal[DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED]
+FINISHED: tuple[Finished, ...] = (
+    DagsterEventType.RUN_SUCCESS,
+    DagsterEventType.RUN_FAILURE,
+    DagsterEventType.RUN_CANCELED,
+)
 MAX_CHECK_ALERTS_PER_TICK = 20  # a burst of failures is spread over ticks instead of flooding the channel
 MAX_NAMED_STEPS = 3
 
@@ -58,7 +68,7 @@ def first_error_line(error: SerializableErrorInfo | None) -> str | None:
     and keeps the original as `cause`; the user's own exception chain is left alone, because
     its outermost message is the one the author wrote for humans.
     """
-    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+    while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     if error is None:
         return None
@@ -113,13 +123,10 @@ def _join_steps(step_keys: list[str]) -> str | None:
 # ---- building alerts -------------------------------------------------------------------------
 
 
-def run_failure_alert(instance: DagsterInstance, run: DagsterRun, failure_event: DagsterEvent | None) -> Alert:
+def run_failure_alert(
+    run: DagsterRun, failure_event: DagsterEvent | None, step_failures: Sequence[DagsterEvent]
+) -> Alert:
     """An alert for a failed run: failed steps (= assets for asset jobs) and the first step's error."""
-    step_failures = [
-        entry.dagster_event
-        for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
-        if entry.dagster_event is not None
-    ]
     step_keys = list(dict.fromkeys(event.step_key for event in step_failures if event.step_key))
 
     error_line = next(
@@ -143,10 +150,8 @@ def run_failure_alert(instance: DagsterInstance, run: DagsterRun, failure_event:
     )
 
 
-def check_failure_alert(entry: EventLogEntry) -> Alert:
-    """An alert for one failed asset check evaluation, read from its event log entry."""
-    event = entry.get_dagster_event()
-    evaluation = event.asset_check_evaluation_data
+def check_failure_alert(evaluation: AssetCheckEvaluation, run_id: str | None, job: str | None) -> Alert:
+    """An alert for one failed asset check evaluation."""
     description = evaluation.description or f"{evaluation.severity.value} severity check did not pass"
     return Alert(
         kind="check_failure",
@@ -154,11 +159,37 @@ def check_failure_alert(entry: EventLogEntry) -> Alert:
         asset=evaluation.asset_key.to_user_string(),
         partition=evaluation.partition,
         error_first_line=description,
-        run_id=entry.run_id or None,
-        job=event.job_name,
-        url=run_url(entry.run_id or None),
+        run_id=run_id or None,
+        job=job,
+        url=run_url(run_id or None),
         check=evaluation.check_name,
     )
+
+
+def finished_runs(instance: DagsterInstance, after: int | None, limit: int) -> list[EventLogRecord]:
+    """Run success/failure/cancel records after a storage id, oldest first (newest one when `after` is None).
+
+    Run status changes live in the index shard even on the run-sharded SQLite of `dagster dev`,
+    so their storage ids order runs across the whole instance.
+    """
+    records: list[EventLogRecord] = []
+    for event_type in FINISHED:
+        result = instance.fetch_run_status_changes(
+            RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after),
+            limit=limit if after is not None else 1,
+            ascending=after is not None,
+        )
+        records.extend(result.records)
+    records.sort(key=lambda record: record.storage_id)
+    return records[:limit] if after is not None else records[-1:]
+
+
+def failed_checks(instance: DagsterInstance, run_id: str) -> list[AssetCheckEvaluation]:
+    """The failed check evaluations of one run, in order (the per-run read Dagster's own
+    `RunFailureSensorContext.get_step_failure_events` uses)."""
+    records = instance.get_records_for_run(run_id=run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    evaluations = [r.event_log_entry.get_dagster_event().asset_check_evaluation_data for r in records]
+    return [evaluation for evaluation in evaluations if not evaluation.passed]
 
 
 def _deliver(alerts: AlertsResource, alert: Alert) -> list[str]:
@@ -181,7 +212,7 @@ def _deliver(alerts: AlertsResource, alert: Alert) -> list[str]:
 )
 def run_failure_alert_sensor(context: RunFailureSensorContext, alerts: AlertsResource) -> None:
     """One alert per failed run; a delivery failure fails the tick (Dagster then records it on the run)."""
-    alert = run_failure_alert(context.instance, context.dagster_run, context.failure_event)
+    alert = run_failure_alert(context.dagster_run, context.failure_event, context.get_step_failure_events())
     delivered = _deliver(alerts, alert)
     if delivered:
         context.log.info(f"Sent via {', '.join(delivered)}: {alert.title}")
@@ -194,36 +225,40 @@ def run_failure_alert_sensor(context: RunFailureSensorContext, alerts: AlertsRes
     "naming tenant, asset, check, partition and the first line of the check's description.",
 )
 def check_failure_alert_sensor(context: SensorEvaluationContext, alerts: AlertsResource) -> SensorResult:
-    """Alert on check evaluations with passed=False after the cursor (a storage id).
+    """Alert on failed check evaluations of the runs finished after the cursor.
 
-    Reads the cross-run event log by storage id (`get_logs_for_all_runs_by_log_id`), which works
-    on PostgreSQL and on the run-sharded SQLite of `dagster dev`, where an integer cursor on
-    `get_event_records` raises (and the instance method is deprecated). When an alert reaches no
-    channel, the cursor stops just before it, so the next tick retries without repeating the
-    alerts already sent.
+    Checks run in the same run as their table, so the runs that finished since the last tick
+    (public `fetch_run_status_changes`) carry every new evaluation. The cursor is the storage id
+    of the last finished run handled, plus `:N` when the first N alerts of the next run were
+    sent but a later one reached no channel: the next tick retries from there without repeating
+    the alerts already sent.
     """
-    storage = context.instance.event_log_storage
     if context.cursor is None:
-        start = storage.get_maximum_record_id() or 0
+        newest = finished_runs(context.instance, None, 1)
+        start = newest[0].storage_id if newest else 0
         return SensorResult(skip_reason=f"Watching check evaluations after event {start}.", cursor=str(start))
 
-    cursor = int(context.cursor)
-    entries = storage.get_logs_for_all_runs_by_log_id(
-        after_cursor=cursor, dagster_event_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=CHECK_EVENT_BATCH
-    )
+    position, _, done_in_next = context.cursor.partition(":")
+    cursor, skip = int(position), int(done_in_next or 0)
     sent = 0
-    for storage_id, entry in sorted(entries.items()):
-        if not entry.get_dagster_event().asset_check_evaluation_data.passed:
-            if sent >= MAX_CHECK_ALERTS_PER_TICK:
-                break
-            alert = check_failure_alert(entry)
+    for record in finished_runs(context.instance, cursor, FINISHED_RUN_BATCH):
+        run_id = record.event_log_entry.run_id
+        job = record.event_log_entry.job_name
+        failures = failed_checks(context.instance, run_id)
+        if sent + len(failures) - skip > MAX_CHECK_ALERTS_PER_TICK and sent:
+            break  # a burst is spread over ticks instead of flooding the channel
+        for index, evaluation in enumerate(failures):
+            if index < skip:
+                continue
+            alert = check_failure_alert(evaluation, run_id, job)
             try:
                 _deliver(alerts, alert)
             except AlertDeliveryError as exc:
-                context.log.error(f"{exc}; retrying from event {storage_id} next tick")
-                break
+                context.log.error(f"{exc}; retrying from run {run_id} next tick")
+                summary = f"Sent {sent} check failure alert(s); delivery failed."
+                return SensorResult(skip_reason=summary, cursor=f"{cursor}:{index}" if index else str(cursor))
             sent += 1
-        cursor = storage_id
+        cursor, skip = record.storage_id, 0
 
     summary = f"Sent {sent} check failure alert(s)." if sent else "No new failed checks."
     return SensorResult(skip_reason=summary, cursor=str(cursor))

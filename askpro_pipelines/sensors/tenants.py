@@ -5,14 +5,16 @@ removes the partition (its warehouse rows stay until someone deletes them on pur
 """
 
 from dagster import (
+    AddDynamicPartitionsRequest,
     DefaultSensorStatus,
+    DeleteDynamicPartitionsRequest,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     sensor,
 )
 
-from askpro_pipelines.partitions import tenant_partitions
+from askpro_pipelines.partitions import TENANTS, tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
 
 
@@ -22,13 +24,13 @@ from askpro_pipelines.resources.tenants import TenantsResource
     default_status=DefaultSensorStatus.RUNNING,
     description="Adds and removes tenant partitions so they match the tenants file.",
 )
-def tenant_partitions_sensor(context: SensorEvaluationContext, tenants: TenantsResource):
+def tenant_partitions_sensor(context: SensorEvaluationContext, tenants: TenantsResource) -> SkipReason | SensorResult:
     wanted = set(tenants.load().slugs)
-    existing = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    existing = set(context.instance.get_dynamic_partitions(TENANTS))
     added, removed = sorted(wanted - existing), sorted(existing - wanted)
     if not added and not removed:
         return SkipReason(f"tenant partitions match the tenants file ({len(wanted)} tenants)")
-    requests = []
+    requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
     if added:
         requests.append(tenant_partitions.build_add_request(added))
     if removed:

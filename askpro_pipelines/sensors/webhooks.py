@@ -4,12 +4,21 @@ Each tick:
 
 1. **Settle** events handed to runs earlier: a successful run marks its events processed; a
    failed or cancelled run counts an attempt and sends them back to pending, or to dead letters
-   after `MAX_ATTEMPTS`. A run key whose run never appeared within `LOST_RUN_AFTER` counts as failed.
+   after `MAX_ATTEMPTS`. A queued batch whose run does not exist (the tick that requested it
+   crashed before Dagster created the run, or the run was deleted) is requested again under the
+   same run key.
 2. **Batch** pending events by target and partition (many events → few runs) and request one
-   run each, with a run key made of the batch's newest event id and attempt, so a re-evaluated
-   tick never launches the same batch twice.
+   run each.
 3. Report the landing table (`webhook_events`) as materialized when new events arrived, with the
-   counts by status (dead letters included) as metadata; the cursor is the newest event id seen.
+   counts by status (dead letters included) as metadata; the cursor is the newest event id seen
+   and the number of committed ticks (the generation).
+
+Run keys are a digest of what a batch covers: its sorted (event id, attempt) pairs and the
+cursor's generation. A tick evaluated again after a crash sees the same cursor and the same events,
+so it builds the same keys and Dagster's run-key de-duplication launches nothing twice; the
+generation keeps a replayed event (attempts back at zero) from reusing the key of its earlier run.
+The writes a tick makes (queued, processed, failed) are keyed by run key and only move events
+forward, so repeating them after a crash changes nothing.
 
 Routing: booking events refresh that tenant-day of `calcom_bookings` and `booking_outcomes`; call
 events refresh `retell_calls`, `retell_call_transcripts` and `booking_outcomes`; Cal.com
@@ -21,8 +30,8 @@ is not a fact partition (an appointment after today: the schedules sync that day
 """
 
 import datetime as dt
+import hashlib
 import json
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -39,15 +48,15 @@ from dagster import (
     sensor,
 )
 
+from askpro_pipelines.assets.availability import availability_requests, refresh_availability_job
 from askpro_pipelines.jobs import sync_dimensions_job, sync_facts_job
-from askpro_pipelines.partitions import is_offered_day, local_day, tenant_day_key, tenant_partitions
+from askpro_pipelines.partitions import TENANTS, is_offered_day, local_day, tenant_day_key, tenant_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.tenants import TenantsConfig, TenantsFileError
 from askpro_pipelines.webhooks.store import LandedEvent, WebhookStore
 
 MAX_ATTEMPTS = 3
-LOST_RUN_AFTER = dt.timedelta(minutes=10)
 BATCH_LIMIT = 2000
 
 BOOKING_ASSETS = ("calcom_bookings", "booking_outcomes")
@@ -105,24 +114,38 @@ def _event_day(event: LandedEvent, config: TenantsConfig) -> dt.date:
     return local_day(event.received_at, config.get(event.tenant).timezone)
 
 
-def _run_key_time(run_key: str) -> float | None:
-    try:
-        return float(run_key.rsplit(":", 1)[1])
-    except (IndexError, ValueError):
-        return None
+def batch_run_key(provider: str, target: str, partition: str, events: list[LandedEvent], generation: int) -> str:
+    """The run key of a batch: readable prefix, then a digest of its (id, attempt) pairs and the generation."""
+    covered = ",".join(f"{e.id}.{e.attempts}" for e in sorted(events, key=lambda e: e.id))
+    digest = hashlib.sha256(f"{generation}|{covered}".encode()).hexdigest()[:20]
+    attempt = max(e.attempts for e in events)
+    return f"webhook:{provider}:{target}:{partition}:a{attempt}:{digest}"
 
 
-def settle(context: SensorEvaluationContext, store: WebhookStore, provider: str, now: float) -> dict[str, int]:
-    """Close the loop on earlier run requests; returns counts of processed / retried / dead events."""
+def _bookkeeping_key(kind: str, provider: str, events: list[LandedEvent], generation: int) -> str:
+    """Key for events settled without a run (acknowledged, unknown tenant): deterministic as well."""
+    covered = ",".join(str(e.id) for e in sorted(events, key=lambda e: e.id))
+    return f"{kind}:{provider}:{hashlib.sha256(f'{generation}|{covered}'.encode()).hexdigest()[:20]}"
+
+
+def settle(
+    context: SensorEvaluationContext, store: WebhookStore, provider: str
+) -> tuple[dict[str, int], dict[str, list[LandedEvent]]]:
+    """Close the loop on earlier run requests.
+
+    Returns counts of processed / retried / dead events, and the queued batches (by run key)
+    whose run does not exist, to be requested again under their own key.
+    """
     outcome = {"processed": 0, "retried": 0, "dead": 0}
-    for run_key in sorted({e.run_key for e in store.queued(provider) if e.run_key}):
+    by_key: dict[str, list[LandedEvent]] = defaultdict(list)
+    for event in store.queued(provider):
+        if event.run_key:
+            by_key[event.run_key].append(event)
+    orphaned: dict[str, list[LandedEvent]] = {}
+    for run_key in sorted(by_key):
         runs = context.instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
         if not runs:
-            queued_at = _run_key_time(run_key)
-            if queued_at is not None and now - queued_at > LOST_RUN_AFTER.total_seconds():
-                retried, dead = store.mark_failed(run_key, "the requested run was never created", MAX_ATTEMPTS)
-                outcome["retried"] += retried
-                outcome["dead"] += dead
+            orphaned[run_key] = by_key[run_key]
             continue
         run = runs[0]
         if run.status == DagsterRunStatus.SUCCESS:
@@ -133,7 +156,44 @@ def settle(context: SensorEvaluationContext, store: WebhookStore, provider: str,
             outcome["dead"] += dead
             if dead:
                 context.log.warning(f"{dead} {provider} webhook event(s) of run {run.run_id} are dead letters")
-    return outcome
+    return outcome, orphaned
+
+
+TARGETS = {t.name: t for t in (BOOKINGS, CALLS, CALCOM_DIMENSIONS, RETELL_DIMENSIONS)}
+ACKNOWLEDGE = "acknowledge"
+UNKNOWN_TENANT = "unknown-tenant"
+
+
+def locate(provider: str, event: LandedEvent, config: TenantsConfig) -> tuple[str, str | None]:
+    """(target name, partition key) of an event, or (ACKNOWLEDGE | UNKNOWN_TENANT, None)."""
+    target = route(provider, event.event_type)
+    if target is None:
+        return ACKNOWLEDGE, None
+    try:
+        if not target.by_day:
+            return target.name, config.get(event.tenant).slug
+        day = _event_day(event, config)
+    except TenantsFileError:
+        return UNKNOWN_TENANT, None
+    if not is_offered_day(day):
+        # No partition yet (an appointment after today) or any more (before the history start):
+        # a run request would fail the whole tick; the schedules sync the day when it comes.
+        return ACKNOWLEDGE, None
+    return target.name, str(tenant_day_key(event.tenant, day))
+
+
+def _run_request(provider: str, target: Target, partition: str, events: list[LandedEvent], run_key: str) -> RunRequest:
+    return RunRequest(
+        run_key=run_key,
+        job_name=target.job_name,
+        asset_selection=[AssetKey(name) for name in target.assets],
+        partition_key=partition,
+        tags={
+            "askpro/tenant": events[0].tenant,
+            "askpro/trigger": f"webhook:{provider}",
+            "askpro/webhook_events": str(len(events)),
+        },
+    )
 
 
 def evaluate(
@@ -141,80 +201,71 @@ def evaluate(
 ) -> SensorResult:
     """One tick of a provider's webhook sensor (see the module docstring)."""
     store = WebhookStore(warehouse.warehouse.engine)
-    now = time.time()
-    settled = settle(context, store, provider, now)
+    settled, orphaned = settle(context, store, provider)
     config = tenants.load()
-    cursor = json.loads(context.cursor) if context.cursor else {"last_id": 0}
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    last_id, generation = int(cursor.get("last_id", 0)), int(cursor.get("generation", 0))
 
     batches: dict[tuple[str, str], list[LandedEvent]] = defaultdict(list)
-    acknowledged: list[LandedEvent] = []
-    unknown: list[LandedEvent] = []
+    unrun: dict[str, list[LandedEvent]] = defaultdict(list)
     pending = store.pending(provider, limit=BATCH_LIMIT)
     for event in pending:
-        target = route(provider, event.event_type)
-        if target is None:
-            acknowledged.append(event)
-            continue
-        try:
-            day = _event_day(event, config) if target.by_day else None
-            partition = str(tenant_day_key(event.tenant, day)) if target.by_day else config.get(event.tenant).slug
-        except TenantsFileError:
-            unknown.append(event)
-            continue
-        if day is not None and not is_offered_day(day):
-            # No partition yet (an appointment after today) or any more (before the history start):
-            # a run request would fail the whole tick; the schedules sync the day when it comes.
-            acknowledged.append(event)
-            continue
-        batches[(target.name, partition)].append(event)
+        target_name, partition = locate(provider, event, config)
+        if partition is None:
+            unrun[target_name].append(event)
+        else:
+            batches[(target_name, partition)].append(event)
 
-    if acknowledged:
-        key = f"ack:{provider}:{acknowledged[-1].id}:{now:.0f}"
-        store.mark_queued([e.id for e in acknowledged], key)
+    if unrun[ACKNOWLEDGE]:
+        key = _bookkeeping_key("ack", provider, unrun[ACKNOWLEDGE], generation)
+        store.mark_queued([e.id for e in unrun[ACKNOWLEDGE]], key)
         store.mark_processed(key)
-    if unknown:
-        key = f"unknown-tenant:{provider}:{unknown[-1].id}:{now:.0f}"
-        store.mark_queued([e.id for e in unknown], key)
+    if unrun[UNKNOWN_TENANT]:
+        key = _bookkeeping_key(UNKNOWN_TENANT, provider, unrun[UNKNOWN_TENANT], generation)
+        store.mark_queued([e.id for e in unrun[UNKNOWN_TENANT]], key)
         store.mark_failed(key, "tenant is no longer in the tenants file", max_attempts=1)
 
-    targets = {t.name: t for t in (BOOKINGS, CALLS, CALCOM_DIMENSIONS, RETELL_DIMENSIONS)}
     run_requests = []
+    for run_key, events in orphaned.items():
+        target_name, partition = locate(provider, events[0], config)
+        if partition is not None:
+            run_requests.append(_run_request(provider, TARGETS[target_name], partition, events, run_key))
+        elif target_name == UNKNOWN_TENANT:
+            store.mark_failed(run_key, "tenant is no longer in the tenants file", max_attempts=1)
+        else:
+            store.mark_processed(run_key)
     for (target_name, partition), events in sorted(batches.items()):
-        target = targets[target_name]
-        attempt = max(e.attempts for e in events)
-        run_key = f"webhook:{provider}:{target_name}:{partition}:{events[-1].id}:a{attempt}:{now:.0f}"
-        tenant = events[0].tenant
-        run_requests.append(
-            RunRequest(
-                run_key=run_key,
-                job_name=target.job_name,
-                asset_selection=[AssetKey(name) for name in target.assets],
-                partition_key=partition,
-                tags={"askpro/tenant": tenant, "askpro/trigger": f"webhook:{provider}", "askpro/webhook_events": str(len(events))},
-            )
-        )
+        run_key = batch_run_key(provider, target_name, partition, events, generation)
+        run_requests.append(_run_request(provider, TARGETS[target_name], partition, events, run_key))
         store.mark_queued([e.id for e in events], run_key)
+    # Bookings (future ones too) and schedules change what is free: refresh those tenants' availability.
+    changed = {e.tenant for e in pending if route(provider, e.event_type) in (BOOKINGS, CALCOM_DIMENSIONS)}
+    # Keyed like the batches (newest event and cursor generation): a re-evaluated tick asks for nothing twice.
+    run_requests += availability_requests(
+        changed & set(config.slugs), f"{max((e.id for e in pending), default=0)}:g{generation}"
+    )
 
-    newest = max([e.id for e in pending] + [cursor["last_id"]])
+    newest = max([e.id for e in pending] + [last_id])
     asset_events = []
-    if newest > cursor["last_id"] or any(settled.values()):
+    if newest > last_id or any(settled.values()):
         counts = {status: n for (p, status), n in store.counts().items() if p == provider}
         asset_events.append(
             AssetMaterialization(
                 asset_key="webhook_events",
                 metadata={
                     "provider": provider,
-                    "new_events": MetadataValue.int(sum(1 for e in pending if e.id > cursor["last_id"])),
+                    "new_events": MetadataValue.int(sum(1 for e in pending if e.id > last_id)),
                     "runs_requested": MetadataValue.int(len(run_requests)),
                     **{f"status/{status}": MetadataValue.int(n) for status, n in sorted(counts.items())},
                     **{f"settled/{name}": MetadataValue.int(n) for name, n in settled.items()},
                 },
             )
         )
-    new_tenants = sorted({e.tenant for evs in batches.values() for e in evs} - set(context.instance.get_dynamic_partitions(tenant_partitions.name)))
+    requested_tenants = {e.tenant for evs in [*batches.values(), *orphaned.values()] for e in evs}
+    new_tenants = sorted(requested_tenants - set(context.instance.get_dynamic_partitions(TENANTS)))
     return SensorResult(
         run_requests=run_requests,
-        cursor=json.dumps({"last_id": newest}),
+        cursor=json.dumps({"last_id": newest, "generation": generation + 1}),
         asset_events=asset_events,
         dynamic_partitions_requests=[tenant_partitions.build_add_request(new_tenants)] if new_tenants else [],
         skip_reason=None if run_requests or asset_events else f"no new {provider} webhook events",
@@ -223,12 +274,14 @@ def evaluate(
 
 @sensor(
     name="calcom_webhook_sensor",
-    jobs=[sync_dimensions_job, sync_facts_job],
+    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job],
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Requests runs for Cal.com webhook events landed in webhook_events (bookings → tenant-day facts).",
 )
-def calcom_webhook_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource):
+def calcom_webhook_sensor(
+    context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> SensorResult:
     return evaluate(context, "calcom", warehouse, tenants)
 
 
@@ -239,5 +292,7 @@ def calcom_webhook_sensor(context: SensorEvaluationContext, warehouse: Warehouse
     default_status=DefaultSensorStatus.RUNNING,
     description="Requests runs for Retell webhook events landed in webhook_events (calls → tenant-day facts).",
 )
-def retell_webhook_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource):
+def retell_webhook_sensor(
+    context: SensorEvaluationContext, warehouse: WarehouseResource, tenants: TenantsResource
+) -> SensorResult:
     return evaluate(context, "retell", warehouse, tenants)

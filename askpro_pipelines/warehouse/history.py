@@ -16,7 +16,7 @@ from askpro_pipelines.warehouse.store import Warehouse, _dicts
 from askpro_pipelines.warehouse.tables import CONTRACTS, HISTORY, retell_agent_versions, retell_calls
 
 
-def _holds_at(history: sa.Table, at: dt.datetime) -> list:
+def _holds_at(history: sa.Table, at: dt.datetime) -> list[Any]:
     return [history.c.valid_from <= at, sa.or_(history.c.valid_to.is_(None), history.c.valid_to > at)]
 
 
@@ -58,12 +58,19 @@ def phone_chain_at(wh: Warehouse, number: str, at: dt.datetime, tenant: str | No
     e164 = normalize_phone_number(number)
     filters = {"phone_number": e164} | ({"tenant": tenant} if tenant else {})
     chains = []
-    for assignment in sorted(rows_at(wh, "phone_assignments", at, **filters), key=lambda r: (r["tenant"], r["branch_id"] or "")):
+    for assignment in sorted(
+        rows_at(wh, "phone_assignments", at, **filters), key=lambda r: (r["tenant"], r["branch_id"] or "")
+    ):
         slug = assignment["tenant"]
         version = None
         if assignment["agent_id"] and assignment["agent_version_resolved"] is not None:
             found = rows_at(
-                wh, "retell_agent_versions", at, tenant=slug, agent_id=assignment["agent_id"], version=assignment["agent_version_resolved"]
+                wh,
+                "retell_agent_versions",
+                at,
+                tenant=slug,
+                agent_id=assignment["agent_id"],
+                version=assignment["agent_version_resolved"],
             )
             version = found[0] if found else None
         event_type, staff = None, []
@@ -101,13 +108,24 @@ def call_agent_version(wh: Warehouse, tenant: str, call_id: str) -> dict[str, An
     if call is None or call.agent_id is None or call.agent_version is None:
         return None
     if call.start_utc is not None:
-        found = rows_at(wh, "retell_agent_versions", call.start_utc, tenant=tenant, agent_id=call.agent_id, version=call.agent_version)
+        found = rows_at(
+            wh,
+            "retell_agent_versions",
+            call.start_utc,
+            tenant=tenant,
+            agent_id=call.agent_id,
+            version=call.agent_version,
+        )
         if found:
             return found[0]
     t = retell_agent_versions
     with wh.engine.connect() as conn:
         rows = _dicts(
-            conn.execute(sa.select(t).where(t.c.tenant == tenant, t.c.agent_id == call.agent_id, t.c.version == call.agent_version))
+            conn.execute(
+                sa.select(t).where(
+                    t.c.tenant == tenant, t.c.agent_id == call.agent_id, t.c.version == call.agent_version
+                )
+            )
         )
     return rows[0] if rows else None
 
@@ -127,10 +145,14 @@ def _describe(chain: ChainAt) -> list[str]:
     a, v, et = chain.assignment, chain.agent_version, chain.event_type
     agent = f"{a['agent_id']} {a['agent_name'] or ''}".strip() if a["agent_id"] else "(no agent)"
     lines = [f"{chain.phone_number}  tenant {chain.tenant}  as of {chain.at.isoformat()}"]
-    lines.append(f"  agent:       {agent}, bound to {a['agent_version']}, answering with version {a['agent_version_resolved']}")
+    lines.append(
+        f"  agent:       {agent}, bound to {a['agent_version']}, answering with version {a['agent_version_resolved']}"
+    )
     if v is not None:
         published = "published" if v["is_published"] else "draft"
-        lines.append(f"  version:     {v['version']} {v['version_title'] or ''} ({published}), LLM {v['llm_id']} v{v['llm_version']}")
+        lines.append(
+            f"  version:     {v['version']} {v['version_title'] or ''} ({published}), LLM {v['llm_id']} v{v['llm_version']}"
+        )
         lines.append(f"  prompt:      sha256 {v['prompt_hash']}  (since {v['valid_from'].isoformat()})")
     else:
         lines.append("  version:     not in the history at that time")

@@ -73,7 +73,9 @@ def _config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None  # the migrations directory has one head
+    return head
 
 
 @functools.cache
@@ -158,6 +160,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         before, state = _inspect(conn)  # again, under the lock: another process may have done it
         if state == "current":
+            assert before is not None  # a current warehouse has a revision
             return before, before
         if state == "unknown":
             raise WarehouseSchemaError(SchemaStatus(_display(engine), before, head_revision(), state).describe())

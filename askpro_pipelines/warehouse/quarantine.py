@@ -48,7 +48,13 @@ def settle(
             else:
                 conn.execute(
                     Q.insert().values(
-                        tenant=tenant, api=api, entity=entity, scope=scope, record_id=record_id, first_seen=now, **values
+                        tenant=tenant,
+                        api=api,
+                        entity=entity,
+                        scope=scope,
+                        record_id=record_id,
+                        first_seen=now,
+                        **values,
                     )
                 )
     return {"quarantined": len(current), "released": len(released)}

@@ -5,7 +5,7 @@ Pure functions: records in, dicts keyed by table column out. The assets stay a f
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from askpro_pipelines.models.bookings import Booking
 from askpro_pipelines.models.calcom import (
@@ -17,6 +17,9 @@ from askpro_pipelines.models.calcom import (
 )
 from askpro_pipelines.models.calls import Call
 from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
+
+if TYPE_CHECKING:  # the store imports this module
+    from askpro_pipelines.warehouse.store import Warehouse
 
 
 def event_type_rows(event_types: Iterable[EventType], api_version: str) -> Iterator[dict[str, Any]]:
@@ -148,10 +151,11 @@ def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mappi
 def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]]:
     """One row per number; the highest-weight bindings in columns, all bindings as JSON."""
     for n in numbers:
+
         def bindings(direction: str) -> list[dict[str, Any]]:
             return [
                 {"agent_id": b.agent_id, "agent_version": b.agent_version, "weight": b.weight}
-                for b in n.bindings
+                for b in n.bindings  # noqa: B023 - called within this iteration only
                 if b.direction == direction
             ]
 
@@ -189,16 +193,38 @@ def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[st
     return rows, transcripts
 
 
-def known_transcripts(warehouse, tenant: str, day) -> dict[tuple[str, dt.datetime], str]:
-    """(call id, end) → stored transcript of the day's ended calls, so a re-sync need not fetch them."""
+def known_transcripts(
+    warehouse: "Warehouse", tenant: str, day: dt.date, calls: Iterable[Call]
+) -> dict[tuple[str, dt.datetime], str]:
+    """(call id, end) → stored transcript of those of `calls` that ended, so a re-sync need not
+    fetch them. Asked per listing page, so what it holds does not grow with the calls of a day."""
+    ended = [c.call_id for c in calls if c.call_status == "ended" and c.transcript is None]
+    if not ended:
+        return {}
     ends = {
         r["call_id"]: r["end_utc"]
-        for r in warehouse.read_slice("retell_calls", tenant, ["call_id", "end_utc", "call_status"], day=day)
-        if r["call_status"] == "ended" and r["end_utc"] is not None
+        for r in warehouse.read_in(
+            "retell_calls", tenant, "call_id", ended, ["call_id", "end_utc", "call_status", "day"]
+        )
+        if r["call_status"] == "ended" and r["end_utc"] is not None and r["day"] == day
     }
+    if not ends:
+        return {}
     return {
         (r["call_id"], ends[r["call_id"]]): r["transcript"]
-        for r in warehouse.read_slice("retell_call_transcripts", tenant, ["call_id", "transcript"], day=day)
-        if r["call_id"] in ends and r["transcript"] is not None
+        for r in warehouse.read_in(
+            "retell_call_transcripts", tenant, "call_id", list(ends), ["call_id", "transcript", "day"]
+        )
+        if r["day"] == day and r["transcript"] is not None
     }
 
+
+def stored_prompts(warehouse: "Warehouse", tenant: str) -> dict[tuple[Any, ...], str]:
+    """(agent id, version, LLM id, LLM version, last modified) → stored prompt of each published
+    version synced with one: a published version no longer changes, so a re-sync need not fetch its LLM."""
+    columns = ["agent_id", "version", "llm_id", "llm_version", "last_modified", "is_published", "prompt"]
+    return {
+        (r["agent_id"], r["version"], r["llm_id"], r["llm_version"], r["last_modified"]): r["prompt"]
+        for r in warehouse.read_slice("retell_agent_versions", tenant, columns)
+        if r["is_published"] and r["prompt"] is not None and r["llm_id"]
+    }

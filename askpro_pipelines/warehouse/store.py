@@ -73,16 +73,16 @@ def _row_hash(row: Mapping[str, Any], columns: list[str]) -> str:
     return hashlib.sha1(dumps_json([row.get(c) for c in columns], sort_keys=True, default=str)).hexdigest()
 
 
-def _dicts(result) -> list[dict[str, Any]]:
+def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     """Rows as plain dicts (zip with the keys once: far cheaper than a RowMapping per row)."""
     keys = list(result.keys())
-    return [dict(zip(keys, row)) for row in result]
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_field(value: Any, column: sa.Column, dialect) -> str:
+def _copy_field(value: Any, column: sa.Column[Any], dialect: sa.Dialect) -> str:
     """One value in COPY's text format, converted as an INSERT would bind it."""
     if isinstance(column.type, sa.types.TypeDecorator):
         value = column.type.process_bind_param(value, dialect)
@@ -99,7 +99,7 @@ def _copy_field(value: Any, column: sa.Column, dialect) -> str:
     return text.translate(_COPY_ESCAPES)
 
 
-def _copy_rows(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows with PostgreSQL's COPY, in the caller's transaction.
 
     On a large sync the multi-row INSERTs were most of the PostgreSQL run's extra time over SQLite;
@@ -110,21 +110,25 @@ def _copy_rows(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     dialect = conn.dialect
     buffer = io.StringIO()
     for row in rows:
-        buffer.write("\t".join(_copy_field(row[name], column, dialect) for name, column in zip(names, columns)))
+        buffer.write(
+            "\t".join(_copy_field(row[name], column, dialect) for name, column in zip(names, columns, strict=True))
+        )
         buffer.write("\n")
     buffer.seek(0)
     quote = dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    cursor = conn.connection.dbapi_connection.cursor()
+    raw, dbapi = conn.connection.dbapi_connection, dialect.dbapi
+    assert raw is not None and dbapi is not None  # an open psycopg2 connection
+    cursor = raw.cursor()
     try:
         cursor.copy_expert(statement, buffer)
-    except dialect.dbapi.Error as exc:  # the same SQLAlchemy error (IntegrityError, ...) an INSERT raises
-        raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.dbapi.Error) from exc
+    except dbapi.Error as exc:  # the same SQLAlchemy error (IntegrityError, ...) an INSERT raises
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
     finally:
         cursor.close()
 
 
-def _insert(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows in the caller's transaction: COPY on PostgreSQL (psycopg2), chunked INSERTs elsewhere."""
     if rows and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
         _copy_rows(conn, table, rows)
@@ -133,7 +137,7 @@ def _insert(conn, table: sa.Table, rows: list[dict[str, Any]]) -> None:
             conn.execute(table.insert(), rows[start : start + _CHUNK])
 
 
-def _key_chunks(table: sa.Table, key_names: Iterable[str], keys: list[tuple]) -> Iterator[Any]:
+def _key_chunks(table: sa.Table, key_names: Iterable[str], keys: list[tuple[Any, ...]]) -> Iterator[Any]:
     """WHERE clauses matching `keys` (natural keys within a slice), a chunk of IN list at a time."""
     key_cols = [table.c[k] for k in key_names]
     for start in range(0, len(keys), _CHUNK):
@@ -145,8 +149,8 @@ def _key_chunks(table: sa.Table, key_names: Iterable[str], keys: list[tuple]) ->
 
 
 def _held_keys(
-    key_cols: tuple[str, ...], missing: list[tuple], keep: Mapping[str, Collection[Any]] | None
-) -> set[tuple]:
+    key_cols: tuple[str, ...], missing: list[tuple[Any, ...]], keep: Mapping[str, Collection[Any]] | None
+) -> set[tuple[Any, ...]]:
     """The missing keys whose rows stay: a key column's value names a quarantined record."""
     if not keep or not missing:
         return set()
@@ -155,13 +159,13 @@ def _held_keys(
 
 
 def _record_history(
-    conn,
+    conn: sa.Connection,
     contract: TableContract,
     tenant: str,
     now: dt.datetime,
-    updated: list[tuple],
-    deleted: list[tuple],
-    fresh: list[dict],
+    updated: list[tuple[Any, ...]],
+    deleted: list[tuple[Any, ...]],
+    fresh: list[dict[str, Any]],
 ) -> None:
     """Type-2 history in the slice's transaction: close the open version of each changed or deleted
     key, open a version for each new or changed row. An unchanged slice writes nothing."""
@@ -260,7 +264,7 @@ class Warehouse:
         t = contract.table
         scope = [t.c.tenant == tenant] + ([t.c.day == day] if day is not None else [])
 
-        new_groups: dict[tuple, list[dict]] = defaultdict(list)
+        new_groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
         count = 0
         for record in records:
             row = {c: record.get(c) for c in columns}
@@ -273,7 +277,7 @@ class Warehouse:
             count += 1
 
         with self.engine.begin() as conn:
-            old_groups: dict[tuple, list[str]] = defaultdict(list)
+            old_groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
             query = sa.select(*[t.c[k] for k in key_cols], t.c.row_hash).where(*scope)
             for found in conn.execute(query):
                 old_groups[tuple(found[:-1])].append(found[-1])

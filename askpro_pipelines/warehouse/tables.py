@@ -8,13 +8,14 @@ whole tenant's sync failing on a constraint.
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 
-class UtcDateTime(sa.types.TypeDecorator):
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
     """An instant stored as UTC and always read back timezone-aware.
 
     PostgreSQL's timestamptz does this by itself; SQLite hands back naive datetimes, which readers
@@ -24,15 +25,16 @@ class UtcDateTime(sa.types.TypeDecorator):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is not None and value.tzinfo is not None:
             return value.astimezone(dt.UTC)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value
+
 
 # Column descriptions are `doc=` (shown in the Dagster UI), not `comment=`: a comment is DDL and
 # would need a schema migration; the few older comments stay and serve as descriptions too.
@@ -42,10 +44,17 @@ TENANT_DOC = "tenant slug from the tenants file (the partition key)"
 BOOKKEEPING_COLUMNS = ("row_hash", "synced_at")
 
 
-def _bookkeeping() -> list[sa.Column]:
+def _bookkeeping() -> list[sa.Column[Any]]:
     return [
-        sa.Column("row_hash", sa.String(40), nullable=False, comment="sha1 of the row's content; unchanged rows are not rewritten"),
-        sa.Column("synced_at", UtcDateTime(), nullable=False, comment="when this row was last inserted or changed (UTC)"),
+        sa.Column(
+            "row_hash",
+            sa.String(40),
+            nullable=False,
+            comment="sha1 of the row's content; unchanged rows are not rewritten",
+        ),
+        sa.Column(
+            "synced_at", UtcDateTime(), nullable=False, comment="when this row was last inserted or changed (UTC)"
+        ),
     ]
 
 
@@ -61,7 +70,9 @@ calcom_event_types = sa.Table(
     sa.Column("hidden", sa.Boolean, nullable=False, doc="hidden from the public booking page"),
     sa.Column("team_id", sa.String(64), doc="the team that owns it; null for a personal event type"),
     sa.Column("owner_staff_id", sa.String(64), doc="the staff member who owns a personal event type"),
-    sa.Column("schedule_id", sa.String(64), doc="the working-hours schedule it books against; null: the host's default"),
+    sa.Column(
+        "schedule_id", sa.String(64), doc="the working-hours schedule it books against; null: the host's default"
+    ),
     sa.Column("scheduling_type", sa.String(32), comment="roundRobin | collective | managed | null"),
     sa.Column("price", sa.Integer, doc="price in the currency's minor unit (cents); null or 0 when free"),
     sa.Column("currency", sa.String(8), doc="ISO currency code of the price"),
@@ -85,11 +96,20 @@ staff = sa.Table(
     sa.Column("email", sa.Text, doc="e-mail address"),
     sa.Column("username", sa.Text, doc="Cal.com username"),
     sa.Column("time_zone", sa.String(64), doc="the user's own time zone"),
-    sa.Column("default_schedule_id", sa.String(64), doc="the working-hours schedule used when an event type names none"),
+    sa.Column(
+        "default_schedule_id", sa.String(64), doc="the working-hours schedule used when an event type names none"
+    ),
     sa.Column("week_start", sa.String(16), doc="first day of the week in the user's calendar"),
     sa.Column("locale", sa.String(16), doc="the user's language setting"),
-    sa.Column("role", sa.String(16), doc="account or team role, upper case (USER, ADMIN, MEMBER, OWNER); null when unknown"),
-    sa.Column("source", sa.String(16), nullable=False, comment="user: listed by the API; host: only known as an event-type host"),
+    sa.Column(
+        "role", sa.String(16), doc="account or team role, upper case (USER, ADMIN, MEMBER, OWNER); null when unknown"
+    ),
+    sa.Column(
+        "source",
+        sa.String(16),
+        nullable=False,
+        comment="user: listed by the API; host: only known as an event-type host",
+    ),
     *_bookkeeping(),
     sa.Index("ix_staff_key", "tenant", "staff_id"),
 )
@@ -175,7 +195,9 @@ retell_agent_versions = sa.Table(
     sa.Column("llm_version", sa.Integer, doc="that LLM's version"),
     sa.Column("prompt_hash", sa.String(64), comment="a changed prompt shows as a new hash"),
     sa.Column("last_modified", UtcDateTime(), doc="when Retell last changed this version (UTC)"),
-    sa.Column("prompt", sa.Text, comment="this version's general prompt + state prompts, secrets redacted (added in 0002)"),
+    sa.Column(
+        "prompt", sa.Text, comment="this version's general prompt + state prompts, secrets redacted (added in 0002)"
+    ),
     *_bookkeeping(),
     sa.Index("ix_retell_agent_versions_key", "tenant", "agent_id", "version"),
 )
@@ -189,7 +211,9 @@ retell_phone_numbers = sa.Table(
     sa.Column("nickname", sa.Text, doc="the number's nickname in Retell"),
     sa.Column("phone_number_type", sa.String(32), doc="the telephony provider's type of number"),
     sa.Column("inbound_agent_id", sa.String(64), comment="highest-weight inbound agent"),
-    sa.Column("inbound_agent_version", sa.String(32), comment="a version number or a tag such as prod / latest_published"),
+    sa.Column(
+        "inbound_agent_version", sa.String(32), comment="a version number or a tag such as prod / latest_published"
+    ),
     sa.Column("outbound_agent_id", sa.String(64), doc="highest-weight outbound agent"),
     sa.Column("outbound_agent_version", sa.String(32), doc="a version number or a tag"),
     sa.Column("inbound_agents", sa.JSON, comment="[{agent_id, agent_version, weight}]"),
@@ -209,7 +233,9 @@ phone_assignments = sa.Table(
     sa.Column("agent_version_resolved", sa.Integer, comment="the version a call reaches now"),
     sa.Column("agent_version_published", sa.Boolean, doc="whether the version a call reaches is published"),
     sa.Column("agent_name", sa.Text, doc="that agent's name"),
-    sa.Column("branch_id", sa.String(64), doc="the branch (tenants file) the number belongs to; null when none claims it"),
+    sa.Column(
+        "branch_id", sa.String(64), doc="the branch (tenants file) the number belongs to; null when none claims it"
+    ),
     sa.Column("branch_name", sa.Text, doc="that branch's name"),
     sa.Column("event_type_id", sa.String(64), doc="the branch's Cal.com event type"),
     sa.Column("event_type_title", sa.Text, comment="null when the event type is not in Cal.com"),
@@ -226,7 +252,9 @@ calcom_bookings = sa.Table(
     sa.Column("day", sa.Date, nullable=False, comment="tenant-local date of the appointment start (the partition)"),
     sa.Column("uid", sa.String(64), nullable=False, doc="Cal.com booking uid"),
     sa.Column("booking_id", sa.String(64), doc="Cal.com numeric booking id (text)"),
-    sa.Column("status", sa.String(16), nullable=False, comment="accepted | pending | cancelled | rejected | awaiting_host"),
+    sa.Column(
+        "status", sa.String(16), nullable=False, comment="accepted | pending | cancelled | rejected | awaiting_host"
+    ),
     sa.Column("start_utc", UtcDateTime(), nullable=False, doc="appointment start (UTC)"),
     sa.Column("end_utc", UtcDateTime(), nullable=False, doc="appointment end (UTC)"),
     sa.Column("event_type_id", sa.String(64), doc="the booked event type (calcom_event_types.event_type_id)"),
@@ -272,7 +300,11 @@ retell_calls = sa.Table(
     sa.Column("in_voicemail", sa.Boolean, doc="the call reached a voicemail"),
     sa.Column("booking_uid", sa.String(64), comment="the Cal.com booking uid the agent wrote into the call, if any"),
     sa.Column("metadata", sa.JSON, doc="the call's metadata (JSON), secrets redacted"),
-    sa.Column("dynamic_variables", sa.JSON, doc="LLM dynamic variables overlaid with those collected in the call (JSON), secrets redacted"),
+    sa.Column(
+        "dynamic_variables",
+        sa.JSON,
+        doc="LLM dynamic variables overlaid with those collected in the call (JSON), secrets redacted",
+    ),
     *_bookkeeping(),
     sa.Index("ix_retell_calls_key", "tenant", "day", "call_id"),
 )
@@ -295,8 +327,15 @@ booking_outcomes = sa.Table(
     sa.Column("day", sa.Date, nullable=False, doc="tenant-local day (the partition)"),
     sa.Column("branch_id", sa.String(64), nullable=False, comment="'-' for calls/bookings no branch claims"),
     sa.Column("inbound_calls", sa.Integer, nullable=False, doc="inbound calls to the branch's numbers that day"),
-    sa.Column("calls_with_booking", sa.Integer, nullable=False, doc="those calls linked to a booking (README: how a call is linked)"),
-    sa.Column("bookings_created", sa.Integer, nullable=False, doc="bookings of the branch's event type created that day"),
+    sa.Column(
+        "calls_with_booking",
+        sa.Integer,
+        nullable=False,
+        doc="those calls linked to a booking (README: how a call is linked)",
+    ),
+    sa.Column(
+        "bookings_created", sa.Integer, nullable=False, doc="bookings of the branch's event type created that day"
+    ),
     sa.Column("cancellations", sa.Integer, nullable=False, doc="appointments that day that are cancelled"),
     sa.Column("booking_success_rate", sa.Float, comment="calls_with_booking / inbound_calls; null without calls"),
     *_bookkeeping(),
@@ -307,13 +346,28 @@ booking_outcomes = sa.Table(
 webhook_events = sa.Table(
     "webhook_events",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True, doc="landing order"),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+        doc="landing order",
+    ),
     sa.Column("tenant", sa.String(64), nullable=False, doc="the tenant the delivery was addressed to (URL path)"),
     sa.Column("provider", sa.String(16), nullable=False, comment="calcom | retell"),
-    sa.Column("event_type", sa.String(64), nullable=False, comment="triggerEvent / event, e.g. BOOKING_CREATED, call_ended"),
-    sa.Column("dedup_key", sa.String(255), nullable=False, comment="the provider's id of this delivery; a repeat is stored once"),
+    sa.Column(
+        "event_type", sa.String(64), nullable=False, comment="triggerEvent / event, e.g. BOOKING_CREATED, call_ended"
+    ),
+    sa.Column(
+        "dedup_key",
+        sa.String(255),
+        nullable=False,
+        comment="the provider's id of this delivery; a repeat is stored once",
+    ),
     sa.Column("entity_id", sa.String(128), comment="booking uid / call id the event is about"),
-    sa.Column("event_day", sa.Date, comment="the tenant-local day of the booking / call start: the partition to refresh"),
+    sa.Column(
+        "event_day", sa.Date, comment="the tenant-local day of the booking / call start: the partition to refresh"
+    ),
     sa.Column("received_at", UtcDateTime(), nullable=False, doc="when the receiver stored it (UTC)"),
     sa.Column("payload", sa.Text, nullable=False, comment="raw body as received (UTF-8), secrets redacted"),
     sa.Column("status", sa.String(16), nullable=False, comment="pending | queued | processed | dead"),
@@ -323,6 +377,90 @@ webhook_events = sa.Table(
     sa.Column("processed_at", UtcDateTime(), doc="when a run carrying it succeeded (UTC)"),
     sa.UniqueConstraint("provider", "tenant", "dedup_key", name="uq_webhook_events_delivery"),
     sa.Index("ix_webhook_events_status", "provider", "status", "id"),
+)
+
+
+# ---- availability and prompt pushes (issue 13) ----
+# Written by their own writers (warehouse/availability.py, prompts/audit.py), not by the slice
+# writer: the availability tables hold a window of future days per tenant, replaced whole.
+
+branch_availability = sa.Table(
+    "branch_availability",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False, doc=TENANT_DOC),
+    sa.Column("day", sa.Date, nullable=False, doc="tenant-local date the slots are on"),
+    sa.Column("branch_id", sa.String(64), nullable=False, doc="the branch (tenants file)"),
+    sa.Column("event_type_id", sa.String(64), nullable=False, doc="the branch's Cal.com event type"),
+    sa.Column("slots", sa.JSON, doc="free start times Cal.com offered, ISO 8601 with the tenant's offset (JSON list)"),
+    sa.Column("free_slots", sa.Integer, nullable=False, doc="how many start times were free"),
+    sa.Column(
+        "available_minutes",
+        sa.Integer,
+        nullable=False,
+        doc="working minutes of the event type's hosts that day (hours and overrides)",
+    ),
+    sa.Column(
+        "booked_minutes",
+        sa.Integer,
+        nullable=False,
+        doc="minutes of those hosts' accepted and pending bookings that day",
+    ),
+    sa.Column("utilisation", sa.Float, doc="booked over available minutes; null when nobody works that day"),
+    sa.Column("refreshed_at", UtcDateTime(), nullable=False, doc="when Cal.com was asked (UTC): the snapshot's age"),
+    sa.Index("ix_branch_availability_key", "tenant", "day", "branch_id"),
+)
+
+staff_utilisation = sa.Table(
+    "staff_utilisation",
+    metadata,
+    sa.Column("tenant", sa.String(64), nullable=False, doc=TENANT_DOC),
+    sa.Column("day", sa.Date, nullable=False, doc="tenant-local date"),
+    sa.Column("staff_id", sa.String(64), nullable=False, doc="the staff member (staff.staff_id)"),
+    sa.Column(
+        "available_minutes",
+        sa.Integer,
+        nullable=False,
+        doc="working minutes from the default schedule's hours and overrides",
+    ),
+    sa.Column(
+        "booked_minutes",
+        sa.Integer,
+        nullable=False,
+        doc="minutes of accepted and pending bookings the staff member hosts",
+    ),
+    sa.Column("utilisation", sa.Float, doc="booked over available minutes; null on a day off"),
+    sa.Column("refreshed_at", UtcDateTime(), nullable=False, doc="when the figures were computed (UTC)"),
+    sa.Index("ix_staff_utilisation_key", "tenant", "day", "staff_id"),
+)
+
+# One row per prompt push (askpro prompts push / the push_agent_prompt job), whatever its outcome.
+# (tenant, agent_id, published_version) and (tenant, agent_id, draft_version_after) join to
+# retell_agent_versions (tenant, agent_id, version).
+prompt_pushes = sa.Table(
+    "prompt_pushes",
+    metadata,
+    sa.Column("push_id", sa.String(36), primary_key=True, doc="uuid of the push"),
+    sa.Column("tenant", sa.String(64), nullable=False, doc=TENANT_DOC),
+    sa.Column("agent_id", sa.String(64), nullable=False, doc="Retell agent id"),
+    sa.Column("llm_id", sa.String(64), doc="the agent's Retell LLM"),
+    sa.Column("actor", sa.Text, nullable=False, doc="who pushed: --actor, else ASKPRO_ACTOR, else the login name"),
+    sa.Column("started_at", UtcDateTime(), nullable=False, doc="when the push began (UTC)"),
+    sa.Column("finished_at", UtcDateTime(), doc="when it ended (UTC)"),
+    sa.Column("published_version_before", sa.Integer, doc="the newest published version before the push"),
+    sa.Column("draft_version_before", sa.Integer, doc="the draft version the diff was taken against"),
+    sa.Column(
+        "draft_modified_before", sa.BigInteger, doc="the draft's last_modification_timestamp when the diff was taken"
+    ),
+    sa.Column("draft_version_after", sa.Integer, doc="the draft version after the update"),
+    sa.Column("published_version", sa.Integer, doc="the version this push published; null without --publish"),
+    sa.Column("repointed_numbers", sa.JSON, doc="numbers moved to the published version (JSON list)"),
+    sa.Column("diff", sa.Text, doc="the desired-vs-live diff that was pushed (secrets never appear: they are refused)"),
+    sa.Column("outcome", sa.String(16), nullable=False, doc="succeeded | refused | failed | running"),
+    sa.Column(
+        "steps", sa.JSON, doc="what was done, in order: [{step, at, detail}] (a failed push shows how far it got)"
+    ),
+    sa.Column("error", sa.Text, doc="the refusal or failure, one line, naming tenant, entity and record id"),
+    sa.Index("ix_prompt_pushes_agent", "tenant", "agent_id", "started_at"),
 )
 
 
@@ -383,7 +521,9 @@ api_shapes = sa.Table(
     sa.Column("api", sa.String(16), nullable=False, comment="calcom | retell"),
     sa.Column("endpoint", sa.String(128), nullable=False, comment="path template, e.g. /v3/list-calls"),
     sa.Column("asset", sa.String(64), nullable=False, comment="the asset whose sync read the endpoint"),
-    sa.Column("kind", sa.String(16), nullable=False, comment="key | value (of an enum-like field) | missing (expected key)"),
+    sa.Column(
+        "kind", sa.String(16), nullable=False, comment="key | value (of an enum-like field) | missing (expected key)"
+    ),
     sa.Column("field", sa.String(255), nullable=False, comment="the key, or the enum field's path"),
     sa.Column("value", sa.String(255), nullable=False, comment="the enum value; '' for keys"),
     sa.Column("known", sa.Boolean, nullable=False, comment="whether the models know it (always false for missing)"),
@@ -428,12 +568,16 @@ def _history_table(current: sa.Table, key: tuple[str, ...]) -> sa.Table:
         sa.Column("valid_from", UtcDateTime(), nullable=False, comment="when the sync first saw these values (UTC)"),
         sa.Column("valid_to", UtcDateTime(), comment="when they stopped holding; null while current"),
         sa.Column("change_kind", sa.String(8), comment="why the version closed: changed | deleted (at the source)"),
-        sa.Column("is_current", sa.Boolean, nullable=False, doc="true for the version that holds now (valid_to is null)"),
+        sa.Column(
+            "is_current", sa.Boolean, nullable=False, doc="true for the version that holds now (valid_to is null)"
+        ),
         sa.Index(f"ix_{current.name}_history_key", *key, "valid_from"),
     )
 
 
-HISTORY: dict[str, sa.Table] = {name: _history_table(CONTRACTS[name].table, CONTRACTS[name].key) for name in HISTORY_TABLES}
+HISTORY: dict[str, sa.Table] = {
+    name: _history_table(CONTRACTS[name].table, CONTRACTS[name].key) for name in HISTORY_TABLES
+}
 
 quarantined_records = sa.Table(
     "quarantined_records",
@@ -443,7 +587,12 @@ quarantined_records = sa.Table(
     sa.Column("api", sa.String(16), nullable=False, comment="calcom | retell"),
     sa.Column("entity", sa.String(32), nullable=False, comment="event_types, schedules, agents, calls, ..."),
     sa.Column("scope", sa.String(16), nullable=False, comment="'' for dimensions; the day for facts listed per day"),
-    sa.Column("record_id", sa.String(128), nullable=False, comment="the record's id, or payload:<sha1> when the id itself is unreadable"),
+    sa.Column(
+        "record_id",
+        sa.String(128),
+        nullable=False,
+        comment="the record's id, or payload:<sha1> when the id itself is unreadable",
+    ),
     sa.Column("error", sa.Text, nullable=False, comment="field paths and messages, no values"),
     sa.Column("payload", sa.JSON, comment="the record as received, secrets redacted"),
     sa.Column("first_seen", UtcDateTime(), nullable=False),

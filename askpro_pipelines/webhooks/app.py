@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,12 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from askpro_pipelines.models.redaction import (
-    REDACTED,
-    is_secret_name,
-    redact_secrets,
-    redact_text,
-)
+from askpro_pipelines.redaction import redacted_json
 from askpro_pipelines.tenants import (
     Tenant,
     TenantsConfig,
@@ -99,7 +94,7 @@ class _TenantsCache:
         self._stamp: object = object()
         self._config: TenantsConfig | None = None
 
-    def _file_stamp(self) -> tuple | None:
+    def _file_stamp(self) -> tuple[Any, ...] | None:
         path = tenants_file_path(self._environ)
         if path is None:
             return None
@@ -120,7 +115,9 @@ class _TenantsCache:
                 config = self._load()
             except TenantsFileError as exc:
                 if stamp != self._stamp:
-                    logger.error("webhook receiver: cannot (re)load the tenants file, keeping the last good one: %s", exc)
+                    logger.error(
+                        "webhook receiver: cannot (re)load the tenants file, keeping the last good one: %s", exc
+                    )
                 self._stamp = stamp
                 if self._config is None:
                     raise
@@ -131,80 +128,11 @@ class _TenantsCache:
 
 # -- payload handling -------------------------------------------------------------------------
 
-# A JSON string literal; scanning a valid JSON text for these from the start only ever lands on
-# real string tokens, because outside strings JSON has no quotes.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_COLON = re.compile(r"\s*:\s*")
-# Endings of secret field names (see redaction.is_secret_name) as they close a JSON key; found with
-# plain substring search, which is far cheaper than a regex over every position of the body.
-_SECRET_KEY_ENDINGS = tuple(
-    f'{word}"' for word in ("key", "keys", "token", "secret", "secrets", "password", "passwd", "passphrase",
-                            "authorization", "credential", "credentials")
-)
-_NO_SECRET_VALUE = re.compile(r"\s*:\s*(?:null|true|false)\b|\s*[^\s:]")
-_DECODER = json.JSONDecoder()
-_REDACTED_JSON = json.dumps(REDACTED)
-
-
-def _may_hold_secret_field(text: str) -> bool:
-    """Cheap pre-check: could some key name a secret and hold a value? Cal.com bookings always carry
-    `"oneTimePassword":null`, which must not send every booking through the slow scan."""
-    lowered = text.lower()
-    for ending in _SECRET_KEY_ENDINGS:
-        position = lowered.find(ending)
-        while position != -1:
-            after = position + len(ending)
-            if not _NO_SECRET_VALUE.match(lowered, after):
-                return True
-            position = lowered.find(ending, after)
-    return False
-
-
-def _redact_secret_fields(text: str) -> str:
-    """Replace the values of secret-named fields (e.g. `videoCallData.password`) in JSON text in place.
-
-    Mirrors `redact_secrets`: null and booleans stay (they hide nothing), any other value, nested
-    objects included, becomes the redaction marker. Everything else keeps its original bytes.
-    """
-    if not _may_hold_secret_field(text):
-        return text
-    out: list[str] = []
-    done = 0
-    position = 0
-    while (token := _JSON_STRING.search(text, position)) is not None:
-        position = token.end()
-        colon = _COLON.match(text, position)
-        if colon is None or not is_secret_name(json.loads(token.group())):
-            continue
-        value_start = colon.end()
-        if text.startswith(("null", "true", "false"), value_start):
-            continue
-        _, value_end = _DECODER.raw_decode(text, value_start)
-        out.append(text[done:value_start])
-        out.append(_REDACTED_JSON)
-        done = position = value_end
-    out.append(text[done:])
-    return "".join(out)
-
 
 def redact_payload(text: str, parsed: Any) -> str:
-    """The raw JSON text with secrets masked, still the provider's bytes everywhere else.
-
-    Key-shaped strings are masked by `redact_text`, secret-named fields by value. Should text
-    surgery ever break the JSON (a key pattern eating an escaped quote), the parsed body is
-    re-serialised from `redact_secrets` instead, so nothing unredacted or unparseable is stored;
-    that copy escapes every non-ASCII character, so an unpaired surrogate stays storable.
-    """
+    """The payload to store: the provider's text, or the redacted parsed body when it held a secret."""
     try:
-        redacted = _redact_secret_fields(redact_text(text))
-        if redacted == text:
-            return text
-        json.loads(redacted)
-        return redacted
-    except (ValueError, RecursionError):
-        pass
-    try:
-        return json.dumps(redact_secrets(parsed), separators=(",", ":"))
+        return redacted_json(text, parsed)
     except RecursionError:
         raise Rejected(400, _TOO_DEEP) from None
 
@@ -277,7 +205,7 @@ def _event_name(value: Any, field: str) -> str:
     return _storable(value, field)
 
 
-def _first_id(container: dict, names: tuple[str, ...], prefix: str) -> str | None:
+def _first_id(container: dict[str, Any], names: tuple[str, ...], prefix: str) -> str | None:
     """The first usable id among `names`; one that cannot be stored is refused as `<prefix><name>`."""
     for name in names:
         found = _text_id(container.get(name))
@@ -286,7 +214,7 @@ def _first_id(container: dict, names: tuple[str, ...], prefix: str) -> str | Non
     return None
 
 
-def derive_calcom(body: dict, raw: bytes, timezone: str) -> _Derived:
+def derive_calcom(body: dict[str, Any], raw: bytes, timezone: str) -> _Derived:
     """Keys of a Cal.com delivery: envelope `{triggerEvent, createdAt, payload}` or flat MEETING_*."""
     trigger = _event_name(body.get("triggerEvent"), "triggerEvent")
     inner = body.get("payload")
@@ -301,7 +229,7 @@ def derive_calcom(body: dict, raw: bytes, timezone: str) -> _Derived:
     )
 
 
-def derive_retell(body: dict, raw: bytes, timezone: str) -> _Derived:
+def derive_retell(body: dict[str, Any], raw: bytes, timezone: str) -> _Derived:
     """Keys of a Retell delivery `{event, call}` (very old payloads say `data`, chat agents `chat`)."""
     event = _event_name(body.get("event"), "event")
     holder = next((k for k in ("call", "data", "chat") if isinstance(body.get(k), dict)), None)
@@ -332,14 +260,16 @@ class _BatchLander:
         self._store = store
         self._max_batch = max_batch
         self._idle_s = idle_s
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[NewEvent, asyncio.Future[tuple[int, bool]], asyncio.AbstractEventLoop]] = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self._running = False
 
     async def land(self, event: NewEvent) -> tuple[int, bool]:
         """(id, duplicate) once the event's transaction committed; raises what the database raised."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future: asyncio.Future[tuple[int, bool]] = loop.create_future()
         with self._lock:
             self._queue.put((event, future, loop))
             if not self._running:
@@ -371,9 +301,9 @@ class _BatchLander:
                 self._running = False
             raise
 
-    def _land(self, batch: list) -> None:
+    def _land(self, batch: list[Any]) -> None:
         try:
-            outcomes: list = self._store.land_many([event for event, _, _ in batch])
+            outcomes: list[Any] = self._store.land_many([event for event, _, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to each waiting request
             if len(batch) == 1:
                 outcomes = [exc]
@@ -392,7 +322,7 @@ class _BatchLander:
                 pass
 
 
-def _resolve(future: asyncio.Future, outcome) -> None:
+def _resolve(future: asyncio.Future[tuple[int, bool]], outcome: tuple[int, bool] | BaseException) -> None:
     if future.done():  # the request was cancelled meanwhile
         return
     if isinstance(outcome, BaseException):
@@ -447,12 +377,15 @@ def build_app(
         return tenant
 
     def secret_for(tenant: Tenant, provider: str) -> str:
-        name = tenant.calcom.webhook_secret_env if provider == CALCOM else tenant.retell.api_key_env
-        value = env.get(name, "")
+        retell = tenant.retell
+        name = tenant.calcom.webhook_secret_env if provider == CALCOM else retell.api_key_env if retell else None
+        value = env.get(name, "") if name else ""
         if not value:
             # Configured in the file but absent from the environment: a deployment fault, and a 5xx makes
             # the provider retry once it is fixed. The variable name is logged, never sent back.
-            raise Rejected(503, f"environment variable {name} is not set", "the receiver is not configured for this tenant")
+            raise Rejected(
+                503, f"environment variable {name} is not set", "the receiver is not configured for this tenant"
+            )
         return value
 
     async def read_body(request: Request) -> bytes:
@@ -487,7 +420,7 @@ def build_app(
         if reason is not None:
             raise Rejected(401, reason, "invalid signature")
 
-    def parse(body: bytes) -> tuple[str, dict]:
+    def parse(body: bytes) -> tuple[str, dict[str, Any]]:
         try:
             text = body.decode("utf-8")
             parsed = json.loads(text)
@@ -499,7 +432,7 @@ def build_app(
             raise Rejected(400, "body is not a JSON object")
         return text, parsed
 
-    def receiver(provider: str):
+    def receiver(provider: str) -> Callable[[Request], Awaitable[JSONResponse]]:
         derive = derive_calcom if provider == CALCOM else derive_retell
 
         async def receive(request: Request) -> JSONResponse:
@@ -514,7 +447,10 @@ def build_app(
             except Rejected as rejected:
                 logger.warning(
                     "webhook rejected: tenant=%r provider=%s status=%d reason=%s",
-                    slug[:80], provider, rejected.status, rejected.reason,
+                    slug[:80],
+                    provider,
+                    rejected.status,
+                    rejected.reason,
                 )
                 return JSONResponse({"error": rejected.message}, status_code=rejected.status)
             try:
@@ -538,7 +474,9 @@ def build_app(
             except SQLAlchemyError as exc:
                 logger.error(
                     "webhook not stored: tenant=%r provider=%s status=503 reason=database error %s",
-                    tenant.slug, provider, type(exc).__name__,
+                    tenant.slug,
+                    provider,
+                    type(exc).__name__,
                 )
                 return JSONResponse({"error": "storage unavailable, retry later"}, status_code=503)
             return JSONResponse({"status": "duplicate" if duplicate else "stored", "id": event_id})

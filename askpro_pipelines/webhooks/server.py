@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 
@@ -22,7 +22,7 @@ from askpro_pipelines.webhooks.store import WebhookStore
 logger = logging.getLogger("askpro_pipelines.webhooks")
 
 
-def _uvicorn_config(app, log_level: str, **options) -> uvicorn.Config:
+def _uvicorn_config(app: Any, log_level: str, **options: Any) -> uvicorn.Config:
     # No access log: at thousands of deliveries a second it costs more than the handler; rejections
     # are logged by the app with their reason instead.
     return uvicorn.Config(
@@ -122,7 +122,8 @@ class ReceiverThread:
         """Stop serving (in-flight requests finish) and join the thread; safe to call twice."""
         if self._thread is None:
             return
-        self._server.should_exit = True
+        if self._server is not None:
+            self._server.should_exit = True
         self._thread.join(timeout=10)
         self._thread = None
         self._server = None
@@ -131,5 +132,5 @@ class ReceiverThread:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

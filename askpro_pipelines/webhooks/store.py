@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -101,7 +102,7 @@ class LandedEvent:
     payload: str
 
 
-def _to_event(row: sa.Row) -> LandedEvent:
+def _to_event(row: sa.Row[Any]) -> LandedEvent:
     m = row._mapping
     return LandedEvent(
         id=m["id"],
@@ -205,7 +206,7 @@ class WebhookStore:
             seen.add(key)
         return results
 
-    def _insert_new(self, conn: sa.Connection, rows: list[dict]) -> dict[tuple[str, str, str], int]:
+    def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
         """Insert rows whose key is not stored yet; {key: new id} for those actually inserted."""
         returned = (_T.c.provider, _T.c.tenant, _T.c.dedup_key, _T.c.id)
         if self._dialect in ("postgresql", "sqlite"):
@@ -220,7 +221,9 @@ class WebhookStore:
         for row in rows:  # other databases: a savepoint per row keeps the batch alive past a duplicate
             try:
                 with conn.begin_nested():
-                    new_id = conn.execute(_T.insert().values(row)).inserted_primary_key[0]
+                    primary_key = conn.execute(_T.insert().values(row)).inserted_primary_key
+                    assert primary_key is not None
+                    new_id = primary_key[0]
             except IntegrityError:
                 continue
             inserted[(row["provider"], row["tenant"], row["dedup_key"])] = new_id
@@ -250,9 +253,7 @@ class WebhookStore:
         with self.engine.begin() as conn:
             for chunk in _chunks(ids):
                 conn.execute(
-                    _T.update()
-                    .where(_T.c.id.in_(chunk), _T.c.status == PENDING)
-                    .values(status=QUEUED, run_key=run_key)
+                    _T.update().where(_T.c.id.in_(chunk), _T.c.status == PENDING).values(status=QUEUED, run_key=run_key)
                 )
 
     def queued(self, provider: str) -> list[LandedEvent]:
@@ -303,7 +304,7 @@ class WebhookStore:
         Attempts restart at zero; the last error is kept so the replay's reason stays visible.
         Returns how many events were requeued.
         """
-        conditions = [_T.c.status.in_((DEAD, PROCESSED, QUEUED))]
+        conditions: list[sa.ColumnElement[bool]] = [_T.c.status.in_((DEAD, PROCESSED, QUEUED))]
         if since is not None:
             aware = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
             conditions.append(_T.c.received_at >= aware.astimezone(dt.UTC))

@@ -28,11 +28,17 @@ def test_phone_assignments_show_the_chain_as_a_table(sync, warehouse_env):
     chain = metadata["phone_chain"]
     assert isinstance(chain, type(MetadataValue.md("")))
     lines = chain.md_str.splitlines()
-    assert lines[0].startswith("| phone number | → agent + version |") and "→ branch" in lines[0] and "→ event type" in lines[0]
+    assert (
+        lines[0].startswith("| phone number | → agent + version |")
+        and "→ branch" in lines[0]
+        and "→ event type" in lines[0]
+    )
     engine = sa.create_engine(warehouse_env)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("select phone_number, agent_id, branch_id, branch_name, event_type_id from phone_assignments where tenant = :t"),
+            sa.text(
+                "select phone_number, agent_id, branch_id, branch_name, event_type_id from phone_assignments where tenant = :t"
+            ),
             {"t": TENANT},
         ).all()
     engine.dispose()
@@ -85,14 +91,44 @@ def test_rate_limit_resets_are_timestamps(sync):
 def test_the_chain_says_draft_unresolved_and_unassigned():
     from askpro_pipelines.assets.askpro import chain_table
 
-    base = {"agent_id": "agent_1", "agent_name": "Empfang", "branch_id": "mitte", "branch_name": "Mitte",
-            "event_type_id": "1001", "event_type_title": "Erstbehandlung", "hosting_staff_count": 2}
+    base = {
+        "agent_id": "agent_1",
+        "agent_name": "Empfang",
+        "branch_id": "mitte",
+        "branch_name": "Mitte",
+        "event_type_id": "1001",
+        "event_type_title": "Erstbehandlung",
+        "hosting_staff_count": 2,
+    }
     rows = [
-        {**base, "phone_number": "+491", "agent_version": "3", "agent_version_resolved": 3, "agent_version_published": False},
-        {**base, "phone_number": "+492", "agent_version": "prod", "agent_version_resolved": None, "agent_version_published": None},
-        {**base, "phone_number": "+493", "agent_id": None, "agent_name": None, "agent_version": None,
-         "agent_version_resolved": None, "agent_version_published": None, "branch_id": None, "branch_name": None,
-         "event_type_id": None, "event_type_title": None, "hosting_staff_count": None},
+        {
+            **base,
+            "phone_number": "+491",
+            "agent_version": "3",
+            "agent_version_resolved": 3,
+            "agent_version_published": False,
+        },
+        {
+            **base,
+            "phone_number": "+492",
+            "agent_version": "prod",
+            "agent_version_resolved": None,
+            "agent_version_published": None,
+        },
+        {
+            **base,
+            "phone_number": "+493",
+            "agent_id": None,
+            "agent_name": None,
+            "agent_version": None,
+            "agent_version_resolved": None,
+            "agent_version_published": None,
+            "branch_id": None,
+            "branch_name": None,
+            "event_type_id": None,
+            "event_type_title": None,
+            "hosting_staff_count": None,
+        },
     ]
     lines = chain_table(rows).md_str.splitlines()[2:]
     assert lines[0] == "| +491 | Empfang (agent_1), v3 draft | Mitte (mitte) | Erstbehandlung (1001) | 2 |"

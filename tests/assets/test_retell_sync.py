@@ -165,3 +165,19 @@ def test_a_resync_reuses_stored_transcripts_of_ended_calls(sync, simulator, ware
     tables = {t.table: t for t in again.tenants[0].tables}
     assert (tables["retell_call_transcripts"].inserted, tables["retell_call_transcripts"].updated) == (0, 0)
     assert tables["retell_call_transcripts"].rows > 0
+
+
+def test_a_resync_reuses_stored_prompts_of_published_versions(sync, simulator, warehouse_env):
+    select = ["retell_agents", "retell_agent_versions"]
+    assert sync(tenant_slugs=["praxis-v2"], select=select).success
+    wh = Warehouse.from_url(warehouse_env)
+    versions = wh.read_slice("retell_agent_versions", "praxis-v2", ["is_published", "llm_id", "prompt", "prompt_hash"])
+    published = [v for v in versions if v["is_published"] and v["llm_id"]]
+    assert published and all(v["prompt"] and v["prompt_hash"] for v in published)
+    fetched = simulator.request_count("/retell/get-retell-llm")
+    again = sync(tenant_slugs=["praxis-v2"], select=select)
+    tables = _tables(again, "praxis-v2")
+    assert all((tables[t].inserted, tables[t].updated, tables[t].deleted) == (0, 0, 0) for t in select), tables
+    drafts = {(v["llm_id"]) for v in versions if not v["is_published"] and v["llm_id"]}
+    # Only drafts (which may still change) are asked for their LLM again; published versions are not.
+    assert simulator.request_count("/retell/get-retell-llm") - fetched == len(drafts)

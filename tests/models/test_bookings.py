@@ -17,7 +17,7 @@ from askpro_pipelines.models.bookings import (
     normalise_status,
 )
 from askpro_pipelines.models.errors import RecordError
-from askpro_pipelines.models.redaction import REDACTED
+from askpro_pipelines.redaction import REDACTED
 from tests.fixtures import api_example as example
 
 FIRST_UID = "8nGq4kLzR2xYpWv7TbC1sD"

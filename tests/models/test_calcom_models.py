@@ -34,7 +34,9 @@ UUID_HOST = "7f3c1f0e-2b8a-4c55-9d0e-5a1b2c3d4e5f"
 
 
 def v1_event_types() -> dict[int, dict]:
-    items = example("calcom_v1_event_types.json")["event_types"] + example("calcom_v1_team_event_types.json")["event_types"]
+    items = (
+        example("calcom_v1_event_types.json")["event_types"] + example("calcom_v1_team_event_types.json")["event_types"]
+    )
     return {item["id"]: item for item in items}
 
 
@@ -137,8 +139,17 @@ def test_team_event_type_hosts():
         EventTypeHost(staff_id="41903", role="host", mandatory=False),
     ]
     assert from_v2.hosts == [
-        EventTypeHost(staff_id="41872", role="host", mandatory=False, priority="medium", name="Dr. Anna Schneider", username="anna-schneider"),
-        EventTypeHost(staff_id="41903", role="host", mandatory=False, priority="high", name="Jonas Weber", username="jonas-weber"),
+        EventTypeHost(
+            staff_id="41872",
+            role="host",
+            mandatory=False,
+            priority="medium",
+            name="Dr. Anna Schneider",
+            username="anna-schneider",
+        ),
+        EventTypeHost(
+            staff_id="41903", role="host", mandatory=False, priority="high", name="Jonas Weber", username="jonas-weber"
+        ),
     ]
 
 
@@ -155,7 +166,9 @@ def test_hosts_are_deduplicated_with_the_owner_first():
     hosts = event_type_from_v2(raw).hosts
     assert [(h.staff_id, h.role) for h in hosts] == [("41903", "owner"), ("41872", "host")]
     # The owner entry keeps the details only the host entry had.
-    assert hosts[0] == EventTypeHost(staff_id="41903", role="owner", mandatory=False, priority="high", name="Jonas Weber", username="jonas-weber")
+    assert hosts[0] == EventTypeHost(
+        staff_id="41903", role="owner", mandatory=False, priority="high", name="Jonas Weber", username="jonas-weber"
+    )
 
 
 def test_uuid_host_ids_are_kept_as_strings():
@@ -251,7 +264,9 @@ def test_overrides_including_the_day_off():
 def test_v1_override_date_is_taken_as_written_not_shifted():
     raw = v1_schedules()[95612]
     raw["timeZone"] = "America/Los_Angeles"  # midnight UTC would be the previous evening there
-    raw["availability"].append({"id": 1, "date": "2026-10-03T00:00:00.000Z", "days": [], "startTime": "00:00:00", "endTime": "00:00:00"})
+    raw["availability"].append(
+        {"id": 1, "date": "2026-10-03T00:00:00.000Z", "days": [], "startTime": "00:00:00", "endTime": "00:00:00"}
+    )
     assert schedule_from_v1(raw).overrides[0].date == datetime.date(2026, 10, 3)
 
 
@@ -281,7 +296,14 @@ def test_null_time_zone_falls_back_to_the_given_default():
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("08:00", "08:00"), ("08:00:00", "08:00"), ("23:59", "23:59"), ("23:59:59", "23:59"), ("24:00", "24:00"), ("24:00:00", "24:00")],
+    [
+        ("08:00", "08:00"),
+        ("08:00:00", "08:00"),
+        ("23:59", "23:59"),
+        ("23:59:59", "23:59"),
+        ("24:00", "24:00"),
+        ("24:00:00", "24:00"),
+    ],
 )
 def test_accepted_times(given, expected):
     raw = v2_schedules()[95612]
@@ -321,7 +343,10 @@ def test_rejected_dates_and_time_zones():
 
     raw = v2_schedules()[95611]
     raw["timeZone"] = "Europe/Atlantis"
-    assert str(error_of(schedule_from_v2, raw)) == "entity=schedules record=95611: timeZone: unknown IANA time zone 'Europe/Atlantis'"
+    assert (
+        str(error_of(schedule_from_v2, raw))
+        == "entity=schedules record=95611: timeZone: unknown IANA time zone 'Europe/Atlantis'"
+    )
 
 
 @given(st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=7))
@@ -334,9 +359,18 @@ def test_v1_day_lists_map_to_iso_weekdays_and_round_trip_with_v2_names(days):
         assert iso_weekday_from_v2(JS_DAY_NAMES[d]) == iso
 
     row = {"startTime": "09:00", "endTime": "13:00"}
-    from_v1 = schedule_from_v1({"id": 1, "userId": 2, "name": "s", "timeZone": "Europe/Berlin", "availability": [{**row, "days": days}]})
+    from_v1 = schedule_from_v1(
+        {"id": 1, "userId": 2, "name": "s", "timeZone": "Europe/Berlin", "availability": [{**row, "days": days}]}
+    )
     from_v2 = schedule_from_v2(
-        {"id": 1, "ownerId": 2, "name": "s", "timeZone": "Europe/Berlin", "availability": [{**row, "days": [JS_DAY_NAMES[d] for d in days]}], "overrides": []}
+        {
+            "id": 1,
+            "ownerId": 2,
+            "name": "s",
+            "timeZone": "Europe/Berlin",
+            "availability": [{**row, "days": [JS_DAY_NAMES[d] for d in days]}],
+            "overrides": [],
+        }
     )
     assert [i.weekday for i in from_v1.intervals] == expected
     assert from_v1.model_copy(update={"is_default": None}) == from_v2.model_copy(update={"is_default": None})
@@ -390,7 +424,11 @@ def test_record_error_names_entity_record_and_field():
     raw["lengthInMinutes"] = "30"
     error = error_of(event_type_from_v2, raw)
     assert isinstance(error, ValueError)
-    assert (error.entity, error.record_id, error.message) == ("event_types", "1204551", "lengthInMinutes: Input should be a valid integer")
+    assert (error.entity, error.record_id, error.message) == (
+        "event_types",
+        "1204551",
+        "lengthInMinutes: Input should be a valid integer",
+    )
     assert str(error) == "entity=event_types record=1204551: lengthInMinutes: Input should be a valid integer"
 
 
@@ -405,24 +443,74 @@ def test_record_error_never_echoes_the_payload():
 @pytest.mark.parametrize(
     ("parser", "raw", "record_id", "message"),
     [
-        (event_type_from_v2, lambda: {k: v for k, v in v2_event_types()[1204551].items() if k != "title"}, "1204551", "title: Field required"),
-        (event_type_from_v2, lambda: {k: v for k, v in v2_event_types()[1204551].items() if k != "id"}, None, "id: Field required"),
-        (event_type_from_v2, lambda: v2_event_types()[1204551] | {"id": 12.5}, None, "id: Input should be an integer or string id"),
-        (event_type_from_v2, lambda: v2_event_types()[1204551] | {"ownerId": True}, "1204551", "ownerId: Input should be an integer or string id"),
-        (event_type_from_v1, lambda: v1_event_types()[1204551] | {"length": None}, "1204551", "length: Input should be a valid integer"),
-        (event_type_from_v1, lambda: v1_event_types()[1204551] | {"locations": "Berlin"}, "1204551", "locations: Input should be a valid list"),
+        (
+            event_type_from_v2,
+            lambda: {k: v for k, v in v2_event_types()[1204551].items() if k != "title"},
+            "1204551",
+            "title: Field required",
+        ),
+        (
+            event_type_from_v2,
+            lambda: {k: v for k, v in v2_event_types()[1204551].items() if k != "id"},
+            None,
+            "id: Field required",
+        ),
+        (
+            event_type_from_v2,
+            lambda: v2_event_types()[1204551] | {"id": 12.5},
+            None,
+            "id: Input should be an integer or string id",
+        ),
+        (
+            event_type_from_v2,
+            lambda: v2_event_types()[1204551] | {"ownerId": True},
+            "1204551",
+            "ownerId: Input should be an integer or string id",
+        ),
+        (
+            event_type_from_v1,
+            lambda: v1_event_types()[1204551] | {"length": None},
+            "1204551",
+            "length: Input should be a valid integer",
+        ),
+        (
+            event_type_from_v1,
+            lambda: v1_event_types()[1204551] | {"locations": "Berlin"},
+            "1204551",
+            "locations: Input should be a valid list",
+        ),
         (
             event_type_from_v1,
             lambda: v1_event_types()[1204777] | {"hosts": [{"userId": 41872, "isFixed": "yes"}]},
             "1204777",
             "hosts.0.isFixed: Input should be a valid boolean",
         ),
-        (staff_from_v1_user, lambda: v1_user() | {"defaultScheduleId": ""}, "41872", "defaultScheduleId: Input should be a non-empty id"),
+        (
+            staff_from_v1_user,
+            lambda: v1_user() | {"defaultScheduleId": ""},
+            "41872",
+            "defaultScheduleId: Input should be a non-empty id",
+        ),
         (staff_from_v2_user, lambda: {"username": "x"}, None, "id: Field required"),
-        (staff_from_v2_membership, lambda: {"userId": 41903, "user": {"name": 5}, "role": "MEMBER"}, "41903", "user.name: Input should be a valid string"),
+        (
+            staff_from_v2_membership,
+            lambda: {"userId": 41903, "user": {"name": 5}, "role": "MEMBER"},
+            "41903",
+            "user.name: Input should be a valid string",
+        ),
         (staff_from_v2_membership, lambda: {"userId": 41903}, "41903", "role: Field required"),
-        (schedule_from_v2, lambda: {k: v for k, v in v2_schedules()[95611].items() if k != "name"}, "95611", "name: Field required"),
-        (schedule_from_v1, lambda: v1_schedules()[95611] | {"userId": None}, "95611", "userId: Input should be an integer or string id"),
+        (
+            schedule_from_v2,
+            lambda: {k: v for k, v in v2_schedules()[95611].items() if k != "name"},
+            "95611",
+            "name: Field required",
+        ),
+        (
+            schedule_from_v1,
+            lambda: v1_schedules()[95611] | {"userId": None},
+            "95611",
+            "userId: Input should be an integer or string id",
+        ),
     ],
 )
 def test_malformed_records(parser, raw, record_id, message):

@@ -17,7 +17,7 @@ from askpro_pipelines.models.calls import (
     merge_call,
 )
 from askpro_pipelines.models.errors import RecordError
-from askpro_pipelines.models.redaction import REDACTED
+from askpro_pipelines.redaction import REDACTED
 from tests.fixtures import api_example as example
 
 CALL_ID = "call_9b2e4f71c0a35d68e1f2a7b4c93"

@@ -20,7 +20,10 @@ def _unknown(log):
 
 def test_known_shapes_give_no_drift():
     log = ShapeLog("retell")
-    assert list(log.watch("/v3/list-calls", [CALL, {**CALL, "call_id": "call_2"}])) == [CALL, {**CALL, "call_id": "call_2"}]
+    assert list(log.watch("/v3/list-calls", [CALL, {**CALL, "call_id": "call_2"}])) == [
+        CALL,
+        {**CALL, "call_id": "call_2"},
+    ]
     rows = log.rows()
     assert rows and not _unknown(log)
     status = next(r for r in rows if (r["kind"], r["field"], r["value"]) == (VALUE, "call_status", "ended"))
@@ -59,7 +62,16 @@ def test_a_missing_expected_key_and_nested_tool_types():
 
 def test_booking_status_compares_across_casings():
     log = ShapeLog("calcom")
-    v1 = {"id": 1, "uid": "b1", "status": "AWAITING_HOST", "startTime": "x", "endTime": "y", "eventTypeId": 1, "userId": 1, "attendees": []}
+    v1 = {
+        "id": 1,
+        "uid": "b1",
+        "status": "AWAITING_HOST",
+        "startTime": "x",
+        "endTime": "y",
+        "eventTypeId": 1,
+        "userId": 1,
+        "attendees": [],
+    }
     list(log.watch("/v1/bookings", [v1, {**v1, "uid": "b2", "status": "NO_SHOW_PENDING"}]))
     unknown = _unknown(log)
     assert [(r["field"], r["value"], r["example_record_id"]) for r in unknown] == [("status", "no_show_pending", "b2")]
@@ -67,7 +79,13 @@ def test_booking_status_compares_across_casings():
 
 def test_version_items_name_their_agent():
     log = ShapeLog("retell")
-    list(log.watch("/list-agent-versions/{agent_id}", [{"version": 1, "is_published": True, "last_modification_timestamp": 1, "flavour": "x"}], "agent_7"))
+    list(
+        log.watch(
+            "/list-agent-versions/{agent_id}",
+            [{"version": 1, "is_published": True, "last_modification_timestamp": 1, "flavour": "x"}],
+            "agent_7",
+        )
+    )
     (row,) = _unknown(log)
     assert row["example_record_id"] == "agent_7 version 1"
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from askpro_pipelines.models.errors import RecordError
-from askpro_pipelines.models.redaction import REDACTED, is_secret_name, redact_secrets
 from askpro_pipelines.models.retell import (
     AGENTS,
     LLMS,
@@ -26,6 +25,7 @@ from askpro_pipelines.models.retell import (
     unwrap_list,
     with_prompt,
 )
+from askpro_pipelines.redaction import REDACTED, is_secret_name, redact_secrets
 from tests.fixtures import api_example as example
 
 AGENT_ID = "agent_7c1f0e2d9a4b5c6d7e8f901a2b"
@@ -140,7 +140,9 @@ def test_phone_number_examples_give_the_same_record(name):
     # The legacy example carries both shapes; the weighted arrays win (outbound "latest_published", not null).
     assert number.bindings == [
         PhoneAgentBinding(direction="inbound", agent_id=AGENT_ID, agent_version="7", weight=1.0),
-        PhoneAgentBinding(direction="outbound", agent_id=OUTBOUND_AGENT_ID, agent_version="latest_published", weight=1.0),
+        PhoneAgentBinding(
+            direction="outbound", agent_id=OUTBOUND_AGENT_ID, agent_version="latest_published", weight=1.0
+        ),
     ]
     assert (number.inbound_agent_id, number.inbound_agent_version) == (AGENT_ID, "7")
     assert (number.outbound_agent_id, number.outbound_agent_version) == (OUTBOUND_AGENT_ID, "latest_published")
@@ -150,7 +152,9 @@ def test_phone_number_examples_give_the_same_record(name):
 
 
 def test_float_versions_become_ints():
-    raw = agent_raw(version=3.0, base_version=2.0, response_engine={"type": "retell-llm", "llm_id": LLM_ID, "version": 3.0})
+    raw = agent_raw(
+        version=3.0, base_version=2.0, response_engine={"type": "retell-llm", "llm_id": LLM_ID, "version": 3.0}
+    )
     agent = agent_version_from_raw(raw)
     assert (agent.version, agent.base_version, agent.llm_version) == (3, 2, 3)
     assert type(agent.version) is int and type(agent.llm_version) is int
@@ -178,7 +182,9 @@ def test_other_response_engines():
     assert (flow.conversation_flow_id, flow.conversation_flow_version) == ("cf_1", 2)
 
     custom = agent_version_from_raw(
-        agent_raw(response_engine={"type": "custom-llm", "llm_websocket_url": "wss://llm.example/ws?token=s3cr3t-value"})
+        agent_raw(
+            response_engine={"type": "custom-llm", "llm_websocket_url": "wss://llm.example/ws?token=s3cr3t-value"}
+        )
     )
     assert (custom.response_engine_type, custom.llm_id) == ("custom-llm", None)
     assert custom.llm_websocket_url == f"wss://llm.example/ws?token={REDACTED}"
@@ -225,7 +231,9 @@ def _without_weighted(raw: dict) -> dict:
 
 def test_legacy_and_weighted_bindings_give_the_same_shape():
     legacy = phone_number_from_raw(
-        _without_weighted(phone_raw(inbound_agent_id=AGENT_ID, inbound_agent_version=3, outbound_agent_id=OUTBOUND_AGENT_ID))
+        _without_weighted(
+            phone_raw(inbound_agent_id=AGENT_ID, inbound_agent_version=3, outbound_agent_id=OUTBOUND_AGENT_ID)
+        )
     )
     weighted = phone_number_from_raw(
         phone_raw(
@@ -233,10 +241,14 @@ def test_legacy_and_weighted_bindings_give_the_same_shape():
             outbound_agents=[{"agent_id": OUTBOUND_AGENT_ID, "weight": 1}],
         )
     )
-    assert legacy.bindings == weighted.bindings == [
-        PhoneAgentBinding(direction="inbound", agent_id=AGENT_ID, agent_version="3", weight=1.0),
-        PhoneAgentBinding(direction="outbound", agent_id=OUTBOUND_AGENT_ID, agent_version=None, weight=1.0),
-    ]
+    assert (
+        legacy.bindings
+        == weighted.bindings
+        == [
+            PhoneAgentBinding(direction="inbound", agent_id=AGENT_ID, agent_version="3", weight=1.0),
+            PhoneAgentBinding(direction="outbound", agent_id=OUTBOUND_AGENT_ID, agent_version=None, weight=1.0),
+        ]
+    )
 
 
 def test_weighted_bindings_keep_tags_and_weights():
@@ -278,8 +290,14 @@ def test_number_without_agents_has_no_bindings():
     ("changes", "field"),
     [
         ({"phone_number": "030 12345678"}, "phone_number"),
-        ({"inbound_agents": [{"agent_id": AGENT_ID, "agent_version": 7.5, "weight": 1}]}, "inbound_agents.0.agent_version"),
-        ({"inbound_agents": [{"agent_id": AGENT_ID, "agent_version": "", "weight": 1}]}, "inbound_agents.0.agent_version"),
+        (
+            {"inbound_agents": [{"agent_id": AGENT_ID, "agent_version": 7.5, "weight": 1}]},
+            "inbound_agents.0.agent_version",
+        ),
+        (
+            {"inbound_agents": [{"agent_id": AGENT_ID, "agent_version": "", "weight": 1}]},
+            "inbound_agents.0.agent_version",
+        ),
         ({"inbound_agents": [{"agent_id": AGENT_ID, "weight": -0.5}]}, "inbound_agents.0.weight"),
         ({"outbound_agents": [{"agent_version": 1}]}, "outbound_agents.0.agent_id"),
     ],
@@ -418,7 +436,9 @@ def test_errors_name_entity_record_and_field_but_not_the_payload():
     assert nameless.record_id is None and nameless.message.startswith("agent_id:") and PRIVATE not in str(nameless)
 
 
-@pytest.mark.parametrize("parser", [agent_version_from_raw, agent_summary_from_raw, llm_from_raw, phone_number_from_raw])
+@pytest.mark.parametrize(
+    "parser", [agent_version_from_raw, agent_summary_from_raw, llm_from_raw, phone_number_from_raw]
+)
 def test_non_objects_are_rejected(parser):
     error = error_of(parser, [PRIVATE])
     assert error.message == "expected an object, got list" and PRIVATE not in str(error)
@@ -443,7 +463,10 @@ def test_unwrap_list_shapes():
     [
         (None, "expected a JSON array or an object with 'items', got NoneType"),
         ("oops", "expected a JSON array or an object with 'items', got str"),
-        ({"error_message": PRIVATE}, "expected a JSON array or an object with 'items', got an object with keys 'error_message'"),
+        (
+            {"error_message": PRIVATE},
+            "expected a JSON array or an object with 'items', got an object with keys 'error_message'",
+        ),
         ({"items": {"a": PRIVATE}}, "items: expected an array, got dict"),
         ({"items": [], "has_more": "yes"}, "has_more: expected a boolean, got str"),
         ({"items": [], "has_more": False, "pagination_key": 5}, "pagination_key: expected a string, got int"),
@@ -460,15 +483,31 @@ def test_unwrap_list_rejects_other_shapes(body, message):
 
 
 @pytest.mark.parametrize(
-    "name", ["api_key", "apiKey", "APIKEY", "cal_api_key", "X-Api-Key", "secret", "clientSecret", "token",
-             "access_token", "Authorization", "password", "auth_password", "credentials"],
+    "name",
+    [
+        "api_key",
+        "apiKey",
+        "APIKEY",
+        "cal_api_key",
+        "X-Api-Key",
+        "secret",
+        "clientSecret",
+        "token",
+        "access_token",
+        "Authorization",
+        "password",
+        "auth_password",
+        "credentials",
+    ],
 )
 def test_secret_field_names(name):
     assert is_secret_name(name)
     assert redact_secrets({name: "plain-value"}) == {name: REDACTED}
 
 
-@pytest.mark.parametrize("name", ["llm_token_usage", "max_tokens", "pagination_key", "key", "event_type_id", "auth_username"])
+@pytest.mark.parametrize(
+    "name", ["llm_token_usage", "max_tokens", "pagination_key", "key", "event_type_id", "auth_username"]
+)
 def test_ordinary_field_names_are_kept(name):
     assert not is_secret_name(name)
     assert redact_secrets({name: "value"}) == {name: "value"}
@@ -483,10 +522,19 @@ def test_ordinary_field_names_are_kept(name):
         (f"retell {RETELL_KEY}", f"retell key_{REDACTED}"),
         ("Authorization: Bearer eyJhbGciOi.abc-def_ghi", f"Authorization: Bearer {REDACTED}"),
         ("https://x.example/h?apiKey=abc&page=2", f"https://x.example/h?apiKey={REDACTED}&page=2"),
-        ("https://r.example/a.wav?X-Amz-Signature=ab12&X-Amz-Date=1", f"https://r.example/a.wav?X-Amz-Signature={REDACTED}&X-Amz-Date=1"),
+        (
+            "https://r.example/a.wav?X-Amz-Signature=ab12&X-Amz-Date=1",
+            f"https://r.example/a.wav?X-Amz-Signature={REDACTED}&X-Amz-Date=1",
+        ),
         ("password: hunter2, then", f"password: {REDACTED}, then"),
-        ("set client_secret=abc123 and cal_api_key: 'xyz'", f"set client_secret={REDACTED} and cal_api_key: '{REDACTED}'"),
-        ("cal_video and key_points and the bearer of news stay", "cal_video and key_points and the bearer of news stay"),
+        (
+            "set client_secret=abc123 and cal_api_key: 'xyz'",
+            f"set client_secret={REDACTED} and cal_api_key: '{REDACTED}'",
+        ),
+        (
+            "cal_video and key_points and the bearer of news stay",
+            "cal_video and key_points and the bearer of news stay",
+        ),
     ],
 )
 def test_key_shaped_text_is_masked(text, expected):

@@ -51,7 +51,11 @@ def test_national_international_and_00_forms_agree(area, local, sep):
 
 
 def test_version_resolution():
-    versions = [{"version": 1, "is_published": True}, {"version": 2, "is_published": True}, {"version": 3, "is_published": False}]
+    versions = [
+        {"version": 1, "is_published": True},
+        {"version": 2, "is_published": True},
+        {"version": 3, "is_published": False},
+    ]
     assert resolve_version("2", versions, {}) == 2
     assert resolve_version("latest", versions, {}) == 3
     assert resolve_version("latest_published", versions, {}) == 2

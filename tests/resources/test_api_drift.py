@@ -100,7 +100,7 @@ def test_an_unknown_key_and_call_status_warn_and_alert(sync, simulator, warehous
         example,
     ):
         assert text in evaluation.description, text
-    alert = check_failure_alert(entry)
+    alert = check_failure_alert(evaluation, entry.run_id, entry.get_dagster_event().job_name)
     assert (alert.tenant, alert.asset, alert.check) == ("praxis-v2", "retell_calls", CHECK)
     assert "handoff_summary" in alert.error_first_line and "on_hold" in alert.error_first_line
 

@@ -6,7 +6,14 @@ import re
 from askpro_pipelines.resources.calcom import CAL_API_VERSIONS, v2_headers
 from askpro_pipelines.sync import FACT_ASSETS
 
-CALCOM_ASSETS = ["calcom_event_types", "staff", "staff_event_types", "working_hours", "working_hour_overrides", "calcom_bookings"]
+CALCOM_ASSETS = [
+    "calcom_event_types",
+    "staff",
+    "staff_event_types",
+    "working_hours",
+    "working_hour_overrides",
+    "calcom_bookings",
+]
 
 
 def _template_of(path: str) -> str | None:
@@ -36,4 +43,7 @@ def test_every_v2_request_of_a_sync_sends_its_registered_version(sync, simulator
     wrong = [(path, version) for path, version in sent if version != CAL_API_VERSIONS[_template_of(path)]]
     assert not wrong
     # The endpoints whose shape depends on it were read with it (the simulator answers the old shape otherwise).
-    assert {v for p, v in sent if _template_of(p) in ("/v2/event-types", "/v2/bookings")} == {"2024-06-14", "2024-08-13"}
+    assert {v for p, v in sent if _template_of(p) in ("/v2/event-types", "/v2/bookings")} == {
+        "2024-06-14",
+        "2024-08-13",
+    }

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from askpro_pipelines.resources.details import SMALL_BATCH, DetailRequest, ProcessDetails, ThreadedDetails
 from askpro_pipelines.partitions import day_window
+from askpro_pipelines.resources.details import SMALL_BATCH, DetailRequest, ProcessDetails, ThreadedDetails
 from askpro_pipelines.resources.http import ApiError, CircuitOpenError, RawBody, ResilientClient
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.tenants import load_tenants

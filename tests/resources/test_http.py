@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from askpro_pipelines.redaction import SecretLogFilter, install_log_redaction, redact, redact_url
 from askpro_pipelines.resources.http import (
     ApiError,
     CircuitBreaker,
@@ -34,9 +35,6 @@ from askpro_pipelines.resources.http import (
     RequestStats,
     ResilientClient,
     RetrySettings,
-    install_log_redaction,
-    redact,
-    redact_url,
 )
 
 SECRET = "cal_live_5f3c9e1a7b2d4c6e8f0a1b2c3d4e5f6a"
@@ -101,8 +99,9 @@ class FakeApi:
 def _server():
     api = FakeApi()
     app = Starlette(routes=[Route("/{path:path}", api.handle, methods=["GET", "POST", "PUT", "DELETE"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                            timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -232,7 +231,7 @@ def test_429_honours_retry_after(server, make_client, delays, headers, expected)
 
 
 def test_429_with_http_date_retry_after(server, make_client, delays):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=3), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
     server.script("/v2/bookings", Scripted(429, headers={"Retry-After": when}), Scripted(json={"ok": 1}))
 
     make_client().get_json("/v2/bookings", entity="bookings")
@@ -260,7 +259,11 @@ def test_rate_limit_headers_reach_metadata(server, make_client):
     assert metadata["calcom/ratelimit/x-ratelimit-remaining-default"] == "97"
     assert metadata["calcom/ratelimit/x-ratelimit-limit-default"] == "120"
     assert set(RequestStats().as_metadata("retell")) == {
-        "retell/requests", "retell/retries", "retell/rate_limited", "retell/server_errors", "retell/transport_errors",
+        "retell/requests",
+        "retell/retries",
+        "retell/rate_limited",
+        "retell/server_errors",
+        "retell/transport_errors",
     }
 
 
@@ -288,13 +291,21 @@ def test_one_warning_per_retry_without_query(server, make_client, caplog):
         (Scripted(500, {"error": "Something broke"}), "Something broke"),
         (Scripted(503, {"error": {"code": "E_DOWN", "message": "Database unavailable"}}), "Database unavailable"),
         (
-            Scripted(502, {"status": "error", "timestamp": "2024-06-01T00:00:00Z",
-                           "error": {"code": "BadGatewayException", "message": "Upstream failed"}}),
+            Scripted(
+                502,
+                {
+                    "status": "error",
+                    "timestamp": "2024-06-01T00:00:00Z",
+                    "error": {"code": "BadGatewayException", "message": "Upstream failed"},
+                },
+            ),
             "Upstream failed",
         ),
         (Scripted(504, {"error_message": "Retell gateway timeout"}), "Retell gateway timeout"),
-        (Scripted(500, {"message": ["take must be a number", "skip must be positive"]}),
-         "take must be a number; skip must be positive"),
+        (
+            Scripted(500, {"message": ["take must be a number", "skip must be positive"]}),
+            "take must be a number; skip must be positive",
+        ),
     ],
 )
 def test_exhausted_retries_raise_with_parsed_message(server, make_client, delays, scripted, message):
@@ -306,7 +317,11 @@ def test_exhausted_retries_raise_with_parsed_message(server, make_client, delays
     error = caught.value
     assert (error.status, error.message, error.attempts) == (scripted.status, message, 3)
     assert (error.tenant, error.api, error.entity, error.method, error.path) == (
-        TENANT, "calcom", "bookings", "GET", "/v1/bookings",
+        TENANT,
+        "calcom",
+        "bookings",
+        "GET",
+        "/v1/bookings",
     )
     assert str(error).endswith(f"-> HTTP {scripted.status}: {message} (after 3 attempts)")
     assert error.__cause__ is None and error.__context__ is None
@@ -492,7 +507,7 @@ def test_redact_and_redact_url():
 def test_v1_key_never_leaks(server, make_client, caplog):
     install_log_redaction()
     install_log_redaction()  # idempotent
-    assert sum(type(f).__name__ == "_QuerySecretFilter" for f in logging.getLogger("httpx").filters) == 1
+    assert sum(isinstance(f, SecretLogFilter) for f in logging.getLogger("httpx").filters) == 1
     caplog.set_level(logging.DEBUG, logger="askpro_pipelines.http")
     caplog.set_level(logging.DEBUG, logger="httpcore")  # raw response headers, including the echo below
     caplog.set_level(logging.DEBUG, logger="httpx")
@@ -536,8 +551,9 @@ def test_payload_error_and_pickling():
 def test_borrowed_http_client_is_left_open(server, delays):
     shared = httpx.Client()
     try:
-        with ResilientClient(base_url=server.base_url, tenant=TENANT, api="retell", secrets=[], http=shared,
-                             sleep=delays.append) as client:
+        with ResilientClient(
+            base_url=server.base_url, tenant=TENANT, api="retell", secrets=[], http=shared, sleep=delays.append
+        ) as client:
             assert client.get_json("/v2/agents", entity="agents") == {"ok": True}
         assert not shared.is_closed
     finally:

@@ -18,7 +18,15 @@ tenants:
 
 
 def _event_type(event_type_id, **changes):
-    return {"id": event_type_id, "title": "Beratung", "slug": "beratung", "length": 30, "hidden": False, "userId": 7, **changes}
+    return {
+        "id": event_type_id,
+        "title": "Beratung",
+        "slug": "beratung",
+        "length": 30,
+        "hidden": False,
+        "userId": 7,
+        **changes,
+    }
 
 
 @pytest.fixture

@@ -59,17 +59,29 @@ def _tick(sensor, instance, warehouse_env, cursor=None) -> SensorResult:
         return sensor(context)
 
 
-def _run(instance, request, run_config=None):
+def _run(instance, request, run_config=None, sensor_name=None):
     """Execute a requested run in process, tagged as the daemon would tag it."""
     job = defs.resolve_job_def(request.job_name)
+    sensor_tag = {"dagster/sensor_name": sensor_name} if sensor_name else {}
     return job.execute_in_process(
         instance=instance,
         partition_key=request.partition_key,
         asset_selection=request.asset_selection,
-        tags={**request.tags, "dagster/run_key": request.run_key},
+        tags={**request.tags, **sensor_tag, "dagster/run_key": request.run_key},
         run_config=run_config,
         raise_on_error=False,
     )
+
+
+def _new_runs(instance, sensor_name, requests):
+    """The requests the sensor daemon would turn into new runs: those whose run key no run of
+    this sensor carries yet (Dagster's own run-key check, `fetch_existing_runs`)."""
+    from types import SimpleNamespace
+
+    from dagster._daemon.sensor import fetch_existing_runs
+
+    existing = fetch_existing_runs(instance, SimpleNamespace(name=sensor_name), requests)
+    return [r for r in requests if r.run_key not in existing]
 
 
 def test_routing():
@@ -97,6 +109,7 @@ def test_many_events_become_few_runs_and_the_cursor_advances(store, instance, wa
             ("sync_facts", str(tenant_day_key("praxis-v2", DAY))),
             ("sync_facts", str(tenant_day_key("praxis-v2", OTHER_DAY))),
             ("sync_dimensions", "praxis-v2"),
+            ("refresh_availability", "praxis-v2"),  # bookings and schedules change what is free
         ]
     )
     day_run = next(r for r in result.run_requests if r.partition_key == str(tenant_day_key("praxis-v2", DAY)))
@@ -108,9 +121,10 @@ def test_many_events_become_few_runs_and_the_cursor_advances(store, instance, wa
     assert store.list(status="processed")[0].id == acked[0]
     assert len(store.queued("calcom")) == 11
 
-    # Nothing new, runs not created yet: no new requests, events stay queued.
+    # Nothing new and the runs were never created (the daemon went down after the tick): the same
+    # batches are requested again under the same run keys, so Dagster creates each run once.
     again = _tick(calcom_webhook_sensor, instance, warehouse_env, cursor=result.cursor)
-    assert not again.run_requests
+    assert sorted(r.run_key for r in again.run_requests) == sorted(r.run_key for r in result.run_requests)
     assert len(store.queued("calcom")) == 11
 
 
@@ -171,10 +185,67 @@ def test_a_booking_for_a_day_not_yet_offered_is_acknowledged_without_a_run(
 
     result = _tick(calcom_webhook_sensor, instance, warehouse_env)
     # A request for a day that is no partition would fail the whole tick in the daemon.
-    assert [r.partition_key for r in result.run_requests] == [
-        str(tenant_day_key("praxis-v2", today - dt.timedelta(days=1)))
+    facts = [r for r in result.run_requests if r.job_name == "sync_facts"]
+    assert [r.partition_key for r in facts] == [str(tenant_day_key("praxis-v2", today - dt.timedelta(days=1)))]
+    # The booking ahead still changes what is free: the tenant's availability is refreshed.
+    assert [(r.job_name, r.partition_key) for r in result.run_requests if r not in facts] == [
+        ("refresh_availability", "praxis-v2")
     ]
     with partition_loading_context(dynamic_partitions_store=instance):
-        for request in result.run_requests:
+        for request in facts:
             assert tenant_day_partitions.has_partition_key(request.partition_key)
     assert [e.id for e in store.list(status="processed")] == ahead
+
+
+def test_a_tick_evaluated_again_after_a_crash_requests_nothing_twice(
+    store, instance, warehouse_env, simulator, tenants_file
+):
+    """The daemon launched the tick's runs and crashed before storing the cursor, and the sensor's
+    own writes were lost too (rolled back): the tick is evaluated again from the same state, builds
+    the same run keys, and Dagster's run-key check skips every one of them."""
+    import sqlalchemy as sa
+
+    from askpro_pipelines.warehouse.tables import webhook_events
+
+    today = dt.date.today()
+    _land(store, "calcom", "BOOKING_CREATED", 4, day=today)
+    _land(store, "calcom", "EVENT_TYPE_UPDATED", 2, prefix="et")
+    _land(store, "calcom", "BOOKING_CREATED", 2, day=today - dt.timedelta(days=1), prefix="o")
+    cursor = json.dumps({"last_id": 0, "generation": 7})  # what an earlier, committed tick left
+    with store.engine.connect() as conn:
+        before = [dict(row._mapping) for row in conn.execute(sa.select(webhook_events))]
+
+    first = _tick(calcom_webhook_sensor, instance, warehouse_env, cursor=cursor)
+    assert len(first.run_requests) == 3
+    assert _new_runs(instance, "calcom_webhook_sensor", first.run_requests) == first.run_requests
+    fast = {"resources": {"calcom": {"config": {"backoff_base_s": 0.01}}}}
+    for request in first.run_requests:
+        assert _run(instance, request, fast, sensor_name="calcom_webhook_sensor").success
+    # Crash: neither the cursor nor the sensor's writes were committed.
+    with store.engine.begin() as conn:
+        conn.execute(webhook_events.delete())
+        conn.execute(webhook_events.insert(), before)
+    assert {e.status for e in store.list(provider="calcom")} == {"pending"}
+
+    second = _tick(calcom_webhook_sensor, instance, warehouse_env, cursor=cursor)
+    assert [r.run_key for r in second.run_requests] == [r.run_key for r in first.run_requests]
+    assert _new_runs(instance, "calcom_webhook_sensor", second.run_requests) == []
+    assert len(instance.get_runs()) == 3
+
+    # The next tick settles the runs the first evaluation launched; nothing is requested again.
+    settled = _tick(calcom_webhook_sensor, instance, warehouse_env, cursor=second.cursor)
+    assert not settled.run_requests
+    assert {e.status for e in store.list(provider="calcom")} == {"processed"}
+
+
+def test_run_keys_are_a_digest_of_the_events_and_the_generation(store, instance, warehouse_env, tenants_file):
+    """Same events and cursor give the same key; other events, attempts or a later generation do not."""
+    from askpro_pipelines.sensors.webhooks import batch_run_key
+
+    ids = _land(store, "calcom", "BOOKING_CREATED", 3)
+    events = [e for e in store.pending("calcom") if e.id in ids]
+    key = batch_run_key("calcom", "bookings", "p", events, 4)
+    assert key == batch_run_key("calcom", "bookings", "p", list(reversed(events)), 4)
+    assert key.startswith("webhook:calcom:bookings:p:a0:")
+    assert key != batch_run_key("calcom", "bookings", "p", events[:2], 4)
+    assert key != batch_run_key("calcom", "bookings", "p", events, 5)

@@ -8,7 +8,9 @@ from askpro_simulator import Fault, SimTenantSpec, SimulatorConfig, build_world
 
 CONFIG = SimulatorConfig(
     tenants=[
-        SimTenantSpec(slug=slug, calcom_key=f"cal_test_{slug}", retell_key=f"key_{slug}", agents=2, retell_generation=generation)
+        SimTenantSpec(
+            slug=slug, calcom_key=f"cal_test_{slug}", retell_key=f"key_{slug}", agents=2, retell_generation=generation
+        )
         for slug, generation in (("cur", "current"), ("leg", "legacy"), ("both", "both"))
     ]
 )
@@ -22,15 +24,27 @@ def _get(client, sim, slug, method, path, **kwargs):
 def test_each_account_answers_its_generation_only(sim, client):
     agent_id = {slug: sim.world.tenants[slug].agents[0].agent_id for slug in ("cur", "leg", "both")}
     paths = {
-        "current": [("POST", "/v2/list-agents"), ("GET", "/list-agent-versions/{a}"), ("GET", "/v2/list-phone-numbers"), ("POST", "/v3/list-calls")],
-        "legacy": [("GET", "/list-agents"), ("GET", "/get-agent-versions/{a}"), ("GET", "/list-phone-numbers"), ("POST", "/v2/list-calls")],
+        "current": [
+            ("POST", "/v2/list-agents"),
+            ("GET", "/list-agent-versions/{a}"),
+            ("GET", "/v2/list-phone-numbers"),
+            ("POST", "/v3/list-calls"),
+        ],
+        "legacy": [
+            ("GET", "/list-agents"),
+            ("GET", "/get-agent-versions/{a}"),
+            ("GET", "/list-phone-numbers"),
+            ("POST", "/v2/list-calls"),
+        ],
         "always": [("GET", "/get-agent/{a}")],
     }
     expect = {"cur": {"current", "always"}, "leg": {"legacy", "always"}, "both": {"current", "legacy", "always"}}
     for slug, served in expect.items():
         for generation, routes in paths.items():
             for method, path in routes:
-                response = _get(client, sim, slug, method, path.format(a=agent_id[slug]), json={} if method == "POST" else None)
+                response = _get(
+                    client, sim, slug, method, path.format(a=agent_id[slug]), json={} if method == "POST" else None
+                )
                 assert response.status_code == (200 if generation in served else 404), (slug, path)
     # Another tenant's key still gets 401 before the generation is considered.
     assert _get(client, sim, "cur", "GET", f"/get-agent-versions/{agent_id['leg']}").status_code in (401, 404)
@@ -79,7 +93,9 @@ def test_a_drift_fault_changes_the_first_record_once(sim, client):
 
 def test_bad_configs_and_faults_are_refused():
     with pytest.raises(ValueError, match="retell_generation"):
-        build_world(SimulatorConfig(tenants=[SimTenantSpec(slug="x", calcom_key="c", retell_key="r", retell_generation="v3")]))
+        build_world(
+            SimulatorConfig(tenants=[SimTenantSpec(slug="x", calcom_key="c", retell_key="r", retell_generation="v3")])
+        )
     with pytest.raises(ValueError, match="drift fault"):
         Fault(kind="drift")
     with pytest.raises(ValueError, match="drift fault"):

@@ -39,7 +39,9 @@ WEEK_MS = 7 * 86_400_000
 
 def _sdk(sim, slug: str) -> Retell:
     key = sim.world.tenants[slug].spec.retell_key
-    return Retell(api_key=key, base_url=sim.retell_base_url, max_retries=0, timeout=30, _strict_response_validation=True)
+    return Retell(
+        api_key=key, base_url=sim.retell_base_url, max_retries=0, timeout=30, _strict_response_validation=True
+    )
 
 
 def _pages(fetch):
@@ -63,7 +65,9 @@ def test_agents_and_their_versions(sim, slug):
     assert all(a.is_suspended is False and a.channel == "voice" for a in agents)
     for agent in world.agents:
         versions, _ = _pages(
-            lambda key, agent=agent: sdk.agent.list_versions(agent.agent_id, limit=1, sort_order="ascending", **({"pagination_key": key} if key else {}))
+            lambda key, agent=agent: sdk.agent.list_versions(
+                agent.agent_id, limit=1, sort_order="ascending", **({"pagination_key": key} if key else {})
+            )
         )
         assert [v.version for v in versions] == [v.version for v in agent.versions]
         for item in versions:
@@ -106,7 +110,9 @@ def test_calls_list_in_pages_and_retrieve(sim, slug):
     sdk = _sdk(sim, slug)
     window = {"start_timestamp": {"op": "bt", "type": "range", "value": [SIM_NOW_MS - WEEK_MS, SIM_NOW_MS]}}
     calls, pages = _pages(
-        lambda key: sdk.call.list(filter_criteria=window, sort_order="ascending", limit=25, **({"pagination_key": key} if key else {}))
+        lambda key: sdk.call.list(
+            filter_criteria=window, sort_order="ascending", limit=25, **({"pagination_key": key} if key else {})
+        )
     )
     assert pages > 1 and len({c.call_id for c in calls}) == len(calls)
     assert [c.start_timestamp for c in calls] == sorted(c.start_timestamp for c in calls)
@@ -129,7 +135,10 @@ def test_superseded_endpoints_are_gone_for_a_current_account(sim):
 
 
 BODIES = [
-    {"event": "call_ended", "call": {"call_id": "call_1", "transcript": "Grüß Gott, ich möchte einen Termin für Größe-Übungen."}},
+    {
+        "event": "call_ended",
+        "call": {"call_id": "call_1", "transcript": "Grüß Gott, ich möchte einen Termin für Größe-Übungen."},
+    },
     {"event": "call_analyzed", "call": {"call_id": "call_2", "call_analysis": {"call_summary": "Termin gebucht – ✓"}}},
 ]
 
@@ -158,5 +167,7 @@ def test_simulated_deliveries_verify_with_the_sdk(sim):
     day = dt.datetime.fromtimestamp(SIM_NOW_MS / 1000, dt.UTC).date() - dt.timedelta(days=2)
     call = world.activity.calls_on(day)[0]
     now_ms = int(time.time() * 1000)
-    body, headers = retell_delivery(world.spec.retell_key, "call_ended", call_webhook_payload(call, world, "call_ended"), now_ms)
+    body, headers = retell_delivery(
+        world.spec.retell_key, "call_ended", call_webhook_payload(call, world, "call_ended"), now_ms
+    )
     assert webhook_auth.verify(body.decode("utf-8"), world.spec.retell_key, headers["x-retell-signature"])

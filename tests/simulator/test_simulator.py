@@ -20,7 +20,6 @@ from askpro_simulator import (
 )
 from tests.fixtures import api_example as example
 
-
 STADTPARK = SimTenantSpec(
     slug="praxis-am-stadtpark",
     calcom_key="cal_test_sim_stadtpark",

@@ -22,7 +22,6 @@ from askpro_simulator.webhooks import BOOKING_LEAD_DAYS, retell_signature
 from tests.fixtures import api_example as example
 from tests.fixtures import api_example_bytes as example_bytes
 
-
 PRAXIS = SimTenantSpec(
     slug="praxis-am-stadtpark",
     calcom_key="cal_test_sim_stadtpark",

@@ -76,7 +76,9 @@ def test_missing_key_names_tenant_and_variable_but_no_value():
     message = str(raised.value)
     assert "praxis-am-stadtpark: STADTPARK_RETELL_API_KEY" in message
     assert "cal_live_secret" not in message
-    with pytest.raises(TenantsFileError, match="field calcom.api_key_env: environment variable STADTPARK_CALCOM_API_KEY is not set"):
+    with pytest.raises(
+        TenantsFileError, match="field calcom.api_key_env: environment variable STADTPARK_CALCOM_API_KEY is not set"
+    ):
         config.tenants[0].calcom_api_key({})
 
 

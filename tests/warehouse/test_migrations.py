@@ -75,7 +75,9 @@ def _with_url(url: str) -> dict:
     return {"resources": {**FAST_RETRIES["resources"], "warehouse": {"config": {"url": url}}}}
 
 
-def test_first_release_warehouse_upgrades_without_losing_rows_and_fills_new_columns(sync, warehouse_env, tmp_path, capsys):
+def test_first_release_warehouse_upgrades_without_losing_rows_and_fills_new_columns(
+    sync, warehouse_env, tmp_path, capsys
+):
     reference = f"sqlite:///{tmp_path / 'reference.db'}"
     assert sync(select=DIMENSIONS, run_config=_with_url(reference)).success
     counts = _first_release_copy(reference, warehouse_env)
@@ -90,7 +92,9 @@ def test_first_release_warehouse_upgrades_without_losing_rows_and_fills_new_colu
                 sync(select=DIMENSIONS)
             assert main(["warehouse", "status"]) == 1
             assert main(["warehouse", "upgrade"]) == 0
-            assert f"upgraded from the first release (no revision) to {migrate.head_revision()}" in capsys.readouterr().out
+            assert (
+                f"upgraded from the first release (no revision) to {migrate.head_revision()}" in capsys.readouterr().out
+            )
         # (SQLite: the sync below upgrades the embedded warehouse by itself.)
         report = sync(select=DIMENSIONS)
         assert report.success, report
@@ -101,7 +105,9 @@ def test_first_release_warehouse_upgrades_without_losing_rows_and_fills_new_colu
                 assert conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar_one() == count, name
             history = conn.execute(sa.text("select count(*) from staff_history where valid_to is null")).scalar_one()
             assert history == counts["staff"]  # seeded from the current rows, nothing changed since
-            prompts = conn.execute(sa.text("select count(*) from retell_agent_versions where prompt is not null")).scalar_one()
+            prompts = conn.execute(
+                sa.text("select count(*) from retell_agent_versions where prompt is not null")
+            ).scalar_one()
         assert prompts == counts["retell_agent_versions"]  # the new column is filled by the next sync
         for table in DIMENSIONS:
             assert _rows(warehouse_env, table) == _rows(reference, table), table

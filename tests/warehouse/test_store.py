@@ -43,7 +43,14 @@ def test_tenants_are_isolated(warehouse):
 
 
 def test_composite_keys_and_dates(warehouse):
-    base = {"staff_id": "7", "schedule_id": "s1", "start_time": "08:00", "end_time": "12:00", "time_zone": "Europe/Berlin", "is_day_off": False}
+    base = {
+        "staff_id": "7",
+        "schedule_id": "s1",
+        "start_time": "08:00",
+        "end_time": "12:00",
+        "time_zone": "Europe/Berlin",
+        "is_day_off": False,
+    }
     rows = [{**base, "date": dt.date(2026, 12, 24)}, {**base, "date": dt.date(2026, 12, 31)}]
     assert warehouse.replace_slice("working_hour_overrides", "t", rows).inserted == 2
     rows[1] = {**rows[1], "end_time": "10:00"}
@@ -118,9 +125,16 @@ def test_every_column_type_survives_the_bulk_load_exactly(warehouse):
     stored = {r["call_id"]: r for r in warehouse.read_slice("retell_calls", "t", day=day)}
     first = stored["c1"]
     assert first["call_summary"] == tricky and first["metadata"] == rows[0]["metadata"]
-    assert first["start_utc"] == dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC) and first["start_utc"].utcoffset() == dt.timedelta(0)
+    assert first["start_utc"] == dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC) and first[
+        "start_utc"
+    ].utcoffset() == dt.timedelta(0)
     assert first["end_utc"] == rows[0]["end_utc"]
-    assert (first["duration_ms"], first["cost_cents"], first["call_successful"], first["in_voicemail"]) == (2**40, 12.375, True, False)
+    assert (first["duration_ms"], first["cost_cents"], first["call_successful"], first["in_voicemail"]) == (
+        2**40,
+        12.375,
+        True,
+        False,
+    )
     assert first["agent_id"] is None and first["dynamic_variables"] == {} and first["day"] == day
     second = stored["c2"]
     assert second["call_summary"] == "" and second["call_status"] is None and second["call_successful"] is None
@@ -133,4 +147,7 @@ def test_kept_keys_stay_as_they_were_and_are_counted(warehouse):
     warehouse.replace_slice("staff", "t", [_staff("1"), _staff("2"), _staff("3")])
     stats = warehouse.replace_slice("staff", "t", [_staff("1", "Neu")], keep={"staff_id": {"2"}})
     assert (stats.rows, stats.updated, stats.deleted) == (2, 1, 1)
-    assert {r["staff_id"]: r["name"] for r in warehouse.read_slice("staff", "t", ["staff_id", "name"])} == {"1": "Neu", "2": "Anna"}
+    assert {r["staff_id"]: r["name"] for r in warehouse.read_slice("staff", "t", ["staff_id", "name"])} == {
+        "1": "Neu",
+        "2": "Anna",
+    }

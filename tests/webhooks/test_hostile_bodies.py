@@ -27,7 +27,9 @@ def _json(value) -> bytes:
 
 
 def _calcom(trigger="BOOKING_CREATED", uid="8nGq4kLzR2xYpWv7TbC1sD", created=CREATED, **payload) -> bytes:
-    return _json({"triggerEvent": trigger, "createdAt": created, "payload": {"uid": uid, "startTime": START, **payload}})
+    return _json(
+        {"triggerEvent": trigger, "createdAt": created, "payload": {"uid": uid, "startTime": START, **payload}}
+    )
 
 
 def _retell(event="call_ended", call_id="call_1", **call) -> bytes:
@@ -44,13 +46,21 @@ REFUSED = [
     ("NUL in the booking uid", "calcom", _calcom(uid="8nGq4kLz\x00R2xY"), "payload.uid"),
     ("NUL in createdAt", "calcom", _calcom(created=CREATED + "\x00"), "createdAt"),
     ("NUL in a flat MEETING uid", "calcom", _json({"triggerEvent": "MEETING_ENDED", "uid": "u\x00"}), "uid"),
-    ("NUL in bookingUid", "calcom", _json({"triggerEvent": "BOOKING_PAID", "payload": {"bookingUid": "\x00"}}),
-     "payload.bookingUid"),
+    (
+        "NUL in bookingUid",
+        "calcom",
+        _json({"triggerEvent": "BOOKING_PAID", "payload": {"bookingUid": "\x00"}}),
+        "payload.bookingUid",
+    ),
     ("NUL in the Retell event", "retell", _retell(event="call_\x00ended"), "event"),
     ("NUL in call_id", "retell", _retell(call_id="call_\x001"), "call.call_id"),
     ("NUL in a chat_id", "retell", _json({"event": "chat_ended", "chat": {"chat_id": "chat\x00"}}), "chat.chat_id"),
-    ("NUL in a legacy data.call_id", "retell", _json({"event": "call_started", "data": {"call_id": "\x00"}}),
-     "data.call_id"),
+    (
+        "NUL in a legacy data.call_id",
+        "retell",
+        _json({"event": "call_started", "data": {"call_id": "\x00"}}),
+        "data.call_id",
+    ),
     ("unpaired surrogate in the uid", "calcom", _calcom(uid="abc\ud800"), "payload.uid"),
     ("unpaired surrogate in the event", "retell", _retell(event="call_ended\udfff"), "event"),
 ]
@@ -82,7 +92,11 @@ STORED = [
     ("NUL in metadata keys and values", "retell", _retell(metadata={"\x00": ["\x00", {"k": "\x00"}]})),
     ("integer ids", "calcom", _json({"triggerEvent": "BOOKING_NO_SHOW_UPDATED", "payload": {"bookingId": 10**200}})),
     ("ids that are not text", "retell", _json({"event": "call_ended", "call": {"call_id": {"a": 1}, "chat_id": [1]}})),
-    ("float and boolean ids", "calcom", _json({"triggerEvent": "BOOKING_CREATED", "payload": {"uid": 1.5, "bookingId": True}})),
+    (
+        "float and boolean ids",
+        "calcom",
+        _json({"triggerEvent": "BOOKING_CREATED", "payload": {"uid": 1.5, "bookingId": True}}),
+    ),
     ("a start before year 1 in UTC", "calcom", _calcom(startTime="0001-01-01T00:30:00+01:00")),
     ("a start after year 9999 in Berlin", "calcom", _calcom(startTime="9999-12-31T23:30:00+00:00")),
     ("a huge start timestamp", "retell", _retell(start_timestamp=10**300)),
@@ -164,7 +178,9 @@ def fuzz_receiver(start_receiver, warehouse_url):
     ids=st.dictionaries(st.sampled_from(_ID_FIELDS), _ODD_TEXT | _VALUES, max_size=4),
     extra=_VALUES,
 )
-def test_any_signed_json_object_is_stored_or_refused_never_a_500(fuzz_receiver, client, provider, event, created, ids, extra):
+def test_any_signed_json_object_is_stored_or_refused_never_a_500(
+    fuzz_receiver, client, provider, event, created, ids, extra
+):
     receiver, store = fuzz_receiver
     if provider == "calcom":
         body = {"triggerEvent": event, "createdAt": created, "payload": {**ids, "extra": extra}}

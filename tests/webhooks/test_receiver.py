@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from askpro_pipelines.models.redaction import REDACTED
+from askpro_pipelines.redaction import REDACTED
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse.store import create_engine
 from askpro_pipelines.webhooks.app import _BatchLander, derive_calcom, derive_retell
@@ -55,7 +55,11 @@ def test_signature_vectors_are_accepted_and_stored_verbatim(start_receiver, clie
     calcom = {e.event_type: e for e in store.list(provider="calcom")}
     created = calcom["BOOKING_CREATED"]
     assert created.dedup_key == "BOOKING_CREATED:8nGq4kLzR2xYpWv7TbC1sD:2026-09-15T08:01:09.000Z"
-    assert (created.entity_id, created.event_day, created.tenant) == ("8nGq4kLzR2xYpWv7TbC1sD", dt.date(2026, 9, 17), "praxis")
+    assert (created.entity_id, created.event_day, created.tenant) == (
+        "8nGq4kLzR2xYpWv7TbC1sD",
+        dt.date(2026, 9, 17),
+        "praxis",
+    )
     assert created.payload.encode() == _example("calcom_webhook_booking_created.json")  # raw, umlauts unescaped
     assert calcom["BOOKING_CANCELLED"].event_day == dt.date(2026, 11, 3)
 
@@ -116,11 +120,18 @@ def test_concurrent_deliveries_are_each_stored_once(start_receiver, warehouse_ur
         assert by_key[f"call_ended:{json.loads(body)['call']['call_id']}"] == answer.json()["id"]
 
 
-def test_secrets_in_the_payload_are_redacted_raw_text_kept(start_receiver, client, sqlite_url):
+def test_secrets_in_the_payload_are_redacted_from_the_parsed_body(start_receiver, client, sqlite_url):
     receiver, store = start_receiver(sqlite_url)
     original = json.loads(_example("calcom_webhook_booking_created.json"))
-    original["payload"]["videoCallData"] = {"type": "daily_video", "id": "room1", "password": "hunter2-pw", "url": "https://x"}
-    original["payload"]["additionalNotes"] = "Bitte rückrufen, mein Schlüssel ist cal_live_0123456789abcdef0123456789abcdef"
+    original["payload"]["videoCallData"] = {
+        "type": "daily_video",
+        "id": "room1",
+        "password": "hunter2-pw",
+        "url": "https://x",
+    }
+    original["payload"]["additionalNotes"] = (
+        "Bitte rückrufen, mein Schlüssel ist cal_live_0123456789abcdef0123456789abcdef"
+    )
     original["payload"]["credentials"] = {"nested": {"deep": 1}}
     original["payload"]["apiToken"] = None  # null hides nothing and stays
     text = json.dumps(original, ensure_ascii=False, indent=1)  # unusual whitespace must survive
@@ -135,12 +146,17 @@ def test_secrets_in_the_payload_are_redacted_raw_text_kept(start_receiver, clien
     assert stored["payload"]["credentials"] == REDACTED
     assert stored["payload"]["apiToken"] is None
     assert stored["payload"]["additionalNotes"].startswith("Bitte rückrufen, mein Schlüssel ist cal_live_" + REDACTED)
-    # Everything before the first secret is byte-for-byte what arrived.
-    prefix = text[: text.index('"additionalNotes"')]
-    assert event.payload.startswith(prefix)
+    # The redacted parsed body is stored: everything but the secrets is what arrived, umlauts readable.
+    expected = json.loads(text)
+    expected["payload"]["videoCallData"]["password"] = REDACTED
+    expected["payload"]["credentials"] = REDACTED
+    expected["payload"]["additionalNotes"] = "Bitte rückrufen, mein Schlüssel ist cal_live_" + REDACTED
+    assert stored == expected and "Schlüssel" in event.payload
 
 
-def test_tenants_file_change_and_secret_rotation_apply_without_restart(start_receiver, client, sqlite_url, tenants_file, monkeypatch):
+def test_tenants_file_change_and_secret_rotation_apply_without_restart(
+    start_receiver, client, sqlite_url, tenants_file, monkeypatch
+):
     receiver, store = start_receiver(sqlite_url, tenants_check_interval_s=0)
     body = _retell_body("call_rot")
     assert _post_retell(client, receiver, body, tenant="neu").status_code == 404
@@ -256,8 +272,14 @@ REJECTIONS = [
     ("calcom missing signature", "calcom", "praxis", GOOD_CALCOM, lambda _: {}, 401),
     ("calcom wrong signature", "calcom", "praxis", GOOD_CALCOM, _calcom_header(lambda _: "0" * 64), 401),
     ("calcom no-secret-provided", "calcom", "praxis", GOOD_CALCOM, _calcom_header(lambda _: "no-secret-provided"), 401),
-    ("calcom signed with another secret", "calcom", "praxis", GOOD_CALCOM,
-     _calcom_header(lambda body: calcom_signature("other", body)), 401),
+    (
+        "calcom signed with another secret",
+        "calcom",
+        "praxis",
+        GOOD_CALCOM,
+        _calcom_header(lambda body: calcom_signature("other", body)),
+        401,
+    ),
     ("retell missing signature", "retell", "praxis", GOOD_RETELL, lambda _: {}, 401),
     ("retell wrong key", "retell", "praxis", GOOD_RETELL, _retell_header(key="key_other"), 401),
     ("retell expired", "retell", "praxis", GOOD_RETELL, _retell_header(age_ms=301_000), 401),
@@ -281,8 +303,12 @@ def sqlite_receiver(start_receiver, sqlite_url):
     return start_receiver(sqlite_url, max_body_bytes=64 * 1024)
 
 
-@pytest.mark.parametrize(("case", "provider", "tenant", "body", "headers", "status"), REJECTIONS, ids=[r[0] for r in REJECTIONS])
-def test_rejections_store_nothing_and_log_a_reason(sqlite_receiver, client, caplog, case, provider, tenant, body, headers, status):
+@pytest.mark.parametrize(
+    ("case", "provider", "tenant", "body", "headers", "status"), REJECTIONS, ids=[r[0] for r in REJECTIONS]
+)
+def test_rejections_store_nothing_and_log_a_reason(
+    sqlite_receiver, client, caplog, case, provider, tenant, body, headers, status
+):
     receiver, store = sqlite_receiver
     headers = headers(body)
     caplog.set_level(logging.WARNING, logger="askpro_pipelines.webhooks")
@@ -373,13 +399,29 @@ def test_endless_chunked_body_is_cut_off(sqlite_receiver):
 
 
 def test_meeting_events_are_flat_and_events_without_ids_fall_back_to_the_body_hash():
-    flat = {"triggerEvent": "MEETING_ENDED", "id": 7, "uid": "u-7", "startTime": "2026-03-29T00:30:00.000Z", "createdAt": "2026-03-01T10:00:00Z"}
+    flat = {
+        "triggerEvent": "MEETING_ENDED",
+        "id": 7,
+        "uid": "u-7",
+        "startTime": "2026-03-29T00:30:00.000Z",
+        "createdAt": "2026-03-01T10:00:00Z",
+    }
     derived = derive_calcom(flat, b"raw", "Europe/Berlin")
-    assert (derived.event_type, derived.dedup_key, derived.entity_id) == ("MEETING_ENDED", "MEETING_ENDED:u-7:2026-03-01T10:00:00Z", "u-7")
+    assert (derived.event_type, derived.dedup_key, derived.entity_id) == (
+        "MEETING_ENDED",
+        "MEETING_ENDED:u-7:2026-03-01T10:00:00Z",
+        "u-7",
+    )
     assert derived.event_day == dt.date(2026, 3, 29)  # 01:30 CET
 
-    no_show = {"triggerEvent": "BOOKING_NO_SHOW_UPDATED", "createdAt": "2026-03-01T10:00:00Z", "payload": {"bookingId": 42}}
-    assert derive_calcom(no_show, b"raw", "Europe/Berlin").dedup_key == "BOOKING_NO_SHOW_UPDATED:42:2026-03-01T10:00:00Z"
+    no_show = {
+        "triggerEvent": "BOOKING_NO_SHOW_UPDATED",
+        "createdAt": "2026-03-01T10:00:00Z",
+        "payload": {"bookingId": 42},
+    }
+    assert (
+        derive_calcom(no_show, b"raw", "Europe/Berlin").dedup_key == "BOOKING_NO_SHOW_UPDATED:42:2026-03-01T10:00:00Z"
+    )
 
     form = {"triggerEvent": "FORM_SUBMITTED", "payload": {"responses": {}}}
     first, second = derive_calcom(form, b"one", "UTC"), derive_calcom(form, b"two", "UTC")

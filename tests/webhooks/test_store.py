@@ -83,7 +83,12 @@ def test_failed_goes_back_to_pending_then_dead(store):
     store.mark_queued([event_id, other_id], "run-1")
     assert store.mark_failed("run-1", "HTTP 500 from Cal.com", max_attempts=3) == (2, 0)
     (first, second) = sorted(store.list(), key=lambda e: e.id)
-    assert (first.status, first.attempts, first.run_key, first.last_error) == ("pending", 1, None, "HTTP 500 from Cal.com")
+    assert (first.status, first.attempts, first.run_key, first.last_error) == (
+        "pending",
+        1,
+        None,
+        "HTTP 500 from Cal.com",
+    )
     assert (second.status, second.attempts) == ("pending", 2)
 
     store.mark_queued([event_id, other_id], "run-2")

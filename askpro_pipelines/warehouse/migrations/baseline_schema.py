@@ -5,6 +5,8 @@ created by the first release (with `create_all`, before migrations existed) keep
 The upgrade test builds such a warehouse from it. Never edit it; add a migration instead.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -13,9 +15,14 @@ metadata = sa.MetaData()
 _INSTANT = sa.DateTime(timezone=True)
 
 
-def _bookkeeping() -> list[sa.Column]:
+def _bookkeeping() -> list[sa.Column[Any]]:
     return [
-        sa.Column("row_hash", sa.String(40), nullable=False, comment="sha1 of the row's content; unchanged rows are not rewritten"),
+        sa.Column(
+            "row_hash",
+            sa.String(40),
+            nullable=False,
+            comment="sha1 of the row's content; unchanged rows are not rewritten",
+        ),
         sa.Column("synced_at", _INSTANT, nullable=False, comment="when this row was last inserted or changed (UTC)"),
     ]
 
@@ -60,7 +67,12 @@ staff = sa.Table(
     sa.Column("week_start", sa.String(16)),
     sa.Column("locale", sa.String(16)),
     sa.Column("role", sa.String(16)),
-    sa.Column("source", sa.String(16), nullable=False, comment="user: listed by the API; host: only known as an event-type host"),
+    sa.Column(
+        "source",
+        sa.String(16),
+        nullable=False,
+        comment="user: listed by the API; host: only known as an event-type host",
+    ),
     *_bookkeeping(),
     sa.Index("ix_staff_key", "tenant", "staff_id"),
 )
@@ -159,7 +171,9 @@ retell_phone_numbers = sa.Table(
     sa.Column("nickname", sa.Text),
     sa.Column("phone_number_type", sa.String(32)),
     sa.Column("inbound_agent_id", sa.String(64), comment="highest-weight inbound agent"),
-    sa.Column("inbound_agent_version", sa.String(32), comment="a version number or a tag such as prod / latest_published"),
+    sa.Column(
+        "inbound_agent_version", sa.String(32), comment="a version number or a tag such as prod / latest_published"
+    ),
     sa.Column("outbound_agent_id", sa.String(64)),
     sa.Column("outbound_agent_version", sa.String(32)),
     sa.Column("inbound_agents", sa.JSON, comment="[{agent_id, agent_version, weight}]"),
@@ -196,7 +210,9 @@ calcom_bookings = sa.Table(
     sa.Column("day", sa.Date, nullable=False, comment="tenant-local date of the appointment start (the partition)"),
     sa.Column("uid", sa.String(64), nullable=False),
     sa.Column("booking_id", sa.String(64)),
-    sa.Column("status", sa.String(16), nullable=False, comment="accepted | pending | cancelled | rejected | awaiting_host"),
+    sa.Column(
+        "status", sa.String(16), nullable=False, comment="accepted | pending | cancelled | rejected | awaiting_host"
+    ),
     sa.Column("start_utc", _INSTANT, nullable=False),
     sa.Column("end_utc", _INSTANT, nullable=False),
     sa.Column("event_type_id", sa.String(64)),
@@ -280,10 +296,19 @@ webhook_events = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("tenant", sa.String(64), nullable=False),
     sa.Column("provider", sa.String(16), nullable=False, comment="calcom | retell"),
-    sa.Column("event_type", sa.String(64), nullable=False, comment="triggerEvent / event, e.g. BOOKING_CREATED, call_ended"),
-    sa.Column("dedup_key", sa.String(255), nullable=False, comment="the provider's id of this delivery; a repeat is stored once"),
+    sa.Column(
+        "event_type", sa.String(64), nullable=False, comment="triggerEvent / event, e.g. BOOKING_CREATED, call_ended"
+    ),
+    sa.Column(
+        "dedup_key",
+        sa.String(255),
+        nullable=False,
+        comment="the provider's id of this delivery; a repeat is stored once",
+    ),
     sa.Column("entity_id", sa.String(128), comment="booking uid / call id the event is about"),
-    sa.Column("event_day", sa.Date, comment="the tenant-local day of the booking / call start: the partition to refresh"),
+    sa.Column(
+        "event_day", sa.Date, comment="the tenant-local day of the booking / call start: the partition to refresh"
+    ),
     sa.Column("received_at", _INSTANT, nullable=False),
     sa.Column("payload", sa.Text, nullable=False, comment="raw body as received (UTF-8), secrets redacted"),
     sa.Column("status", sa.String(16), nullable=False, comment="pending | queued | processed | dead"),

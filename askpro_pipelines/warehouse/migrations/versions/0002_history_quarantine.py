@@ -7,6 +7,8 @@ The history tables are seeded from the current rows (valid from their synced_at)
 upgraded from the first release has one open version per row from the start.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -33,7 +35,7 @@ _HISTORY_KEYS = {
 _PROMPT_COMMENT = "this version's general prompt + state prompts, secrets redacted (added in 0002)"
 
 
-def _content_columns(table: str) -> list[sa.Column]:
+def _content_columns(table: str) -> list[sa.Column[Any]]:
     columns = [
         sa.Column(c.name, c.type, nullable=c.nullable, comment=c.comment)
         for c in baseline_schema.metadata.tables[table].columns
@@ -60,9 +62,7 @@ def upgrade() -> None:
         )
         op.create_index(f"ix_{table}_history_key", f"{table}_history", [*key, "valid_from"])
         current = sa.table(table, *[sa.column(n) for n in [*names, "synced_at"]])
-        seed = sa.select(
-            *[current.c[n] for n in names], current.c.synced_at, sa.null(), sa.null(), sa.true()
-        )
+        seed = sa.select(*[current.c[n] for n in names], current.c.synced_at, sa.null(), sa.null(), sa.true())
         bind.execute(
             history.insert().from_select([*names, "valid_from", "valid_to", "change_kind", "is_current"], seed)
         )
@@ -72,7 +72,9 @@ def upgrade() -> None:
         sa.Column("tenant", sa.String(64), nullable=False),
         sa.Column("api", sa.String(16), nullable=False, comment="calcom | retell"),
         sa.Column("entity", sa.String(32), nullable=False, comment="event_types, schedules, agents, calls, ..."),
-        sa.Column("scope", sa.String(16), nullable=False, comment="'' for dimensions; the day for facts listed per day"),
+        sa.Column(
+            "scope", sa.String(16), nullable=False, comment="'' for dimensions; the day for facts listed per day"
+        ),
         sa.Column(
             "record_id",
             sa.String(128),

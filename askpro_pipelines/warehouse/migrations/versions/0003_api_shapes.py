@@ -23,7 +23,10 @@ def upgrade() -> None:
         sa.Column("endpoint", sa.String(128), nullable=False, comment="path template, e.g. /v3/list-calls"),
         sa.Column("asset", sa.String(64), nullable=False, comment="the asset whose sync read the endpoint"),
         sa.Column(
-            "kind", sa.String(16), nullable=False, comment="key | value (of an enum-like field) | missing (expected key)"
+            "kind",
+            sa.String(16),
+            nullable=False,
+            comment="key | value (of an enum-like field) | missing (expected key)",
         ),
         sa.Column("field", sa.String(255), nullable=False, comment="the key, or the enum field's path"),
         sa.Column("value", sa.String(255), nullable=False, comment="the enum value; '' for keys"),

@@ -1,0 +1,1 @@
+"""Prompt push: desired agent prompts kept in files, diffed against and pushed to Retell, audited."""

@@ -1,0 +1,53 @@
+"""The one redaction module: stored payloads are redacted from the parsed body, and one log filter
+masks every known secret (API keys registered by the HTTP client, the alert webhook URL)."""
+
+import json
+import logging
+
+from askpro_pipelines.redaction import (
+    MASK,
+    REDACTED,
+    SecretLogFilter,
+    install_log_redaction,
+    redact_known,
+    redacted_json,
+    register_secret,
+)
+from askpro_pipelines.resources.alerts import _register_secret_url
+from askpro_pipelines.resources.http import ResilientClient
+
+
+def test_a_secret_behind_json_escapes_is_found_in_the_parsed_body():
+    text = '{"note":"key \\u0063al_live_0123456789abcdef0123456789abcdef","n":1}'
+    parsed = json.loads(text)
+    stored = redacted_json(text, parsed)
+    assert "0123456789abcdef0123456789abcdef" not in stored
+    assert json.loads(stored) == {"note": f"key cal_live_{REDACTED}", "n": 1}
+
+
+def test_a_body_without_secrets_keeps_its_bytes():
+    text = '{ "a" : "Grüße\\u00e9", "b": [1, 2.50], "c": NaN }'
+    assert redacted_json(text, json.loads(text)) is text
+
+
+def test_one_filter_masks_client_keys_and_the_alert_webhook_url(caplog):
+    key = "cal_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    ResilientClient(base_url="http://127.0.0.1:9", tenant="t", api="calcom", secrets=[key]).close()
+    hook = "https://hooks.example.test/services/T0/B0/alert-secret-1a2b"
+    shown = _register_secret_url(hook)
+    install_log_redaction()
+    assert sum(isinstance(f, SecretLogFilter) for f in logging.getLogger("httpx").filters) == 1
+
+    caplog.set_level(logging.INFO, logger="httpx")
+    logging.getLogger("httpx").info("GET %s?apiKey=%s and %s then %s", "https://api.cal.com/v1/me", "x1", key, hook)
+    (record,) = [r for r in caplog.records if r.name == "httpx"]
+    message = record.getMessage()
+    assert key not in message and "alert-secret-1a2b" not in message and "x1" not in message
+    assert f"then {shown}" in message and MASK in message
+
+
+def test_redact_known_covers_registered_and_given_secrets():
+    register_secret("smtp-registered-pw")
+    text = redact_known("login failed for pw smtp-registered-pw / other-pw at https://x.test/p?token=abc")
+    assert text == "login failed for pw *** / other-pw at https://x.test/p?token=***"
+    assert redact_known("other-pw", ["other-pw"]) == MASK
