@@ -14,8 +14,8 @@ os.environ.setdefault("ASKPRO_FACTS_START_DATE", "2026-01-01")
 from dagster import DagsterInstance  # noqa: E402
 
 from askpro_pipelines.sync import run_sync  # noqa: E402
-from askpro_simulator.demo import simulator_for  # noqa: E402
 from askpro_pipelines.tenants import load_tenants  # noqa: E402
+from askpro_simulator.demo import simulator_for  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("ASKPRO_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 

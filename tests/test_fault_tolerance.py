@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from askpro_simulator.server import Fault
 from askpro_pipelines.warehouse.quarantine import listed
 from askpro_pipelines.warehouse.store import Warehouse, create_engine
 from askpro_pipelines.warehouse.tables import CONTRACTS
+from askpro_simulator.server import Fault
 
 TIMEOUT_S = 0.5
 

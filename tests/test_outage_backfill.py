@@ -22,8 +22,6 @@ from askpro_pipelines.sensors.webhooks import (
     calcom_webhook_sensor,
     retell_webhook_sensor,
 )
-from askpro_simulator.server import Fault
-from askpro_simulator.webhooks import deliveries_for_day
 from askpro_pipelines.sync import FACT_ASSETS, run_sync
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
@@ -31,6 +29,8 @@ from askpro_pipelines.warehouse.tables import CONTRACTS
 from askpro_pipelines.webhooks.server import ReceiverThread
 from askpro_pipelines.webhooks.signatures import retell_signature
 from askpro_pipelines.webhooks.store import WebhookStore
+from askpro_simulator.server import Fault
+from askpro_simulator.webhooks import deliveries_for_day
 
 DAYS = [dt.date(2026, 11, 16), dt.date(2026, 11, 17), dt.date(2026, 11, 18)]
 FAST = {

@@ -7,10 +7,10 @@ from dagster import AssetKey, build_op_context
 from askpro_pipelines.checks import calcom_checks
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.quarantine import listed
 from askpro_pipelines.warehouse.tables import CONTRACTS
+from askpro_simulator.server import Fault
 
 CALCOM_TABLES = {"calcom_event_types", "staff", "staff_event_types", "working_hours", "working_hour_overrides"}
 
@@ -200,8 +200,8 @@ def test_uuid_host_ids_become_staff_and_links(tenants_file, warehouse_env):
     from dagster import DagsterInstance
 
     from askpro_pipelines.sync import run_sync
-    from askpro_simulator.demo import simulator_for
     from askpro_pipelines.tenants import load_tenants
+    from askpro_simulator.demo import simulator_for
 
     with simulator_for(load_tenants(), spec_overrides={"praxis-v2": {"uuid_host_ids": True}}):
         report = run_sync(load_tenants(), ["praxis-v2"], instance=DagsterInstance.ephemeral())

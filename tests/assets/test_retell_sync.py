@@ -8,8 +8,8 @@ from askpro_pipelines.checks import askpro_checks
 from askpro_pipelines.phone_chain import Assignment, NotFound, resolve_phone_number
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
+from askpro_simulator.server import Fault
 
 RETELL_TABLES = {"retell_agents", "retell_agent_versions", "retell_phone_numbers"}
 

@@ -11,13 +11,13 @@ from dagster import DagsterInstance
 
 from askpro_pipelines.availability.cli import cmd_availability
 from askpro_pipelines.cli import build_parser
-from askpro_simulator import Fault
-from askpro_simulator.demo import simulator_for
-from askpro_simulator.slots import free_slots
 from askpro_pipelines.sync import run_sync
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.tables import phone_assignments
+from askpro_simulator import Fault
+from askpro_simulator.demo import simulator_for
+from askpro_simulator.slots import free_slots
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NUMBER = "+4930123456701"  # praxis-v2, branch mitte, event type 1001 (tests/conftest.py)

@@ -10,9 +10,9 @@ import pytest
 from askpro_pipelines.availability.cli import cmd_availability
 from askpro_pipelines.cli import build_parser
 from askpro_pipelines.definitions import defs
-from askpro_simulator.slots import free_slots, working_intervals
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.availability import read_window
+from askpro_simulator.slots import free_slots, working_intervals
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DIMENSIONS = ["calcom_event_types", "staff", "staff_event_types", "working_hours", "working_hour_overrides"]

@@ -13,12 +13,12 @@ from dagster import DagsterInstance
 
 from askpro_pipelines.cli import main
 from askpro_pipelines.definitions import defs
-from askpro_simulator import Fault
 from askpro_pipelines.sync import run_sync
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.prompt_pushes import read_pushes
 from askpro_pipelines.warehouse.tables import prompt_pushes, retell_agent_versions
+from askpro_simulator import Fault
 
 NUMBER = "+4930123456701"
 NEW_PROMPT = "Du bist die Rezeption der Praxis Mitte.\nSiezen, kurz antworten.\nTermine nur über Cal.com.\n"

@@ -9,11 +9,10 @@ from dagster import AssetCheckSeverity, DagsterEventType
 
 from askpro_pipelines.models.calls import call_from_webhook
 from askpro_pipelines.sensors.alerts import check_failure_alert
-from askpro_simulator import Fault
-from askpro_pipelines.sync import FACT_ASSETS
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.shapes import read_shapes
 from askpro_pipelines.webhooks.app import redact_payload
+from askpro_simulator import Fault
 
 DAY = dt.date(2026, 11, 18)
 CHECK = "api_responses_match_models"

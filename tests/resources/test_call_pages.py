@@ -7,8 +7,8 @@ import pytest
 from askpro_pipelines.partitions import day_window
 from askpro_pipelines.resources import retell as retell_module
 from askpro_pipelines.resources.retell import RetellResource
-from askpro_pipelines.sync import simulator_for
 from askpro_pipelines.tenants import load_tenants
+from askpro_simulator.demo import simulator_for
 
 FAST = dict(backoff_base_s=0.01, max_backoff_s=0.02, max_attempts=2)
 DAYS = [dt.date(2026, 9, 7), dt.date(2026, 9, 8), dt.date(2026, 9, 9)]

@@ -7,11 +7,11 @@ import re
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from askpro_simulator.retell_routes import CURRENT, LEGACY
 from askpro_pipelines.sync import run_sync
-from askpro_simulator.demo import simulator_for
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
+from askpro_simulator.demo import simulator_for
+from askpro_simulator.retell_routes import CURRENT, LEGACY
 
 SLUG = "praxis-v2"
 DAY = dt.date(2026, 11, 18)

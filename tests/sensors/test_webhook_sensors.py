@@ -16,9 +16,9 @@ from askpro_pipelines.sensors.webhooks import (
     retell_webhook_sensor,
     route,
 )
-from askpro_simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.webhooks.store import WebhookStore
+from askpro_simulator.server import Fault
 
 DAY = dt.date(2026, 11, 20)
 OTHER_DAY = dt.date(2026, 11, 21)

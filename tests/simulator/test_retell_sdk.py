@@ -14,9 +14,9 @@ import pytest
 from retell import APIResponseValidationError, NotFoundError, Retell
 from retell.lib import webhook_auth
 
+from askpro_pipelines.webhooks.signatures import retell_signature, verify_retell
 from askpro_simulator import SimTenantSpec, SimulatorConfig, call_webhook_payload, retell_delivery
 from askpro_simulator.accounts import SIM_NOW_MS
-from askpro_pipelines.webhooks.signatures import retell_signature, verify_retell
 
 CURRENT, TRANSITION, LEGACY = "sdk-current", "sdk-transition", "sdk-legacy"
 CONFIG = SimulatorConfig(

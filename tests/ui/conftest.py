@@ -208,8 +208,8 @@ def dagster_ui(playwright_sync_api, tmp_path, monkeypatch, request, artifacts_di
     from dagster import DagsterInstance
 
     from askpro_pipelines.sync import run_sync
-    from askpro_simulator.demo import simulator_for
     from askpro_pipelines.tenants import load_tenants
+    from askpro_simulator.demo import simulator_for
 
     # The bundled demo tenants, whatever the calling shell had set.
     monkeypatch.delenv("ASKPRO_TENANTS_FILE", raising=False)

@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from askpro_pipelines.cli import main
-from askpro_simulator.views import TenantViews
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.history import call_agent_version, phone_chain_at, versions
+from askpro_simulator.views import TenantViews
 
 
 def _staff(staff_id, name="Anna"):

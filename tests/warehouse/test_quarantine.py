@@ -3,10 +3,10 @@
 import pytest
 
 from askpro_pipelines.cli import main
-from askpro_simulator.server import Fault
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.history import versions
 from askpro_pipelines.warehouse.quarantine import listed
+from askpro_simulator.server import Fault
 
 
 @pytest.fixture
