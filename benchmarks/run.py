@@ -444,8 +444,8 @@ def webhook_figures(world, url: str, n_events: int, concurrency: int, tenants_fi
         calcom_webhook_sensor,
         retell_webhook_sensor,
     )
-    from askpro_simulator.webhooks import deliveries_for_day, retell_signature
     from askpro_pipelines.warehouse import Warehouse
+    from askpro_simulator.webhooks import deliveries_for_day, retell_signature
 
     retell_key = os.environ["BENCH_RETELL_API_KEY"]
     deliveries = []

@@ -11,11 +11,8 @@ import uvicorn
 
 from askpro_pipelines.deployment import check_mode
 from askpro_pipelines.tenants import TenantsConfig, load_tenants
-from askpro_pipelines.warehouse.store import (
-    create_engine,
-    display_url,
-    resolve_warehouse_url,
-)
+from askpro_pipelines.warehouse.engine import create_engine
+from askpro_pipelines.warehouse.store import display_url, resolve_warehouse_url
 from askpro_pipelines.webhooks.app import DEFAULT_MAX_BODY_BYTES, build_app
 from askpro_pipelines.webhooks.store import WebhookStore
 
