@@ -12,17 +12,16 @@ so a second command started meanwhile never sees, or removes, a database being c
 """
 
 import contextlib
-import fcntl
 import io
 import os
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
 from dagster import DagsterInstance
 
+from askpro_pipelines.file_lock import file_lock
 from askpro_pipelines.warehouse.store import default_data_dir
 
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
@@ -53,25 +52,15 @@ def dagster_home(environ: Mapping[str, str] | None = None) -> Path:
     return Path(explicit).resolve() if explicit else default_data_dir(env) / HOME_DIR_NAME
 
 
-@contextlib.contextmanager
-def _home_lock(home: Path, timeout_s: float) -> Iterator[None]:
+def _home_lock(home: Path, timeout_s: float) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock on the home, polled so that the wait is bounded."""
-    with open(home / ".askpro-instance.lock", "a+") as handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise InstanceError(
-                        f"the Dagster instance at {home} stayed locked by another askpro command for {timeout_s:.0f}s"
-                    ) from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(
+        home / ".askpro-instance.lock",
+        timeout_s,
+        lambda: InstanceError(
+            f"the Dagster instance at {home} stayed locked by another askpro command for {timeout_s:.0f}s"
+        ),
+    )
 
 
 def _uses_local_storage(home: Path) -> bool:

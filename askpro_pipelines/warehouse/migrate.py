@@ -15,9 +15,7 @@ migrations run from there.
 """
 
 import contextlib
-import fcntl
 import functools
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from askpro_pipelines.file_lock import file_lock
 from askpro_pipelines.warehouse.engine import create_engine
 from askpro_pipelines.warehouse.migrations import baseline_schema
 
@@ -130,22 +129,14 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.migrate-lock", "a+") as handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise WarehouseSchemaError(
-                        f"warehouse {_display(engine)}: another process held the schema lock for {LOCK_TIMEOUT_S} s"
-                    ) from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(
+        f"{database}.migrate-lock",
+        LOCK_TIMEOUT_S,
+        lambda: WarehouseSchemaError(
+            f"warehouse {_display(engine)}: another process held the schema lock for {LOCK_TIMEOUT_S} s"
+        ),
+    ):
+        yield
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
