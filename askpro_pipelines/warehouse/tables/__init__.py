@@ -9,6 +9,7 @@ One module per area (base, mirror, operations, history); every table is register
 `metadata` and re-exported here, so readers import from `askpro_pipelines.warehouse.tables`.
 """
 
+from askpro_pipelines.warehouse.tables.analytics import api_health, booking_success, call_analysis
 from askpro_pipelines.warehouse.tables.base import (
     BOOKKEEPING_COLUMNS,
     TENANT_DOC,
@@ -59,11 +60,14 @@ __all__ = [
     "TENANT_DOC",
     "TableContract",
     "UtcDateTime",
+    "api_health",
     "api_shapes",
     "booking_outcomes",
+    "booking_success",
     "bookkeeping_columns",
     "branch_availability",
     "calcom_bookings",
+    "call_analysis",
     "calcom_event_types",
     "history_name",
     "metadata",
