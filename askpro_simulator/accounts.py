@@ -51,6 +51,10 @@ class SimTenantSpec:
     bookings_per_day: int = 6
     # Which Retell endpoint generation the account has: current, legacy or both (retell_routes.py).
     retell_generation: str = "both"
+    # Share of calls held in English (the rest German), and of inbound calls whose booking tool
+    # reports a booking that Cal.com never got (off by default: the demo's calls all agree).
+    english_share: float = 0.2
+    phantom_booking_share: float = 0.0
 
 
 @dataclass

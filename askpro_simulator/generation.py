@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from askpro_simulator.accounts import ascii_slug
+from askpro_simulator.conversations import CallContext, Conversation, conversation, pick_scenario
 from askpro_simulator.records import (
     ATTENDEE_ID_OFFSET,
     ActivityView,
@@ -41,6 +42,7 @@ from askpro_simulator.records import (
     resolve_agent_version,
     to_ms,
 )
+from askpro_simulator.retell_routes import uses_cal_tools
 
 if TYPE_CHECKING:
     from askpro_simulator.accounts import SimAgent, SimEventType, SimPhoneNumber
@@ -410,8 +412,8 @@ class DayGenerator:
 
     def _finish_call(self, draft: _CallDraft) -> SimCall:
         rng, tenant = self.rng, self.tenant
-        scenario = self._scenario(draft)
-        turns, analysis, node = self._conversation(draft, scenario)
+        talk = self._conversation(draft)
+        turns, analysis, node = talk.turns, talk.analysis, talk.node
         inbound = draft.direction == "inbound"
         seconds = math.ceil((draft.end - draft.start).total_seconds())
         costs = [
@@ -453,7 +455,7 @@ class DayGenerator:
             call_status=draft.status,
             start_timestamp=to_ms(draft.start),
             end_timestamp=to_ms(draft.end),
-            disconnection_reason=self._disconnection(draft, scenario),
+            disconnection_reason=self._disconnection(draft, talk.truth.scenario, talk.disconnection),
             caller_name=draft.person.name,
             turns=tuple(turns),
             call_analysis=analysis,
@@ -468,19 +470,14 @@ class DayGenerator:
             retell_llm_dynamic_variables={"praxis_name": tenant.company_name},
             collected_dynamic_variables=collected,
             booking_uid=draft.booking.uid if draft.booking is not None else None,
+            tool_events=tuple(talk.tool_events),
+            truth=talk.truth,
         )
 
-    def _scenario(self, draft: _CallDraft) -> str:
-        if draft.status != "ended":
-            return draft.status
-        if draft.direction == "outbound":
-            return "voicemail" if self.rng.random() < 0.3 else "reminder"
-        if draft.booking is not None:
-            return "booking"
-        return self.rng.choices(["hours", "prescription", "cancel", "no_slot"], weights=[4, 2, 2, 2])[0]
-
-    def _disconnection(self, draft: _CallDraft, scenario: str) -> str:
+    def _disconnection(self, draft: _CallDraft, scenario: str, chosen: str | None) -> str:
         rng = self.rng
+        if chosen is not None:
+            return chosen
         if scenario == "not_connected":
             if draft.direction == "outbound":
                 return rng.choice(["dial_no_answer", "dial_busy", "dial_failed"])
@@ -489,109 +486,41 @@ class DayGenerator:
             return rng.choice(["error_llm_websocket_runtime", "error_asr", "error_unknown"])
         if scenario == "voicemail":
             return "voicemail_reached"
-        return rng.choices(["user_hangup", "agent_hangup", "call_transfer", "inactivity"], weights=[55, 35, 7, 3])[0]
+        return rng.choices(["user_hangup", "agent_hangup"], weights=[55, 35])[0]
 
-    def _conversation(self, draft: _CallDraft, scenario: str) -> tuple[list[tuple[str, str]], dict[str, Any], str]:
-        """(turns, call_analysis, last node) of a call, German with umlauts, by what it was about."""
-        rng, company, name = self.rng, self.tenant.company_name, draft.person.name
-        title = draft.booking.event_type.title if draft.booking is not None else ""
-        greeting = f"{company}, guten Tag! Sie sprechen mit der digitalen Rezeption. Wie kann ich Ihnen helfen?"
-        sentiment = rng.choices(["Positive", "Neutral", "Negative"], weights=[6, 3, 1])[0]
-        custom: dict[str, Any] = {"anliegen": "Sonstiges", "termin_gebucht": False}
-        if scenario == "booking":
-            booking = draft.booking
-            local = booking.start.astimezone(self.activity.zone)
-            organizer = self.tenant.user(booking.organizer_id).name
-            hhmm = local.strftime("%H:%M")
-            turns = [
-                ("agent", greeting),
-                ("user", f"Guten Tag, hier ist {name}. Ich hätte gern heute noch einen Termin für {title}."),
-                ("agent", f"Gern. Heute um {hhmm} Uhr hätte {organizer} noch etwas frei. Passt Ihnen das?"),
-                ("user", "Ja, das passt mir gut."),
-                ("agent", "Ich habe den Termin für Sie gebucht. Sie bekommen gleich eine Bestätigung per E-Mail."),
-                ("user", "Vielen Dank, auf Wiederhören!"),
-                ("agent", "Gern geschehen. Auf Wiederhören!"),
-            ]
-            summary = f"{name} hat einen Termin ({title}) für heute, {hhmm} Uhr, bei {organizer} gebucht."
-            custom = {
-                "terminwunsch": f"{local.date().isoformat()} {hhmm}",
-                "anliegen": "Terminbuchung",
-                "termin_gebucht": True,
-            }
-            successful, node = True, "Terminbuchung"
-            sentiment = "Positive" if rng.random() < 0.8 else "Neutral"
-        elif scenario == "hours":
-            closing = rng.choice(["17:00", "18:00", "18:30"])
-            turns = [
-                ("agent", greeting),
-                ("user", "Guten Tag, wie lange haben Sie heute geöffnet?"),
-                ("agent", f"Heute sind wir bis {closing} Uhr für Sie da. Kann ich sonst noch etwas für Sie tun?"),
-                ("user", "Nein, danke. Schönen Tag noch!"),
-                ("agent", "Danke, Ihnen auch. Auf Wiederhören!"),
-            ]
-            summary, successful, node = "Anrufer fragte nach den heutigen Öffnungszeiten.", True, "Auskunft"
-        elif scenario == "prescription":
-            turns = [
-                ("agent", greeting),
-                ("user", f"Hallo, {name} hier. Ist meine Verordnung schon fertig?"),
-                ("agent", "Ich gebe das an das Praxisteam weiter. Sie werden zurückgerufen, sobald sie bereitliegt."),
-                ("user", "Prima, danke schön."),
-            ]
-            summary = f"{name} fragte nach einer Verordnung; Rückruf durch das Praxisteam zugesagt."
-            custom["anliegen"], successful, node = "Rezeptfrage", True, "Rezeptanfrage"
-        elif scenario == "cancel":
-            turns = [
-                ("agent", greeting),
-                ("user", "Guten Tag, ich muss meinen Termin nächste Woche leider absagen."),
-                ("agent", "Das ist kein Problem. Ich habe Ihre Absage notiert und gebe sie an die Praxis weiter."),
-                ("user", "Danke für Ihre Hilfe. Tschüss!"),
-            ]
-            summary = f"{name} möchte einen Termin in der nächsten Woche absagen."
-            custom["anliegen"], successful, node = "Terminabsage", True, "Terminabsage"
-        elif scenario == "no_slot":
-            turns = [
-                ("agent", greeting),
-                ("user", "Hallo, ich bräuchte möglichst heute noch einen Termin."),
-                ("agent", "Heute ist leider nichts mehr frei. Soll die Praxis Sie morgen früh zurückrufen?"),
-                ("user", "Ja, bitte. Danke."),
-            ]
-            summary = "Kein freier Termin am selben Tag; Rückrufwunsch für morgen früh notiert."
-            custom["anliegen"], successful, node = "Terminbuchung", False, "Rückrufwunsch"
-            sentiment = rng.choice(["Neutral", "Negative"])
-        elif scenario == "reminder":
-            turns = [
-                ("agent", f"Guten Tag, hier ist die Rezeption von {company}. Ich erinnere Sie an Ihren Termin morgen."),
-                ("user", "Ah ja, danke. Ich komme pünktlich."),
-                ("agent", "Wunderbar. Bis morgen und auf Wiederhören!"),
-            ]
-            summary, successful, node = f"Terminerinnerung an {name}; Termin bestätigt.", True, "Erinnerung"
-        elif scenario == "voicemail":
-            turns = [
-                (
-                    "agent",
-                    (
-                        f"Guten Tag, hier ist die Rezeption von {company}. Wir möchten Sie an Ihren Termin "
-                        "morgen erinnern. Bei Fragen rufen Sie uns gern zurück."
-                    ),
-                )
-            ]
-            summary, successful, node = f"Terminerinnerung an {name}; Mailbox erreicht.", False, "Erinnerung"
-            sentiment = "Neutral"
-        elif scenario == "error":
-            turns = [("agent", greeting), ("user", "Hallo? Hören Sie mich?")]
-            summary, successful, node = "Der Anruf brach wegen eines technischen Fehlers ab.", False, "Begrüßung"
-            sentiment = "Unknown"
-        else:  # not_connected
-            turns, summary, successful, node = [], "Der Anruf kam nicht zustande.", False, "Begrüßung"
-            sentiment, custom = "Unknown", {}
-        analysis = {
-            "call_summary": summary,
-            "call_successful": successful,
-            "user_sentiment": sentiment,
-            "in_voicemail": scenario == "voicemail",
-            "custom_analysis_data": custom,
-        }
-        return turns, analysis, node
+    def _conversation(self, draft: _CallDraft) -> Conversation:
+        """The call's conversation by its scenario, in German or (a share of calls) English."""
+        rng, tenant = self.rng, self.tenant
+        scenario = pick_scenario(
+            rng,
+            status=draft.status,
+            inbound=draft.direction == "inbound",
+            booked=draft.booking is not None,
+            phantom_share=tenant.spec.phantom_booking_share,
+        )
+        agent_index = next(i for i, a in enumerate(tenant.agents) if a.agent_id == draft.agent.agent_id)
+        ctx = CallContext(
+            rng=rng,
+            scenario=scenario,
+            language="en" if rng.random() < tenant.spec.english_share else "de",
+            legacy_tools=uses_cal_tools(tenant.spec.retell_generation, agent_index),
+            company=tenant.company_name,
+            name=draft.person.name,
+            call_id=draft.call_id,
+            inbound=draft.direction == "inbound",
+            booking_date=self.day.isoformat(),
+            booking_time="16:00",
+        )
+        if draft.booking is not None:
+            local = draft.booking.start.astimezone(self.activity.zone)
+            ctx.booking_title = draft.booking.event_type.title
+            ctx.booking_time = local.strftime("%H:%M")
+            ctx.booking_uid = draft.booking.uid
+            ctx.organizer = tenant.user(draft.booking.organizer_id).name
+        elif scenario == "phantom":
+            ctx.booking_title = tenant.event_types[0].title if tenant.event_types else ""
+            ctx.organizer = tenant.admin.name
+        return conversation(ctx)
 
 
 def _cents(value: float) -> float | int:

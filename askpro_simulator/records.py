@@ -16,6 +16,7 @@ from askpro_simulator.accounts import stable_hash
 
 if TYPE_CHECKING:
     from askpro_simulator.accounts import SimAgent, SimEventType, TenantAccounts
+    from askpro_simulator.conversations import CallTruth
 
 ACTIVITY_FIRST_DAY = date(2026, 1, 1)
 ACTIVITY_LAST_DAY = date(2026, 12, 31)
@@ -172,6 +173,9 @@ class SimCall:
     retell_llm_dynamic_variables: dict[str, str]
     collected_dynamic_variables: dict[str, str]
     booking_uid: str | None = None  # ground truth: the booking made in this call, shared or not
+    # (turns before it, entry): retell-sdk's tool_call_invocation / tool_call_result items
+    tool_events: tuple[tuple[int, dict[str, Any]], ...] = ()
+    truth: CallTruth | None = None  # ground truth of what the call was (conversations.py)
 
     @property
     def duration_ms(self) -> int:
@@ -232,7 +236,19 @@ def retell_call_object(call: SimCall, transcript: bool = True) -> dict[str, Any]
     if transcript:
         record["transcript"] = call.transcript
         record["transcript_object"] = _transcript_object(call.turns, call.duration_ms / 1000)
+        record["transcript_with_tool_calls"] = _with_tool_calls(call, record["transcript_object"])
     return record
+
+
+def _with_tool_calls(call: SimCall, utterances: list[dict]) -> list[dict]:
+    """The utterances (words included, as the SDK requires) with the tool calls between them, in order."""
+    entries: list[dict] = []
+    events = list(call.tool_events)
+    for index, utterance in enumerate(utterances):
+        entries += [copy.deepcopy(e) for at, e in events if at == index]
+        entries.append(copy.deepcopy(utterance))
+    entries += [copy.deepcopy(e) for at, e in events if at >= len(utterances)]
+    return entries
 
 
 def _transcript_object(turns: tuple[tuple[str, str], ...], duration_s: float) -> list[dict]:

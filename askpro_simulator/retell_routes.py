@@ -67,9 +67,10 @@ def booking_tools(*, event_type_id: int, time_zone: str, calcom_key: str, cal_to
                 "timezone": time_zone,
                 "cal_api_key": calcom_key,
             }
+            # named as Retell's dashboard names them by default (conversations.py invokes them so)
             for tool_type, name in (
-                ("check_availability_cal", "verfuegbarkeit_pruefen"),
-                ("book_appointment_cal", "termin_buchen"),
+                ("check_availability_cal", "check_availability_cal"),
+                ("book_appointment_cal", "book_appointment_cal"),
             )
         ]
     base = f"https://booking.{slug}.example/cal"
