@@ -28,7 +28,12 @@ DIMENSION_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours
 FACT_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=2), warn_window=dt.timedelta(minutes=45))
 
 # The history assets only report what the writer recorded with their table; they follow it too.
-DERIVED_ASSETS = ("phone_assignments", "booking_outcomes", *(f"{table}_history" for table in HISTORY_TABLES))
+DERIVED_ASSETS = (
+    "phone_assignments",
+    "booking_outcomes",
+    "call_analysis",
+    *(f"{table}_history" for table in HISTORY_TABLES),
+)
 
 
 def with_freshness(spec: AssetSpec) -> AssetSpec:
@@ -44,5 +49,5 @@ derived_assets_automation = AutomationConditionSensorDefinition(
     target=AssetSelection.assets(*DERIVED_ASSETS),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    description="Refreshes phone_assignments and booking_outcomes when their upstream tables change.",
+    description="Refreshes phone_assignments, booking_outcomes and call_analysis when their upstream tables change.",
 )

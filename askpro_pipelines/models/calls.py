@@ -13,6 +13,7 @@ entity, the call id and the failing field path, never a payload value.
 """
 
 import datetime
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -89,6 +90,7 @@ class Call(BaseModel):
     call_summary: str | None  # redacted
     in_voicemail: bool | None
     transcript: str | None  # redacted; None when the source omitted it (v3 list items), "" when it was empty
+    tool_calls: list[dict[str, Any]] | None  # invocations and results, redacted; None when omitted
     metadata: dict[str, Any]  # redacted
     dynamic_variables: dict[str, Any]  # LLM variables overlaid with collected ones, redacted
     booking_uid: str | None  # the Cal.com booking this call produced, see BOOKING_UID_KEYS
@@ -164,6 +166,7 @@ class _RawCall(_Raw):
     call_cost: _RawCallCost | None = None
     call_analysis: _RawCallAnalysis | None = None
     transcript: str | None = None
+    transcript_with_tool_calls: list[Any] | None = None
     metadata: dict[str, Any] | None = None
     retell_llm_dynamic_variables: dict[str, Any] | None = None
     collected_dynamic_variables: dict[str, Any] | None = None
@@ -182,6 +185,49 @@ class _LegacyCallWebhook(_Raw):
 
 
 # ---- conversion -----------------------------------------------------------------------------
+
+TOOL_ROLES = ("tool_call_invocation", "tool_call_result")
+# What each kind of entry keeps (retell-sdk's ToolCallInvocationUtterance / ToolCallResultUtterance).
+_TOOL_FIELDS = {
+    "tool_call_invocation": ("tool_call_id", "name", "type", "arguments"),
+    "tool_call_result": ("tool_call_id", "content", "successful"),
+}
+
+
+def _redacted_json_text(value: Any) -> Any:
+    """Tool arguments and results are text, often JSON: mask secrets by field name inside the JSON
+    (a `cal_api_key` argument), else key-shaped substrings of the text."""
+    if not isinstance(value, str):
+        return redact_secrets(value)
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return redact_text(value)
+    if isinstance(parsed, dict | list):
+        return json.dumps(redact_secrets(parsed), ensure_ascii=False)
+    return redact_text(value)
+
+
+def tool_calls_of(entries: list[Any] | None) -> list[dict[str, Any]] | None:
+    """The tool-call entries of `transcript_with_tool_calls`, in order, secrets redacted.
+
+    Utterances, node transitions, DTMF and roles Retell adds later are left out (the transcript
+    column has the words); an entry that is not an object is skipped rather than failing the call.
+    """
+    if entries is None:
+        return None
+    kept = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or entry.get("role") not in TOOL_ROLES:
+            continue
+        role = entry["role"]
+        item: dict[str, Any] = {"role": role}
+        for name in _TOOL_FIELDS[role]:
+            if name in entry:
+                value = entry[name]
+                item[name] = _redacted_json_text(value) if name in ("arguments", "content") else value
+        kept.append(item)
+    return kept
 
 
 def _booking_uid(*sources: Mapping[str, Any]) -> str | None:
@@ -224,6 +270,7 @@ def _call(raw: _RawCall) -> Call:
         call_summary=text_or_none(analysis.call_summary),
         in_voicemail=analysis.in_voicemail,
         transcript=raw.transcript,
+        tool_calls=tool_calls_of(raw.transcript_with_tool_calls),
         metadata=metadata,
         dynamic_variables={**llm_variables, **collected},
         booking_uid=_booking_uid(collected, metadata, llm_variables),

@@ -61,7 +61,8 @@ _GONE = {404, 405}
 W = TypeVar("W")  # the caller's key of a calls window (a day)
 Parsed = TypeVar("Parsed")  # a parsed single record
 Windows = Iterable[tuple[W, dt.datetime, dt.datetime]]  # (key, start, end) of each window
-KnownFor = Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], str]]  # stored transcripts of a page
+# (call id, end) → stored {"transcript", "tool_calls"} of a page's ended calls
+KnownFor = Callable[[W, list[Call]], Mapping[tuple[str, dt.datetime], Mapping[str, Any]]]
 
 
 class RetellClient:
@@ -290,8 +291,9 @@ class RetellClient:
 
         The current POST /v3/list-calls omits transcripts, so each call's transcript comes from
         GET /v2/get-call when asked for; the legacy POST /v2/list-calls has them inline.
-        `known_for(key, calls)` ((call id, end) → transcript of those calls, from the warehouse)
-        saves that request for ended calls already synced: an ended call's transcript no longer changes.
+        `known_for(key, calls)` ((call id, end) → transcript and tool calls of those calls, from the
+        warehouse) saves that request for ended calls already synced: an ended call's transcript no
+        longer changes.
 
         One page ahead: the next page (maybe the next window's first) is listed and its transcripts
         requested before this page is handed over, so the detail fetcher keeps working while the
@@ -334,11 +336,13 @@ class RetellClient:
             if chunk or not listed:
                 yield key, (chunk, [], None)
 
-    def _request_transcripts(self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], str]) -> tuple[Any, ...]:
-        """Fill each connected call's transcript from the stored one for an ended call already
-        synced, and submit GET /v2/get-call for the rest: (calls, indexes waiting, ticket)."""
+    def _request_transcripts(
+        self, calls: list[Call], known: Mapping[tuple[str, dt.datetime], Mapping[str, Any]]
+    ) -> tuple[Any, ...]:
+        """Fill each connected call's transcript and tool calls from the stored ones for an ended
+        call already synced, and submit GET /v2/get-call for the rest: (calls, indexes waiting, ticket)."""
         calls = [
-            c.model_copy(update={"transcript": known[(c.call_id, c.end_utc)]})
+            c.model_copy(update=dict(known[(c.call_id, c.end_utc)]))
             if c.transcript is None and c.call_status == "ended" and c.end_utc and (c.call_id, c.end_utc) in known
             else c
             for c in calls

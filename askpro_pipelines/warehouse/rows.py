@@ -180,7 +180,7 @@ def booking_rows(bookings: Iterable[Booking]) -> Iterator[dict[str, Any]]:
         yield booking.model_dump()
 
 
-CALL_COLUMNS_EXCLUDED = {"transcript"}
+CALL_COLUMNS_EXCLUDED = {"transcript", "tool_calls"}
 
 
 def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -188,16 +188,17 @@ def call_rows(calls: Iterable[Call]) -> tuple[list[dict[str, Any]], list[dict[st
     rows, transcripts = [], []
     for call in calls:
         rows.append(call.model_dump(exclude=CALL_COLUMNS_EXCLUDED))
-        if call.transcript is not None:
-            transcripts.append({"call_id": call.call_id, "transcript": call.transcript})
+        if call.transcript is not None or call.tool_calls is not None:
+            transcripts.append({"call_id": call.call_id, "transcript": call.transcript, "tool_calls": call.tool_calls})
     return rows, transcripts
 
 
 def known_transcripts(
     warehouse: "Warehouse", tenant: str, day: dt.date, calls: Iterable[Call]
-) -> dict[tuple[str, dt.datetime], str]:
-    """(call id, end) → stored transcript of those of `calls` that ended, so a re-sync need not
-    fetch them. Asked per listing page, so what it holds does not grow with the calls of a day."""
+) -> dict[tuple[str, dt.datetime], dict[str, Any]]:
+    """(call id, end) → the stored transcript and tool calls ({"transcript", "tool_calls"}) of those
+    of `calls` that ended, so a re-sync need not fetch them. Asked per listing page, so what it holds
+    does not grow with the calls of a day."""
     ended = [c.call_id for c in calls if c.call_status == "ended" and c.transcript is None]
     if not ended:
         return {}
@@ -210,12 +211,12 @@ def known_transcripts(
     }
     if not ends:
         return {}
+    columns = ["call_id", "transcript", "tool_calls", "day"]
     return {
-        (r["call_id"], ends[r["call_id"]]): r["transcript"]
-        for r in warehouse.read_in(
-            "retell_call_transcripts", tenant, "call_id", list(ends), ["call_id", "transcript", "day"]
-        )
-        if r["day"] == day and r["transcript"] is not None
+        (r["call_id"], ends[r["call_id"]]): {"transcript": r["transcript"], "tool_calls": r["tool_calls"]}
+        for r in warehouse.read_in("retell_call_transcripts", tenant, "call_id", list(ends), columns)
+        # rows synced before tool calls were stored (tool_calls null) are fetched once more
+        if r["day"] == day and r["transcript"] is not None and r["tool_calls"] is not None
     }
 
 

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from askpro_pipelines.warehouse.tables.analytics import call_analysis
 from askpro_pipelines.warehouse.tables.base import TENANT_DOC, TableContract, UtcDateTime, metadata
 from askpro_pipelines.warehouse.tables.base import bookkeeping_columns as _bookkeeping
 
@@ -263,6 +264,12 @@ retell_call_transcripts = sa.Table(
     sa.Column("day", sa.Date, nullable=False, doc="tenant-local date of the call start (the partition)"),
     sa.Column("call_id", sa.String(64), nullable=False, doc="Retell call id (retell_calls.call_id)"),
     sa.Column("transcript", sa.Text, comment="secrets redacted"),
+    sa.Column(
+        "tool_calls",
+        sa.JSON,
+        doc="the call's tool calls in order (JSON): Retell's tool_call_invocation (tool_call_id, name, type, "
+        "arguments) and tool_call_result (tool_call_id, content, successful) entries, secrets redacted",
+    ),
     *_bookkeeping(),
     sa.Index("ix_retell_call_transcripts_key", "tenant", "day", "call_id"),
 )
@@ -306,5 +313,6 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract(retell_calls, ("tenant", "day", "call_id")),
         TableContract(retell_call_transcripts, ("tenant", "day", "call_id")),
         TableContract(booking_outcomes, ("tenant", "day", "branch_id")),
+        TableContract(call_analysis, ("tenant", "day", "call_id")),
     )
 }
