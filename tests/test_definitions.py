@@ -36,6 +36,7 @@ def test_calcom_group_and_lineage():
         "retell_calls": "retell",
         "retell_call_transcripts": "retell",
         "booking_outcomes": "askpro",
+        "call_analysis": "askpro",
         "branch_availability": "askpro",
         "webhook_events": "landing",
         # each history table sits beside its current table, downstream of it
@@ -52,6 +53,12 @@ def test_calcom_group_and_lineage():
     assert parents["calcom_bookings"] == {"webhook_events", "calcom_event_types"}
     assert parents["retell_calls"] == {"webhook_events", "retell_agent_versions"}
     assert parents["booking_outcomes"] == {"calcom_bookings", "retell_calls"}
+    assert parents["call_analysis"] == {
+        "retell_calls",
+        "retell_call_transcripts",
+        "calcom_bookings",
+        "phone_assignments",
+    }
     assert all(parents[f"{t}_history"] == {t} for t in HISTORY_GROUPS)
     assert parents["phone_assignments"] == {
         "retell_phone_numbers",
@@ -83,7 +90,7 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
 
 def test_facts_backfill_a_day_range_in_one_run():
     graph = defs.resolve_asset_graph()
-    for name in ("calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"):
+    for name in ("calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes", "call_analysis"):
         policy = graph.get(AssetKey(name)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run is None, name
 
@@ -174,4 +181,5 @@ def test_assets_carry_owners_and_provider_and_layer_tags():
     assert seen["retell_calls"] == ("retell", "fact")
     assert seen["phone_assignments"] == ("askpro", "dimension")
     assert seen["booking_outcomes"] == ("askpro", "fact")
+    assert seen["call_analysis"] == ("askpro", "fact")
     assert seen["webhook_events"] == ("webhooks", "landing")

@@ -55,6 +55,11 @@ def reported_uids(analysed: Analysed) -> list[str]:
     return sorted({uid for uid in uids if uid})
 
 
+def _our_number(call: Mapping[str, Any]) -> Any:
+    """The tenant's number in the call: the one dialled (inbound) or calling out (outbound)."""
+    return call.get("from_number") if call.get("direction") == "outbound" else call.get("to_number")
+
+
 def analysis_rows(
     analysed: Analysed, bookings: Sequence[Mapping[str, Any]], branch_by_number: Mapping[str, str]
 ) -> list[dict[str, Any]]:
@@ -77,7 +82,7 @@ def analysis_rows(
                 "direction": call.get("direction"),
                 "agent_id": call.get("agent_id"),
                 "agent_version": call.get("agent_version"),
-                "branch_id": branch_by_number.get(_e164(call.get("to_number")) or ""),
+                "branch_id": branch_by_number.get(_e164(_our_number(call)) or ""),
                 **rules,
                 "calcom_booking_uid": matched,
                 "booking_confirmed": (matched is not None) if rules["booking_result"] == "booked" else None,

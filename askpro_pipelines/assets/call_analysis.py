@@ -4,8 +4,6 @@ The rules are in askpro_pipelines/analytics/ (pure functions), the reads in
 warehouse/call_analysis.py; this module only walks the partitions, writes and reports.
 """
 
-from typing import Any
-
 from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -91,11 +89,9 @@ def call_analysis(
         asset_key="call_analysis",
         check_name=AGREEMENT_CHECK,
     )
-    extra: dict[str, Any] = {"booked_calls": MetadataValue.int(booked)}
-    if booked:
-        extra["booked_agreement"] = MetadataValue.float(round(share, 4))
+    # the figures are per partition (above): a range run's totals would overwrite each day's
     metadata = fact_metadata("call_analysis", written, warehouse.display_url)
-    return MaterializeResult(metadata={**metadata, **extra}, check_results=[check])
+    return MaterializeResult(metadata=metadata, check_results=[check])
 
 
 call_analysis_assets = [call_analysis]

@@ -47,19 +47,22 @@ def test_a_window_without_calls_still_gives_one_empty_page(client):
 def test_stored_transcripts_are_asked_for_per_page_and_save_their_requests(client, monkeypatch):
     monkeypatch.setattr(retell_module, "CALL_PAGE", 40)
     calls = [c for _, page in client.call_pages_by_window(client.windows[:1]) for c in page]
-    first = {c.call_id: c.transcript for c in calls}
+    first = {c.call_id: (c.transcript, c.tool_calls) for c in calls}
     reusable = sum(1 for c in calls if c.call_status == "ended" and c.transcript)
+    assert any(c.tool_calls for c in calls)  # the stored tool calls come back with the transcripts
     asked: list[int] = []
 
     def known_for(day, calls):
         asked.append(len(calls))
         return {
-            (c.call_id, c.end_utc): first[c.call_id] for c in calls if c.call_status == "ended" and first[c.call_id]
+            (c.call_id, c.end_utc): {"transcript": first[c.call_id][0], "tool_calls": first[c.call_id][1]}
+            for c in calls
+            if c.call_status == "ended" and first[c.call_id][0]
         }
 
     before = client.http.stats.requests
     again = {
-        c.call_id: c.transcript
+        c.call_id: (c.transcript, c.tool_calls)
         for _, page in client.call_pages_by_window(client.windows[:1], True, known_for)
         for c in page
     }
