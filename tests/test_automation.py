@@ -16,6 +16,7 @@ from askpro_pipelines.partitions import tenant_day_key
 
 TENANT = "praxis-v2"
 BOOKINGS, OUTCOMES = AssetKey("calcom_bookings"), AssetKey("booking_outcomes")
+CALL_ANALYSIS = AssetKey("call_analysis")  # follows bookings the same way (their match to calls)
 
 
 def _latest_storage_id(instance, key: AssetKey, partition: str) -> int:
@@ -48,10 +49,11 @@ def test_a_bookings_backfill_over_past_days_refreshes_outcomes_of_each_day(sync,
 
     first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=idle.cursor)
     assert {str(key) for key in first.get_requested_partitions(OUTCOMES)} == keys
-    assert first.total_requested == len(keys)  # nothing else, no other day
+    assert {str(key) for key in first.get_requested_partitions(CALL_ANALYSIS)} == keys
+    assert first.total_requested == 2 * len(keys)  # nothing else, no other day
 
     # The requested run (one range run, as the sensor's backfill makes it), then the next tick.
-    outcomes = sync(tenant_slugs=[TENANT], select=["booking_outcomes"], days=5, until=days[-1])
+    outcomes = sync(tenant_slugs=[TENANT], select=["booking_outcomes", "call_analysis"], days=5, until=days[-1])
     assert outcomes.success, outcomes.tenants
     second = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     assert second.total_requested == 0
@@ -59,8 +61,10 @@ def test_a_bookings_backfill_over_past_days_refreshes_outcomes_of_each_day(sync,
         assert _latest_storage_id(instance, OUTCOMES, key) > _latest_storage_id(instance, BOOKINGS, key), key
     assert set(days) <= _outcome_days(warehouse_env)
 
-    # A webhook-style run writes bookings and outcomes together: nothing is left to follow up.
+    # A webhook-style run writes bookings and outcomes together: only that day's call analysis follows.
     together = sync(tenant_slugs=[TENANT], select=["calcom_bookings", "booking_outcomes"], days=1, until=days[0])
     assert together.success, together.tenants
     third = evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
-    assert third.total_requested == 0
+    assert third.get_num_requested(OUTCOMES) == 0
+    assert {str(key) for key in third.get_requested_partitions(CALL_ANALYSIS)} == {str(tenant_day_key(TENANT, days[0]))}
+    assert third.total_requested == 1

@@ -48,16 +48,16 @@ COMPARED = [
 
 
 @pytest.fixture
-def synced_week(sqlite_url, monkeypatch):
-    """The bundled demo tenants, a week synced from the simulator; (simulator, warehouse, report, instance)."""
+def synced_week(warehouse_url, monkeypatch):
+    """The bundled demo tenants, a week synced from the simulator (SQLite and PostgreSQL)."""
     monkeypatch.delenv("ASKPRO_TENANTS_FILE", raising=False)
-    monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", sqlite_url)
+    monkeypatch.setenv("ASKPRO_WAREHOUSE_URL", warehouse_url)
     tenants = load_tenants()
     overrides = {PHANTOM_TENANT: {"phantom_booking_share": 0.25}}
     with simulator_for(tenants, spec_overrides=overrides) as sim:
         instance = DagsterInstance.ephemeral()
         report = run_sync(tenants, select=SELECT, days=len(DAYS), until=LAST_DAY, instance=instance)
-        yield sim, Warehouse.from_url(sqlite_url), report, instance, tenants
+        yield sim, Warehouse.from_url(warehouse_url), report, instance, tenants
 
 
 def _expected_row(call, branch_by_number):
