@@ -26,11 +26,17 @@ call_analysis = sa.Table(
     sa.Column(
         "booking_tool_generation",
         sa.String(16),
-        doc="legacy_cal (Retell's built-in Cal.com tools) | custom (our functions); null when no booking tool ran",
+        doc="legacy_cal (Retell's built-in Cal.com tools) | custom (our functions); null when no availability "
+        "or booking tool ran",
     ),
     sa.Column("availability_checked", sa.Boolean, nullable=False, doc="an availability tool was called"),
     sa.Column("booking_tool_called", sa.Boolean, nullable=False, doc="a booking tool was called"),
-    sa.Column("booking_result", sa.String(16), doc="booked | no_slot | error; null when no booking tool ran"),
+    sa.Column(
+        "booking_result",
+        sa.String(16),
+        doc="booked | no_slot | error: the last booking tool's result, else the availability check's "
+        "(nothing free: no_slot, failed: error); null when neither ran",
+    ),
     sa.Column("booked_uid", sa.String(64), doc="the booking uid the call reports (tool result or metadata)"),
     sa.Column(
         "calcom_booking_uid", sa.String(64), doc="the Cal.com booking matched to this call (README: how), if any"
