@@ -5,10 +5,10 @@ Freshness (shown in the UI; stale tables turn red there):
   are synced hourly: warn after 2 h, fail after 4 h;
 - facts (bookings, calls, transcripts, outcomes) every 15 minutes: warn after 45 min, fail after 2 h.
 
-Declarative automation: `phone_assignments` and `booking_outcomes` are derived only from other
-tables, so they follow their upstreams eagerly instead of waiting for a schedule; for
-`booking_outcomes` every day whose bookings or calls changed, not only the newest (a backfill of
-past days refreshes their outcomes; see `follows_every_updated_day` in assets/askpro.py).
+Declarative automation: `phone_assignments`, `booking_outcomes` and `booking_success` are derived
+only from other tables, so they follow their upstreams eagerly instead of waiting for a schedule;
+for the two daily ones every day whose upstreams changed, not only the newest (a backfill of past
+days refreshes their figures; see `follows_every_updated_day` in assets/askpro.py).
 """
 
 import datetime as dt
@@ -28,7 +28,12 @@ DIMENSION_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours
 FACT_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=2), warn_window=dt.timedelta(minutes=45))
 
 # The history assets only report what the writer recorded with their table; they follow it too.
-DERIVED_ASSETS = ("phone_assignments", "booking_outcomes", *(f"{table}_history" for table in HISTORY_TABLES))
+DERIVED_ASSETS = (
+    "phone_assignments",
+    "booking_outcomes",
+    "booking_success",
+    *(f"{table}_history" for table in HISTORY_TABLES),
+)
 
 
 def with_freshness(spec: AssetSpec) -> AssetSpec:
@@ -44,5 +49,5 @@ derived_assets_automation = AutomationConditionSensorDefinition(
     target=AssetSelection.assets(*DERIVED_ASSETS),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    description="Refreshes phone_assignments and booking_outcomes when their upstream tables change.",
+    description="Refreshes phone_assignments, booking_outcomes and booking_success when their upstream tables change.",
 )

@@ -13,6 +13,13 @@ from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
+# Upstreams whose asset another branch defines (call_analysis: branch `calls`). Until it is merged a
+# dependency on one is an external source asset without catalog attributes, which these tests skip.
+DEFINED_ELSEWHERE = {AssetKey("call_analysis")}
+
+
+def _defined_elsewhere(graph, key) -> bool:
+    return key in DEFINED_ELSEWHERE and not graph.get(key).is_materializable
 
 
 def test_definitions_are_loadable():
@@ -21,7 +28,11 @@ def test_definitions_are_loadable():
 
 def test_calcom_group_and_lineage():
     graph = defs.resolve_asset_graph()
-    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    groups = {
+        key.to_user_string(): graph.get(key).group_name
+        for key in graph.get_all_asset_keys()
+        if not _defined_elsewhere(graph, key)
+    }
     assert groups == {
         "calcom_event_types": "calcom",
         "staff": "calcom",
@@ -36,6 +47,7 @@ def test_calcom_group_and_lineage():
         "retell_calls": "retell",
         "retell_call_transcripts": "retell",
         "booking_outcomes": "askpro",
+        "booking_success": "askpro",
         "branch_availability": "askpro",
         "webhook_events": "landing",
         # each history table sits beside its current table, downstream of it
@@ -52,6 +64,7 @@ def test_calcom_group_and_lineage():
     assert parents["calcom_bookings"] == {"webhook_events", "calcom_event_types"}
     assert parents["retell_calls"] == {"webhook_events", "retell_agent_versions"}
     assert parents["booking_outcomes"] == {"calcom_bookings", "retell_calls"}
+    assert parents["booking_success"] == {"call_analysis", "calcom_bookings"}
     assert all(parents[f"{t}_history"] == {t} for t in HISTORY_GROUPS)
     assert parents["phone_assignments"] == {
         "retell_phone_numbers",
@@ -66,6 +79,8 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
+        if _defined_elsewhere(graph, key):
+            continue
         if not node.is_materializable:
             assert key == AssetKey("webhook_events")  # external: the receiver writes it
             continue
@@ -83,7 +98,7 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
 
 def test_facts_backfill_a_day_range_in_one_run():
     graph = defs.resolve_asset_graph()
-    for name in ("calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes"):
+    for name in ("calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes", "booking_success"):
         policy = graph.get(AssetKey(name)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run is None, name
 
@@ -156,6 +171,8 @@ def test_every_column_is_described_on_its_asset():
 
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
+        if _defined_elsewhere(graph, key):
+            continue
         table = tables.tables[key.to_user_string()]
         schema = graph.get(key).metadata["dagster/column_schema"]
         assert [c.name for c in schema.columns] == [c.name for c in table.columns], key
@@ -167,6 +184,8 @@ def test_assets_carry_owners_and_provider_and_layer_tags():
     graph = defs.resolve_asset_graph()
     seen = {}
     for key in graph.get_all_asset_keys():
+        if _defined_elsewhere(graph, key):
+            continue
         node = graph.get(key)
         assert node.owners == ["team:data-ops"], key
         seen[key.to_user_string()] = (node.tags["provider"], node.tags["layer"])
@@ -174,4 +193,5 @@ def test_assets_carry_owners_and_provider_and_layer_tags():
     assert seen["retell_calls"] == ("retell", "fact")
     assert seen["phone_assignments"] == ("askpro", "dimension")
     assert seen["booking_outcomes"] == ("askpro", "fact")
+    assert seen["booking_success"] == ("askpro", "fact")
     assert seen["webhook_events"] == ("webhooks", "landing")

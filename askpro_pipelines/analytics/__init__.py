@@ -1,0 +1,1 @@
+"""Operations analytics built on the mirror: call analysis, booking success, API health."""
