@@ -8,8 +8,10 @@ The definitions (the README's "Booking success" says the same):
 - **from a call**: a synced Cal.com booking whose uid is the `calcom_booking_uid` of one of those
   calls. It is looked up by uid on any day (calls book appointments on later days); each booking
   counts once per row.
-- **cancelled** / **rescheduled**: such a booking as synced now has status `cancelled` and was not
-  moved / was moved (`rescheduled`, or a `rescheduled_to_uid`); the two never overlap.
+- **cancelled** / **rescheduled**: such a booking as synced now was moved (it is marked
+  `rescheduled` or has a `rescheduled_to_uid`, or a synced booking names it as
+  `rescheduled_from_uid`: API v1 tells only the new booking) / has status `cancelled` and was not
+  moved; the two never overlap.
 - **success_rate** = bookings_from_calls / calls_tried_to_book (null when none tried);
   **median_call_seconds** over calls that lasted longer than 0 ms; **transfer_share** and
   **hangup_share** (`user_hangup`) over all calls (null without calls).
@@ -47,7 +49,7 @@ CALL_COLUMNS = [
     "transferred",
     "duration_ms",
 ]
-BOOKING_COLUMNS = ["uid", "status", "rescheduled", "rescheduled_to_uid"]
+BOOKING_COLUMNS = ["uid", "status", "rescheduled", "rescheduled_to_uid", "rescheduled_from_uid"]
 
 # The check: a branch's day is "well below" its trailing level when its rate is at least
 # RATE_DROP (20 percentage points) under the pooled rate of the TRAILING_DAYS days before,
@@ -78,13 +80,14 @@ def call_frame(calls: Sequence[Mapping[str, Any]], bookings: Sequence[Mapping[st
     frame = pd.DataFrame([{c: call.get(c) for c in CALL_COLUMNS} for call in calls], columns=CALL_COLUMNS)
     frame = frame[frame["direction"].isna() | (frame["direction"] == "inbound")].copy()
     found = {b["uid"]: b for b in bookings}
+    replaced = {b["rescheduled_from_uid"] for b in bookings if b.get("rescheduled_from_uid")}
     uid = frame["calcom_booking_uid"].where(frame["calcom_booking_uid"].isin(list(found)))
 
     def state(u: Any) -> str | None:
         if not isinstance(u, str):
             return None
         booking = found[u]
-        if booking.get("rescheduled") or booking.get("rescheduled_to_uid"):
+        if booking.get("rescheduled") or booking.get("rescheduled_to_uid") or u in replaced:
             return "rescheduled"
         return "cancelled" if booking.get("status") == "cancelled" else "kept"
 
@@ -161,7 +164,8 @@ def success_rows(
     """The booking_success rows of one tenant and day.
 
     `calls` are the day's call_analysis rows, `bookings` the Cal.com bookings their
-    `calcom_booking_uid`s name (any day), `branch_ids` the tenant's branches (each gets a row).
+    `calcom_booking_uid`s name (any day) and those that replaced them (`rescheduled_from_uid`),
+    `branch_ids` the tenant's branches (each gets a row).
     """
     frame = call_frame(calls, bookings)
     rows: list[dict[str, Any]] = []

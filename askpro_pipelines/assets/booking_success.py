@@ -81,6 +81,7 @@ def booking_success(
         calls = wh.read_slice("call_analysis", tenant.slug, CALL_COLUMNS, day=day)
         uids = [c["calcom_booking_uid"] for c in calls if c["calcom_booking_uid"]]
         bookings = wh.read_in("calcom_bookings", tenant.slug, "uid", uids, BOOKING_COLUMNS)
+        bookings += wh.read_in("calcom_bookings", tenant.slug, "rescheduled_from_uid", uids, BOOKING_COLUMNS)
         rows = success_rows(calls, bookings, [b.id for b in tenant.branches])
         written.append(wh.replace_slice("booking_success", tenant.slug, rows, day=day))
         # Per partition: a range run's days each get their own figures, not the range's totals.

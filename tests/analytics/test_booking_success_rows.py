@@ -27,8 +27,14 @@ def _call(call_id, **given):
     return {**row, **given}
 
 
-def _booking(uid, status="accepted", rescheduled=None, rescheduled_to_uid=None):
-    return {"uid": uid, "status": status, "rescheduled": rescheduled, "rescheduled_to_uid": rescheduled_to_uid}
+def _booking(uid, status="accepted", rescheduled=None, rescheduled_to_uid=None, rescheduled_from_uid=None):
+    return {
+        "uid": uid,
+        "status": status,
+        "rescheduled": rescheduled,
+        "rescheduled_to_uid": rescheduled_to_uid,
+        "rescheduled_from_uid": rescheduled_from_uid,
+    }
 
 
 def _by_key(rows):
@@ -92,6 +98,7 @@ def test_bookings_from_calls_cancelled_or_rescheduled_later_as_synced_now():
         _call("cancelled", intent="book", calcom_booking_uid="b-cancelled"),
         _call("moved", intent="book", calcom_booking_uid="b-moved"),
         _call("moved-by-uid", intent="book", calcom_booking_uid="b-moved-2"),
+        _call("moved-v1", intent="book", calcom_booking_uid="b-moved-3"),
         # the call names a booking the mirror does not hold: tried, not booked
         _call("unknown", intent="book", calcom_booking_uid="b-not-synced"),
     ]
@@ -101,13 +108,16 @@ def test_bookings_from_calls_cancelled_or_rescheduled_later_as_synced_now():
         # a reschedule cancels the old booking and marks it rescheduled: rescheduled, not cancelled
         _booking("b-moved", status="cancelled", rescheduled=True, rescheduled_to_uid="b-new"),
         _booking("b-moved-2", status="cancelled", rescheduled=None, rescheduled_to_uid="b-new-2"),
+        # API v1 says nothing on the old booking; the new one names it
+        _booking("b-moved-3", status="cancelled"),
+        _booking("b-new-3", rescheduled_from_uid="b-moved-3"),
     ]
     tenant = _by_key(success_rows(calls, bookings, BRANCHES))[("tenant", "*")]
-    assert tenant["calls_tried_to_book"] == 5
-    assert tenant["bookings_from_calls"] == 4
+    assert tenant["calls_tried_to_book"] == 6
+    assert tenant["bookings_from_calls"] == 5
     assert tenant["bookings_from_calls_cancelled"] == 1
-    assert tenant["bookings_from_calls_rescheduled"] == 2
-    assert tenant["success_rate"] == 0.8
+    assert tenant["bookings_from_calls_rescheduled"] == 3
+    assert tenant["success_rate"] == round(5 / 6, 4)
 
 
 def test_a_booking_named_by_two_calls_counts_once():
