@@ -101,9 +101,9 @@ def _drop_text(problem: dict[str, Any]) -> str:
     name="booking_success_rate_steady",
     partitions_def=tenant_day_partitions,
     description=(
-        f"Warns when a branch's success rate for the day is {RATE_DROP:.0%} points or more below its pooled rate "
-        f"of the {TRAILING_DAYS} days before, with at least {MIN_TRIED_DAY} calls that tried to book that day and "
-        f"{MIN_TRIED_TRAILING} in those days."
+        f"Warns when a branch's success rate for the day is {RATE_DROP * 100:.0f} percentage points or more below "
+        f"its pooled rate of the {TRAILING_DAYS} days before, with at least {MIN_TRIED_DAY} calls that tried to "
+        f"book that day and {MIN_TRIED_TRAILING} in those days."
     ),
 )
 def booking_success_rate_steady(
