@@ -10,6 +10,7 @@ from askpro_pipelines.assets.availability import (
     branch_availability_is_consistent,
     refresh_availability_job,
 )
+from askpro_pipelines.assets.booking_success import booking_success_rate_steady
 from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.checks import all_checks
@@ -56,7 +57,7 @@ check_mode()
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
 defs = Definitions(
     assets=[webhook_events, *SYNCED_ASSETS, branch_availability],
-    asset_checks=[*all_checks, branch_availability_is_consistent],
+    asset_checks=[*all_checks, branch_availability_is_consistent, booking_success_rate_steady],
     jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job, push_agent_prompt],
     schedules=[*schedules, availability_every_30_minutes],
     sensors=[

@@ -4,6 +4,7 @@
 from dagster import AssetSelection, define_asset_job
 
 from askpro_pipelines.assets.askpro import askpro_assets
+from askpro_pipelines.assets.booking_success import booking_success
 from askpro_pipelines.assets.calcom import calcom_assets
 from askpro_pipelines.assets.call_analysis import call_analysis_assets
 from askpro_pipelines.assets.history import history_assets
@@ -11,7 +12,14 @@ from askpro_pipelines.assets.retell import retell_assets
 from askpro_pipelines.deployment import mode_tags
 from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
 
-SYNCED_ASSETS = [*calcom_assets, *retell_assets, *askpro_assets, *call_analysis_assets, *history_assets]
+SYNCED_ASSETS = [
+    *calcom_assets,
+    *retell_assets,
+    *askpro_assets,
+    *call_analysis_assets,
+    booking_success,
+    *history_assets,
+]
 DIMENSIONS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_partitions])
 FACTS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_day_partitions])
 
@@ -27,6 +35,7 @@ sync_dimensions_job = define_asset_job(
 sync_facts_job = define_asset_job(
     "sync_facts",
     selection=FACTS,
-    description="Bookings, calls, transcripts, outcomes and call analysis of one tenant and day (or a day range in one run).",
+    description="Bookings, calls, transcripts, outcomes, call analysis and booking success of one tenant and day "
+    "(or a day range in one run).",
     tags=mode_tags(),
 )

@@ -5,10 +5,10 @@ Freshness (shown in the UI; stale tables turn red there):
   are synced hourly: warn after 2 h, fail after 4 h;
 - facts (bookings, calls, transcripts, outcomes) every 15 minutes: warn after 45 min, fail after 2 h.
 
-Declarative automation: `phone_assignments` and `booking_outcomes` are derived only from other
-tables, so they follow their upstreams eagerly instead of waiting for a schedule; for
-`booking_outcomes` every day whose bookings or calls changed, not only the newest (a backfill of
-past days refreshes their outcomes; see `follows_every_updated_day` in assets/askpro.py).
+Declarative automation: `phone_assignments`, `booking_outcomes` and `booking_success` are derived
+only from other tables, so they follow their upstreams eagerly instead of waiting for a schedule;
+for the two daily ones every day whose upstreams changed, not only the newest (a backfill of past
+days refreshes their figures; see `follows_every_updated_day` in assets/askpro.py).
 """
 
 import datetime as dt
@@ -32,6 +32,7 @@ DERIVED_ASSETS = (
     "phone_assignments",
     "booking_outcomes",
     "call_analysis",
+    "booking_success",
     *(f"{table}_history" for table in HISTORY_TABLES),
 )
 
@@ -49,5 +50,6 @@ derived_assets_automation = AutomationConditionSensorDefinition(
     target=AssetSelection.assets(*DERIVED_ASSETS),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    description="Refreshes phone_assignments, booking_outcomes and call_analysis when their upstream tables change.",
+    description="Refreshes phone_assignments, booking_outcomes, call_analysis and booking_success when their "
+    "upstream tables change.",
 )

@@ -36,7 +36,14 @@ from askpro_pipelines.tenants import (
 from askpro_pipelines.warehouse import resolve_warehouse_url
 from askpro_pipelines.warehouse.migrate import ensure_schema_at
 
-FACT_ASSETS = ["calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes", "call_analysis"]
+FACT_ASSETS = [
+    "calcom_bookings",
+    "retell_calls",
+    "retell_call_transcripts",
+    "booking_outcomes",
+    "call_analysis",
+    "booking_success",
+]
 DIMENSIONS_JOB = "sync_dimensions"
 FACTS_JOB = "sync_facts"
 # The module path before an exception's class name in an error's first line, left out of the summary.

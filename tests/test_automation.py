@@ -2,7 +2,7 @@
 
 The real definitions, a real instance and real runs against the simulator: a backfill of
 calcom_bookings over past days (what the UI launches for one asset and a day range) must bring
-booking_outcomes up to date for each of those days, not only for the newest day.
+booking_outcomes (and booking_success) up to date for each of those days, not only for the newest day.
 """
 
 import datetime as dt
@@ -17,6 +17,7 @@ from askpro_pipelines.partitions import tenant_day_key
 TENANT = "praxis-v2"
 BOOKINGS, OUTCOMES = AssetKey("calcom_bookings"), AssetKey("booking_outcomes")
 CALL_ANALYSIS = AssetKey("call_analysis")  # follows bookings the same way (their match to calls)
+SUCCESS = AssetKey("booking_success")  # reads the bookings and the call analysis
 
 
 def _latest_storage_id(instance, key: AssetKey, partition: str) -> int:
@@ -50,21 +51,27 @@ def test_a_bookings_backfill_over_past_days_refreshes_outcomes_of_each_day(sync,
     first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=idle.cursor)
     assert {str(key) for key in first.get_requested_partitions(OUTCOMES)} == keys
     assert {str(key) for key in first.get_requested_partitions(CALL_ANALYSIS)} == keys
-    assert first.total_requested == 2 * len(keys)  # nothing else, no other day
+    assert {str(key) for key in first.get_requested_partitions(SUCCESS)} == keys  # in the same tick as its upstream
+    assert first.total_requested == 3 * len(keys)  # nothing else, no other day
 
     # The requested run (one range run, as the sensor's backfill makes it), then the next tick.
-    outcomes = sync(tenant_slugs=[TENANT], select=["booking_outcomes", "call_analysis"], days=5, until=days[-1])
+    select = ["booking_outcomes", "call_analysis", "booking_success"]
+    outcomes = sync(tenant_slugs=[TENANT], select=select, days=5, until=days[-1])
     assert outcomes.success, outcomes.tenants
     second = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     assert second.total_requested == 0
     for key in keys:  # fresh: each day's outcomes are newer than its bookings
         assert _latest_storage_id(instance, OUTCOMES, key) > _latest_storage_id(instance, BOOKINGS, key), key
+        assert _latest_storage_id(instance, SUCCESS, key) > _latest_storage_id(instance, BOOKINGS, key), key
     assert set(days) <= _outcome_days(warehouse_env)
 
-    # A webhook-style run writes bookings and outcomes together: only that day's call analysis follows.
+    # A webhook-style run writes bookings and outcomes together: that day's call analysis and booking
+    # success follow.
     together = sync(tenant_slugs=[TENANT], select=["calcom_bookings", "booking_outcomes"], days=1, until=days[0])
     assert together.success, together.tenants
     third = evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
     assert third.get_num_requested(OUTCOMES) == 0
-    assert {str(key) for key in third.get_requested_partitions(CALL_ANALYSIS)} == {str(tenant_day_key(TENANT, days[0]))}
-    assert third.total_requested == 1
+    day = {str(tenant_day_key(TENANT, days[0]))}
+    assert {str(key) for key in third.get_requested_partitions(CALL_ANALYSIS)} == day
+    assert {str(key) for key in third.get_requested_partitions(SUCCESS)} == day
+    assert third.total_requested == 2

@@ -37,6 +37,7 @@ def test_calcom_group_and_lineage():
         "retell_call_transcripts": "retell",
         "booking_outcomes": "askpro",
         "call_analysis": "askpro",
+        "booking_success": "askpro",
         "branch_availability": "askpro",
         "webhook_events": "landing",
         # each history table sits beside its current table, downstream of it
@@ -59,6 +60,7 @@ def test_calcom_group_and_lineage():
         "calcom_bookings",
         "phone_assignments",
     }
+    assert parents["booking_success"] == {"call_analysis", "calcom_bookings"}
     assert all(parents[f"{t}_history"] == {t} for t in HISTORY_GROUPS)
     assert parents["phone_assignments"] == {
         "retell_phone_numbers",
@@ -90,7 +92,8 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
 
 def test_facts_backfill_a_day_range_in_one_run():
     graph = defs.resolve_asset_graph()
-    for name in ("calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes", "call_analysis"):
+    facts = ("calcom_bookings", "retell_calls", "retell_call_transcripts", "booking_outcomes")
+    for name in (*facts, "call_analysis", "booking_success"):
         policy = graph.get(AssetKey(name)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run is None, name
 
@@ -182,4 +185,5 @@ def test_assets_carry_owners_and_provider_and_layer_tags():
     assert seen["phone_assignments"] == ("askpro", "dimension")
     assert seen["booking_outcomes"] == ("askpro", "fact")
     assert seen["call_analysis"] == ("askpro", "fact")
+    assert seen["booking_success"] == ("askpro", "fact")
     assert seen["webhook_events"] == ("webhooks", "landing")

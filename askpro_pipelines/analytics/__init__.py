@@ -1,1 +1,1 @@
-"""Operations analytics derived from the mirrored tables: deterministic rules, no LLM at run time."""
+"""Operations analytics built on the mirror: call analysis, booking success, API health."""

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from askpro_pipelines.json_codec import dumps_json
 from askpro_pipelines.warehouse import migrate
 from askpro_pipelines.warehouse.engine import create_engine, json_text
-from askpro_pipelines.warehouse.tables import CHANGED, CONTRACTS, DELETED, HISTORY, TableContract
+from askpro_pipelines.warehouse.tables import CHANGED, CONTRACTS, DELETED, HISTORY, TableContract, metadata
 
 WAREHOUSE_URL_ENV = "ASKPRO_WAREHOUSE_URL"
 DATA_DIR_ENV = "ASKPRO_DATA_DIR"
@@ -309,8 +309,11 @@ class Warehouse:
     def read_slice(
         self, table: str, tenant: str, columns: Iterable[str] | None = None, *, day: dt.date | None = None
     ) -> list[dict[str, Any]]:
-        """One tenant's rows of a table (of one day, for facts) as dicts, for downstream assets and checks."""
-        t = CONTRACTS[table].table
+        """One tenant's rows of a table (of one day, for facts) as dicts, for downstream assets and checks.
+
+        Any table on the warehouse metadata, whether or not it has a contract in CONTRACTS.
+        """
+        t = metadata.tables[table]
         selected = [t.c[c] for c in columns] if columns else [t]
         query = sa.select(*selected).where(t.c.tenant == tenant)
         if day is not None:

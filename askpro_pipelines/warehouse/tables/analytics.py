@@ -70,7 +70,7 @@ booking_success = sa.Table(
         nullable=False,
         doc="'*' for tenant, the branch id ('-' for none), or '<agent_id>@<version>'",
     ),
-    sa.Column("branch_id", sa.String(64), doc="the branch, for branch rows"),
+    sa.Column("branch_id", sa.String(64), doc="the branch, for branch rows (null for '-')"),
     sa.Column("agent_id", sa.String(64), doc="the agent, for agent_version rows"),
     sa.Column("agent_version", sa.Integer, doc="the version the calls ran with, for agent_version rows"),
     sa.Column("calls", sa.Integer, nullable=False, doc="inbound calls"),
@@ -79,15 +79,18 @@ booking_success = sa.Table(
         "bookings_from_calls", sa.Integer, nullable=False, doc="Cal.com bookings created by those calls (README)"
     ),
     sa.Column(
-        "bookings_from_calls_cancelled", sa.Integer, nullable=False, doc="of those, cancelled since (as synced now)"
+        "bookings_from_calls_cancelled",
+        sa.Integer,
+        nullable=False,
+        doc="of those, cancelled since and not rescheduled (as synced now)",
     ),
     sa.Column(
         "bookings_from_calls_rescheduled", sa.Integer, nullable=False, doc="of those, rescheduled since (as synced now)"
     ),
     sa.Column("success_rate", sa.Float, doc="bookings_from_calls / calls_tried_to_book; null when none tried"),
-    sa.Column("median_call_seconds", sa.Float, doc="median length of the connected calls, seconds"),
+    sa.Column("median_call_seconds", sa.Float, doc="median length of the calls longer than 0 ms, seconds"),
     sa.Column("transfer_share", sa.Float, doc="share of calls transferred to a person"),
-    sa.Column("hangup_share", sa.Float, doc="share of calls the caller hung up (user_hangup)"),
+    sa.Column("hangup_share", sa.Float, doc="share of calls the caller hung up (disconnection_reason user_hangup)"),
     *_bookkeeping(),
     sa.Index("ix_booking_success_key", "tenant", "day", "grouping", "group_key"),
 )

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from askpro_pipelines.warehouse.tables.analytics import call_analysis
+from askpro_pipelines.warehouse.tables.analytics import booking_success, call_analysis
 from askpro_pipelines.warehouse.tables.base import TENANT_DOC, TableContract, UtcDateTime, metadata
 from askpro_pipelines.warehouse.tables.base import bookkeeping_columns as _bookkeeping
 
@@ -314,5 +314,6 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract(retell_call_transcripts, ("tenant", "day", "call_id")),
         TableContract(booking_outcomes, ("tenant", "day", "branch_id")),
         TableContract(call_analysis, ("tenant", "day", "call_id")),
+        TableContract(booking_success, ("tenant", "day", "grouping", "group_key")),
     )
 }
