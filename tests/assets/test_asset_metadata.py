@@ -44,7 +44,7 @@ def test_phone_assignments_show_the_chain_as_a_table(sync, warehouse_env):
         ).all()
     engine.dispose()
     assert rows and len(lines) == 2 + len(rows)
-    mitte = next(line for line in lines if line.startswith("| +4930123456701 |"))
+    mitte = next(line for line in lines if line.startswith("| [+4930123456701](https://dashboard.retellai.com/"))
     assert "Praxis Mitte (mitte)" in mitte and "(1001)" in mitte
     agent = next(r.agent_id for r in rows if r.phone_number == "+4930123456701")
     assert agent and f"({agent})" in mitte
