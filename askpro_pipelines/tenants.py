@@ -23,7 +23,13 @@ from pydantic import (
     model_validator,
 )
 
-from askpro_pipelines.models.links import CALCOM_DASHBOARD_URL, RETELL_DASHBOARD_URL
+from askpro_pipelines.models.links import (
+    CALCOM_DASHBOARD_URL,
+    RETELL_DASHBOARD_URL,
+    CalcomLinks,
+    DashboardLinks,
+    RetellLinks,
+)
 
 TENANTS_FILE_ENV = "ASKPRO_TENANTS_FILE"
 SIMULATOR_URL_ENV = "ASKPRO_SIMULATOR_URL"
@@ -173,6 +179,11 @@ class Tenant(_Strict):
         if self.retell is None:
             raise TenantsFileError(f"tenant {self.slug!r}: field retell: no Retell account is configured")
         return _require_env(self, "retell.api_key_env", self.retell.api_key_env, environ)
+
+    def dashboard_links(self) -> DashboardLinks:
+        """Links to this tenant's Cal.com and Retell dashboard pages."""
+        retell = RetellLinks(self.retell.dashboard_url) if self.retell else RetellLinks()
+        return DashboardLinks(CalcomLinks(self.calcom.dashboard_url), retell)
 
     def api_key_env_names(self) -> list[str]:
         """The variables holding this tenant's API keys (what a request sends)."""

@@ -120,7 +120,7 @@ def phone_assignments(
                 "event_type_title": [("calcom_event_types", "title")],
                 "hosting_staff_count": [("staff_event_types", "staff_id")],
             },
-            extra={"phone_chain": chain_table(rows, DashboardLinks.for_tenant(tenant))},
+            extra={"phone_chain": chain_table(rows, tenant.dashboard_links())},
         )
     )
 

@@ -20,7 +20,6 @@ from dagster import (
 from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.table_metadata import dashboard_metadata, table_metadata
-from askpro_pipelines.models.links import DashboardLinks
 from askpro_pipelines.partitions import (
     day_window,
     tenant_day_partitions,
@@ -58,7 +57,7 @@ def calcom_event_types(
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     client.verify_account()
-    links = DashboardLinks.for_tenant(tenant)
+    links = tenant.dashboard_links()
     rows = list(event_type_rows(client.event_types(), client.api_version, links))  # parsed first: rejects known
     held = {"event_type_id": client.rejected.ids("event_types")}
     stats = warehouse.warehouse.replace_slice("calcom_event_types", tenant.slug, rows, keep=held)
@@ -88,7 +87,7 @@ def staff(
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
-    links = DashboardLinks.for_tenant(tenant)
+    links = tenant.dashboard_links()
     listed = list(staff_rows(client.staff(), hosts, links))
     stats = warehouse.warehouse.replace_slice(
         "staff", tenant.slug, listed, keep={"staff_id": client.rejected.ids("staff")}
@@ -168,7 +167,7 @@ def calcom_schedules(
         for row in warehouse.warehouse.read_slice("staff", tenant.slug, ["staff_id", "default_schedule_id"])
         if row["default_schedule_id"]
     }
-    links = DashboardLinks.for_tenant(tenant)
+    links = tenant.dashboard_links()
     hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults), links)
     names = {row["schedule_id"]: row["schedule_name"] for row in hours}
     replace_shapes(warehouse.warehouse, tenant.slug, "working_hours", client.shapes.rows())

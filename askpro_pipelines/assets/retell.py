@@ -18,7 +18,6 @@ from dagster import (
 from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.table_metadata import dashboard_metadata, table_metadata
-from askpro_pipelines.models.links import DashboardLinks
 from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
 from askpro_pipelines.partitions import (
     day_window,
@@ -76,7 +75,7 @@ def retell_agent_tables(
     client = retell.client_for(tenant)
     stored = stored_prompts(warehouse.warehouse, tenant.slug)
     versions, touched = readable_versions(client.agent_versions(stored), client.rejected.ids(LLMS))
-    links = DashboardLinks.for_tenant(tenant)
+    links = tenant.dashboard_links()
     tables = {
         "retell_agents": latest_agent_rows(
             [v for v in versions if v.agent_id not in touched], client.agent_tags, links
@@ -111,7 +110,7 @@ def retell_phone_numbers(
 ) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    links = DashboardLinks.for_tenant(tenant)
+    links = tenant.dashboard_links()
     rows = list(phone_number_rows(client.phone_numbers(), links))
     held = {"phone_number": client.rejected.ids(PHONE_NUMBERS)}
     stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, rows, keep=held)

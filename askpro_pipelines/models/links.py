@@ -7,11 +7,8 @@ nearest page that has it: the members list, the agent's page, the phone numbers 
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
-
-if TYPE_CHECKING:
-    from askpro_pipelines.tenants import Tenant
 
 CALCOM_DASHBOARD_URL = "https://app.cal.com"
 RETELL_DASHBOARD_URL = "https://dashboard.retellai.com"
@@ -70,12 +67,7 @@ class RetellLinks:
 
 @dataclass(frozen=True)
 class DashboardLinks:
-    """A tenant's dashboard links; `for_tenant` reads the bases from the tenants file."""
+    """A tenant's dashboard links (`Tenant.dashboard_links()` reads the bases from the tenants file)."""
 
     calcom: CalcomLinks = CalcomLinks()
     retell: RetellLinks = RetellLinks()
-
-    @classmethod
-    def for_tenant(cls, tenant: "Tenant") -> "DashboardLinks":
-        retell = RetellLinks(tenant.retell.dashboard_url) if tenant.retell else RetellLinks()
-        return cls(CalcomLinks(tenant.calcom.dashboard_url), retell)

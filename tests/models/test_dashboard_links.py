@@ -74,7 +74,7 @@ def test_tenants_file_defaults_and_self_hosted_base():
     (tenant,) = parse_tenants(TENANT.format(calcom=SELF_HOSTED + "/")).tenants
     assert tenant.calcom.dashboard_url == SELF_HOSTED  # the trailing slash is dropped
     assert tenant.retell is not None and tenant.retell.dashboard_url == "https://dashboard.retellai.com"
-    links = DashboardLinks.for_tenant(tenant)
+    links = tenant.dashboard_links()
     assert links.calcom.event_type(3) == f"{SELF_HOSTED}/event-types/3"
     assert links.retell.agent("a") == "https://dashboard.retellai.com/agents/a"
     without = parse_tenants(TENANT.replace("      dashboard_url: {calcom}\n", "")).tenants[0]
