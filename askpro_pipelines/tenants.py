@@ -23,6 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from askpro_pipelines.models.links import (
+    CALCOM_DASHBOARD_URL,
+    RETELL_DASHBOARD_URL,
+    CalcomLinks,
+    DashboardLinks,
+    RetellLinks,
+)
+
 TENANTS_FILE_ENV = "ASKPRO_TENANTS_FILE"
 SIMULATOR_URL_ENV = "ASKPRO_SIMULATOR_URL"
 DEMO_TENANTS_RESOURCE = "demo_tenants.yaml"
@@ -51,6 +59,18 @@ def _check_env_name(value: str | None) -> str | None:
     return value
 
 
+def _check_dashboard_url(value: str) -> str:
+    """A dashboard base: http(s), host and optional path; no query or fragment (pages are appended)
+    and no user:password@ (the links are shown in the UI)."""
+    value = value.rstrip("/")
+    if not re.match(r"^https?://[^/?#@\s]+(/[^?#@\s]*)?$", value):
+        raise ValueError(
+            "must be a dashboard base URL such as https://cal.example.com "
+            "(http or https, no credentials, no query or fragment)"
+        )
+    return value
+
+
 class CalcomSettings(_Strict):
     """How to reach one tenant's Cal.com account."""
 
@@ -58,8 +78,11 @@ class CalcomSettings(_Strict):
     base_url: str = "https://api.cal.com"
     api_key_env: str
     webhook_secret_env: str | None = None
+    # the web app whose pages the warehouse links to; a self-hosted instance sets its own
+    dashboard_url: str = CALCOM_DASHBOARD_URL
 
     _env_names = field_validator("api_key_env", "webhook_secret_env")(_check_env_name)
+    _dashboard = field_validator("dashboard_url")(_check_dashboard_url)
 
     @field_validator("base_url")
     @classmethod
@@ -77,8 +100,10 @@ class RetellSettings(_Strict):
 
     base_url: str = "https://api.retellai.com"
     api_key_env: str
+    dashboard_url: str = RETELL_DASHBOARD_URL  # the dashboard the warehouse links to
 
     _env_names = field_validator("api_key_env")(_check_env_name)
+    _dashboard = field_validator("dashboard_url")(_check_dashboard_url)
 
     @field_validator("base_url")
     @classmethod
@@ -154,6 +179,11 @@ class Tenant(_Strict):
         if self.retell is None:
             raise TenantsFileError(f"tenant {self.slug!r}: field retell: no Retell account is configured")
         return _require_env(self, "retell.api_key_env", self.retell.api_key_env, environ)
+
+    def dashboard_links(self) -> DashboardLinks:
+        """Links to this tenant's Cal.com and Retell dashboard pages."""
+        retell = RetellLinks(self.retell.dashboard_url) if self.retell else RetellLinks()
+        return DashboardLinks(CalcomLinks(self.calcom.dashboard_url), retell)
 
     def api_key_env_names(self) -> list[str]:
         """The variables holding this tenant's API keys (what a request sends)."""

@@ -13,7 +13,8 @@ from dagster import (
 
 from askpro_pipelines.assets.calcom import calcom_event_types, staff_event_types
 from askpro_pipelines.assets.facts import fact_metadata, tenant_days
-from askpro_pipelines.assets.table_metadata import markdown_table, table_metadata
+from askpro_pipelines.assets.table_metadata import markdown_link, markdown_table, table_metadata
+from askpro_pipelines.models.links import DashboardLinks
 from askpro_pipelines.outcomes import LINK_WINDOW, outcome_rows
 from askpro_pipelines.partitions import (
     day_window,
@@ -29,12 +30,27 @@ GROUP = "askpro"
 CHAIN_HEADERS = ["phone number", "→ agent + version", "→ branch", "→ event type", "staff"]
 
 
-def chain_table(rows: list[dict[str, Any]]) -> MetadataValue:
+def chain_table(rows: list[dict[str, Any]], links: DashboardLinks) -> MetadataValue:
     """The phone → agent + version → branch → event type chain, one line per number and branch;
-    the version reads "prod → v3 published" when the number is bound to a tag."""
+    the version reads "prod → v3 published" when the number is bound to a tag. The number, the
+    agent and the event type link to their dashboard pages (the event type only when it exists)."""
 
     def named(name: str | None, ident: Any) -> Any:
         return f"{name} ({ident})" if name and ident else (name or ident)
+
+    def linked(text: Any, url: str | None) -> Any:
+        return markdown_link(str(text), url) if text and url else text
+
+    def agent(row: dict[str, Any]) -> Any:
+        agent_id = row["agent_id"]
+        url = links.retell.agent(agent_id) if agent_id else None
+        return linked(named(row["agent_name"], agent_id), url)
+
+    def event_type(row: dict[str, Any]) -> Any:
+        event_type_id = row["event_type_id"]
+        in_calcom = event_type_id and row["event_type_title"] is not None
+        url = links.calcom.event_type(event_type_id) if in_calcom else None
+        return linked(named(row["event_type_title"], event_type_id), url)
 
     def version(row: dict[str, Any]) -> str | None:
         if row["agent_version_resolved"] is None:
@@ -48,10 +64,10 @@ def chain_table(rows: list[dict[str, Any]]) -> MetadataValue:
         CHAIN_HEADERS,
         [
             (
-                r["phone_number"],
-                ", ".join(filter(None, [named(r["agent_name"], r["agent_id"]), version(r)])),
+                linked(r["phone_number"], links.retell.phone_numbers()),
+                ", ".join(filter(None, [agent(r), version(r)])),
                 named(r["branch_name"], r["branch_id"]),
-                named(r["event_type_title"], r["event_type_id"]),
+                event_type(r),
                 r["hosting_staff_count"],
             )
             for r in rows
@@ -104,7 +120,7 @@ def phone_assignments(
                 "event_type_title": [("calcom_event_types", "title")],
                 "hosting_staff_count": [("staff_event_types", "staff_id")],
             },
-            extra={"phone_chain": chain_table(rows)},
+            extra={"phone_chain": chain_table(rows, tenant.dashboard_links())},
         )
     )
 

@@ -19,7 +19,7 @@ from dagster import (
 
 from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
-from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.assets.table_metadata import dashboard_metadata, table_metadata
 from askpro_pipelines.partitions import (
     day_window,
     tenant_day_partitions,
@@ -57,16 +57,18 @@ def calcom_event_types(
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     client.verify_account()
-    rows = list(event_type_rows(client.event_types(), client.api_version))  # parsed first: then the rejects are known
+    links = tenant.dashboard_links()
+    rows = list(event_type_rows(client.event_types(), client.api_version, links))  # parsed first: rejects known
     held = {"event_type_id": client.rejected.ids("event_types")}
     stats = warehouse.warehouse.replace_slice("calcom_event_types", tenant.slug, rows, keep=held)
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["event_types"])
     replace_shapes(warehouse.warehouse, tenant.slug, "calcom_event_types", client.shapes.rows())
+    pages = dashboard_metadata(links.calcom.event_types(), rows, lambda r: f"{r['title']} ({r['event_type_id']})")
     return MaterializeResult(
         metadata=table_metadata(
             stats,
             warehouse.display_url,
-            extra={"api_version": client.api_version, **client.stats.as_metadata("calcom"), **quarantined},
+            extra={"api_version": client.api_version, **client.stats.as_metadata("calcom"), **quarantined, **pages},
         )
     )
 
@@ -85,7 +87,8 @@ def staff(
     tenant = tenants.get(context.partition_key)
     client = calcom.client_for(tenant)
     hosts = warehouse.warehouse.read_slice("calcom_event_types", tenant.slug, ["event_type_id", "hosts"])
-    listed = list(staff_rows(client.staff(), hosts))
+    links = tenant.dashboard_links()
+    listed = list(staff_rows(client.staff(), hosts, links))
     stats = warehouse.warehouse.replace_slice(
         "staff", tenant.slug, listed, keep={"staff_id": client.rejected.ids("staff")}
     )
@@ -96,7 +99,11 @@ def staff(
             stats,
             warehouse.display_url,
             lineage={"staff_id": [("calcom_event_types", "hosts")]},
-            extra={**client.stats.as_metadata("calcom"), **quarantined},
+            extra={
+                **client.stats.as_metadata("calcom"),
+                **quarantined,
+                **dashboard_metadata(links.calcom.members(), listed, lambda r: str(r["staff_id"])),
+            },
         )
     )
 
@@ -160,7 +167,9 @@ def calcom_schedules(
         for row in warehouse.warehouse.read_slice("staff", tenant.slug, ["staff_id", "default_schedule_id"])
         if row["default_schedule_id"]
     }
-    hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults))
+    links = tenant.dashboard_links()
+    hours, overrides = working_hour_rows(client.schedules(default_schedule_ids=defaults), links)
+    names = {row["schedule_id"]: row["schedule_name"] for row in hours}
     replace_shapes(warehouse.warehouse, tenant.slug, "working_hours", client.shapes.rows())
     held = {"schedule_id": client.rejected.ids("schedules")}
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "calcom", client.rejected, ["schedules"])
@@ -170,9 +179,14 @@ def calcom_schedules(
         if table not in {key.to_user_string() for key in context.selected_asset_keys}:
             continue
         stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows, keep=held)
+        pages = dashboard_metadata(
+            links.calcom.availability(),
+            rows,
+            lambda r: f"{names.get(r['schedule_id']) or 'schedule'} ({r['schedule_id']})",
+        )
         yield MaterializeResult(
             asset_key=table,
-            metadata=table_metadata(stats, warehouse.display_url, lineage=lineage, extra=request_metadata),
+            metadata=table_metadata(stats, warehouse.display_url, lineage=lineage, extra={**request_metadata, **pages}),
         )
 
 

@@ -1,6 +1,6 @@
 """Retell dimension tables, one partition per tenant."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
@@ -17,7 +17,7 @@ from dagster import (
 
 from askpro_pipelines.assets.facts import ClientPerTenant, fact_metadata, tenant_days
 from askpro_pipelines.assets.landing import webhook_events
-from askpro_pipelines.assets.table_metadata import table_metadata
+from askpro_pipelines.assets.table_metadata import dashboard_metadata, table_metadata
 from askpro_pipelines.models.retell import AGENTS, LLMS, PHONE_NUMBERS
 from askpro_pipelines.partitions import (
     day_window,
@@ -43,6 +43,10 @@ from askpro_pipelines.warehouse.shapes import replace_shapes
 GROUP = "retell"
 KINDS = {"retell", "sql"}
 POOL = "retell_api"
+
+
+def _agent_label(row: Mapping[str, Any]) -> str:
+    return f"{row['agent_name'] or 'agent'} ({row['agent_id']})"
 
 
 @multi_asset(
@@ -71,9 +75,12 @@ def retell_agent_tables(
     client = retell.client_for(tenant)
     stored = stored_prompts(warehouse.warehouse, tenant.slug)
     versions, touched = readable_versions(client.agent_versions(stored), client.rejected.ids(LLMS))
+    links = tenant.dashboard_links()
     tables = {
-        "retell_agents": latest_agent_rows([v for v in versions if v.agent_id not in touched], client.agent_tags),
-        "retell_agent_versions": agent_version_rows(versions),
+        "retell_agents": latest_agent_rows(
+            [v for v in versions if v.agent_id not in touched], client.agent_tags, links
+        ),
+        "retell_agent_versions": list(agent_version_rows(versions, links)),
     }
     replace_shapes(warehouse.warehouse, tenant.slug, "retell_agents", client.shapes.rows())
     selected = {key.to_user_string() for key in context.selected_asset_keys}
@@ -82,9 +89,12 @@ def retell_agent_tables(
     for table, rows in tables.items():
         if table in selected:
             stats = warehouse.warehouse.replace_slice(table, tenant.slug, rows, keep=held)
+            pages = dashboard_metadata(links.retell.agents(), rows, _agent_label)
             yield MaterializeResult(
                 asset_key=table,
-                metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined}),
+                metadata=table_metadata(
+                    stats, warehouse.display_url, extra={**client.metadata(), **quarantined, **pages}
+                ),
             )
 
 
@@ -100,13 +110,15 @@ def retell_phone_numbers(
 ) -> MaterializeResult[Any]:
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    rows = list(phone_number_rows(client.phone_numbers()))
+    links = tenant.dashboard_links()
+    rows = list(phone_number_rows(client.phone_numbers(), links))
     held = {"phone_number": client.rejected.ids(PHONE_NUMBERS)}
     stats = warehouse.warehouse.replace_slice("retell_phone_numbers", tenant.slug, rows, keep=held)
     quarantined = settle_log(warehouse.warehouse, tenant.slug, "retell", client.rejected, [PHONE_NUMBERS])
     replace_shapes(warehouse.warehouse, tenant.slug, "retell_phone_numbers", client.shapes.rows())
+    pages = dashboard_metadata(links.retell.phone_numbers(), rows, lambda r: str(r["phone_number"]))
     return MaterializeResult(
-        metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined})
+        metadata=table_metadata(stats, warehouse.display_url, extra={**client.metadata(), **quarantined, **pages})
     )
 
 

@@ -1,6 +1,6 @@
 """Materialization metadata for warehouse tables: row count, schema, lineage and write counts."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,4 +102,34 @@ def table_metadata(
     if lineage:
         metadata["dagster/column_lineage"] = column_lineage(lineage)
     metadata.update(request_metadata(extra))
+    return metadata
+
+
+# How many record pages a materialization lists; the rest are in the table's dashboard_url column.
+DASHBOARD_PAGES_SHOWN = 25
+
+
+def markdown_link(label: str, url: str) -> str:
+    """A markdown link; brackets in the label are escaped, the URL is already percent-encoded."""
+    text = label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return f"[{text}]({url})"
+
+
+def dashboard_metadata(
+    list_page: str, rows: Iterable[Mapping[str, Any]], label: Callable[[Mapping[str, Any]], str]
+) -> dict[str, MetadataValue]:
+    """Where ops staff change these records by hand: `dashboard`, the list page (a link), and
+    `dashboard_pages`, a table of the first records' own pages by name (when they have their own)."""
+    pages: dict[str, str] = {}
+    for row in rows:
+        url = row.get("dashboard_url")
+        if url and url != list_page and url not in pages:
+            pages[url] = label(row)
+    metadata: dict[str, MetadataValue] = {"dashboard": MetadataValue.url(list_page)}
+    if pages:
+        shown = sorted(pages.items(), key=lambda page: (page[1].casefold(), page[0]))
+        table = [(markdown_link(name, url),) for url, name in shown[:DASHBOARD_PAGES_SHOWN]]
+        if len(shown) > DASHBOARD_PAGES_SHOWN:
+            table.append((f"… {len(shown) - DASHBOARD_PAGES_SHOWN} more in the dashboard_url column",))
+        metadata["dashboard_pages"] = markdown_table(["dashboard page"], table)
     return metadata

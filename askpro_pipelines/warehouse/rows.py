@@ -16,35 +16,43 @@ from askpro_pipelines.models.calcom import (
     staff_from_host,
 )
 from askpro_pipelines.models.calls import Call
+from askpro_pipelines.models.links import DashboardLinks
 from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
 
 if TYPE_CHECKING:  # the store imports this module
     from askpro_pipelines.warehouse.store import Warehouse
 
 
-def event_type_rows(event_types: Iterable[EventType], api_version: str) -> Iterator[dict[str, Any]]:
+def event_type_rows(
+    event_types: Iterable[EventType], api_version: str, links: DashboardLinks
+) -> Iterator[dict[str, Any]]:
     """One row per event type; hosts kept as JSON so the link table can be derived from the warehouse."""
     for et in event_types:
         row = et.model_dump(mode="json", exclude={"hosts"})
         row["hosts"] = [h.model_dump(mode="json") for h in et.hosts]
         row["api_version"] = api_version
+        row["dashboard_url"] = links.calcom.event_type(et.event_type_id)
         yield row
 
 
-def staff_rows(listed: Iterable[Staff], event_type_rows_: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+def staff_rows(
+    listed: Iterable[Staff], event_type_rows_: Iterable[Mapping[str, Any]], links: DashboardLinks
+) -> Iterator[dict[str, Any]]:
     """Users the API lists, plus hosts known only from event types (e.g. UUID host ids)."""
     seen: set[str] = set()
+    page = {"dashboard_url": links.calcom.members()}
     for member in listed:
         if member.staff_id in seen:
             continue
         seen.add(member.staff_id)
-        yield {**member.model_dump(mode="json"), "source": "user"}
+        yield {**member.model_dump(mode="json"), "source": "user", **page}
     for et in event_type_rows_:
         for host in et.get("hosts") or []:
             if host["staff_id"] in seen:
                 continue
             seen.add(host["staff_id"])
-            yield {**staff_from_host(EventTypeHost.model_validate(host)).model_dump(mode="json"), "source": "host"}
+            member = staff_from_host(EventTypeHost.model_validate(host))
+            yield {**member.model_dump(mode="json"), "source": "host", **page}
 
 
 def staff_event_type_rows(event_type_rows_: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -60,12 +68,19 @@ def staff_event_type_rows(event_type_rows_: Iterable[Mapping[str, Any]]) -> Iter
             }
 
 
-def working_hour_rows(schedules: Iterable[Schedule]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def working_hour_rows(
+    schedules: Iterable[Schedule], links: DashboardLinks
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Weekly intervals and date overrides of every schedule, one row each."""
     hours: list[dict[str, Any]] = []
     overrides: list[dict[str, Any]] = []
     for schedule in schedules:
-        base = {"staff_id": schedule.staff_id, "schedule_id": schedule.schedule_id, "time_zone": schedule.time_zone}
+        base = {
+            "staff_id": schedule.staff_id,
+            "schedule_id": schedule.schedule_id,
+            "time_zone": schedule.time_zone,
+            "dashboard_url": links.calcom.schedule(schedule.schedule_id),
+        }
         for interval in schedule.intervals:
             hours.append(
                 {
@@ -90,7 +105,7 @@ def working_hour_rows(schedules: Iterable[Schedule]) -> tuple[list[dict[str, Any
     return hours, overrides
 
 
-def agent_version_rows(versions: Iterable[AgentVersion]) -> Iterator[dict[str, Any]]:
+def agent_version_rows(versions: Iterable[AgentVersion], links: DashboardLinks) -> Iterator[dict[str, Any]]:
     """Every version of every agent; a changed prompt shows as a different prompt_hash."""
     for v in versions:
         yield {
@@ -104,6 +119,7 @@ def agent_version_rows(versions: Iterable[AgentVersion]) -> Iterator[dict[str, A
             "prompt_hash": v.prompt_hash,
             "last_modified": v.last_modified,
             "prompt": v.prompt,
+            "dashboard_url": links.retell.agent(v.agent_id),
         }
 
 
@@ -117,7 +133,9 @@ def readable_versions(versions: list[AgentVersion], rejected_llm_ids: set[str]) 
     return [v for v in versions if v.llm_id not in rejected_llm_ids], touched
 
 
-def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def latest_agent_rows(
+    versions: Iterable[AgentVersion], tags: Mapping[str, Mapping[str, Any]], links: DashboardLinks
+) -> list[dict[str, Any]]:
     """One row per agent at its highest version, with its latest published version and tags."""
     by_agent: dict[str, list[AgentVersion]] = {}
     for v in versions:
@@ -143,12 +161,13 @@ def latest_agent_rows(versions: Iterable[AgentVersion], tags: Mapping[str, Mappi
                 "prompt_hash": latest.prompt_hash,
                 "tags": dict(tags.get(agent_id, {})),
                 "last_modified": latest.last_modified,
+                "dashboard_url": links.retell.agent(agent_id),
             }
         )
     return rows
 
 
-def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]]:
+def phone_number_rows(numbers: Iterable[PhoneNumber], links: DashboardLinks) -> Iterator[dict[str, Any]]:
     """One row per number; the highest-weight bindings in columns, all bindings as JSON."""
     for n in numbers:
 
@@ -171,6 +190,7 @@ def phone_number_rows(numbers: Iterable[PhoneNumber]) -> Iterator[dict[str, Any]
             "inbound_agents": bindings("inbound"),
             "outbound_agents": bindings("outbound"),
             "last_modified": n.last_modified,
+            "dashboard_url": links.retell.phone_numbers(),
         }
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from dagster import AssetKey, AssetRecordsFilter, MetadataValue
 
+from askpro_pipelines.models.links import DashboardLinks
 from askpro_pipelines.partitions import tenant_day_key
 
 TENANT = "praxis-v2"
@@ -43,7 +44,7 @@ def test_phone_assignments_show_the_chain_as_a_table(sync, warehouse_env):
         ).all()
     engine.dispose()
     assert rows and len(lines) == 2 + len(rows)
-    mitte = next(line for line in lines if line.startswith("| +4930123456701 |"))
+    mitte = next(line for line in lines if line.startswith("| [+4930123456701](https://dashboard.retellai.com/"))
     assert "Praxis Mitte (mitte)" in mitte and "(1001)" in mitte
     agent = next(r.agent_id for r in rows if r.phone_number == "+4930123456701")
     assert agent and f"({agent})" in mitte
@@ -130,10 +131,14 @@ def test_the_chain_says_draft_unresolved_and_unassigned():
             "hosting_staff_count": None,
         },
     ]
-    lines = chain_table(rows).md_str.splitlines()[2:]
-    assert lines[0] == "| +491 | Empfang (agent_1), v3 draft | Mitte (mitte) | Erstbehandlung (1001) | 2 |"
-    assert lines[1].startswith("| +492 | Empfang (agent_1), prod → unresolved |")
-    assert lines[2] == "| +493 | - | - | - | - |"
+    lines = chain_table(rows, DashboardLinks()).md_str.splitlines()[2:]
+    numbers, agent = "https://dashboard.retellai.com/phone-numbers", "https://dashboard.retellai.com/agents/agent_1"
+    assert lines[0] == (
+        f"| [+491]({numbers}) | [Empfang (agent_1)]({agent}), v3 draft | Mitte (mitte) "
+        "| [Erstbehandlung (1001)](https://app.cal.com/event-types/1001) | 2 |"
+    )
+    assert lines[1].startswith(f"| [+492]({numbers}) | [Empfang (agent_1)]({agent}), prod → unresolved |")
+    assert lines[2] == f"| [+493]({numbers}) | - | - | - | - |"
 
 
 def test_only_reset_instants_become_timestamps():

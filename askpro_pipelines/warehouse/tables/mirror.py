@@ -31,6 +31,7 @@ calcom_event_types = sa.Table(
     sa.Column("locations", sa.JSON, doc="where the appointment happens, as the API gave it (JSON)"),
     sa.Column("hosts", sa.JSON, comment="[{staff_id, role, mandatory, priority, name, username}]"),
     sa.Column("api_version", sa.String(4), nullable=False, doc="Cal.com API version it was read from: v1 or v2"),
+    sa.Column("dashboard_url", sa.Text, doc="the event type's page in the Cal.com web app (calcom.dashboard_url)"),
     *_bookkeeping(),
     sa.Index("ix_calcom_event_types_key", "tenant", "event_type_id"),
 )
@@ -57,6 +58,11 @@ staff = sa.Table(
         sa.String(16),
         nullable=False,
         comment="user: listed by the API; host: only known as an event-type host",
+    ),
+    sa.Column(
+        "dashboard_url",
+        sa.Text,
+        doc="where the member is edited in the Cal.com web app: the members list (no page per member)",
     ),
     *_bookkeeping(),
     sa.Index("ix_staff_key", "tenant", "staff_id"),
@@ -87,6 +93,7 @@ working_hours = sa.Table(
     sa.Column("start_time", sa.String(5), nullable=False, comment="local wall-clock HH:MM in time_zone"),
     sa.Column("end_time", sa.String(5), nullable=False, comment="local wall-clock HH:MM in time_zone"),
     sa.Column("time_zone", sa.String(64), nullable=False, doc="the time zone the schedule's times are in"),
+    sa.Column("dashboard_url", sa.Text, doc="the schedule's page in the Cal.com web app (availability)"),
     *_bookkeeping(),
     sa.Index("ix_working_hours_key", "tenant", "staff_id", "schedule_id", "weekday", "start_time"),
 )
@@ -102,6 +109,7 @@ working_hour_overrides = sa.Table(
     sa.Column("end_time", sa.String(5), nullable=False, doc="local wall-clock HH:MM in time_zone"),
     sa.Column("time_zone", sa.String(64), nullable=False, doc="the time zone the schedule's times are in"),
     sa.Column("is_day_off", sa.Boolean, nullable=False, comment="00:00-00:00: not available that day"),
+    sa.Column("dashboard_url", sa.Text, doc="the schedule's page in the Cal.com web app, where its date overrides are"),
     *_bookkeeping(),
     sa.Index("ix_working_hour_overrides_key", "tenant", "staff_id", "schedule_id", "date", "start_time"),
 )
@@ -126,6 +134,7 @@ retell_agents = sa.Table(
     sa.Column("prompt_hash", sa.String(64), comment="sha256 of the redacted prompt"),
     sa.Column("tags", sa.JSON, comment="{tag: version} from the current list-agents"),
     sa.Column("last_modified", UtcDateTime(), doc="when Retell last changed the agent (UTC)"),
+    sa.Column("dashboard_url", sa.Text, doc="the agent's page in the Retell dashboard (retell.dashboard_url)"),
     *_bookkeeping(),
     sa.Index("ix_retell_agents_key", "tenant", "agent_id"),
 )
@@ -146,6 +155,7 @@ retell_agent_versions = sa.Table(
     sa.Column(
         "prompt", sa.Text, comment="this version's general prompt + state prompts, secrets redacted (added in 0002)"
     ),
+    sa.Column("dashboard_url", sa.Text, doc="the agent's page in the Retell dashboard, where versions are chosen"),
     *_bookkeeping(),
     sa.Index("ix_retell_agent_versions_key", "tenant", "agent_id", "version"),
 )
@@ -167,6 +177,11 @@ retell_phone_numbers = sa.Table(
     sa.Column("inbound_agents", sa.JSON, comment="[{agent_id, agent_version, weight}]"),
     sa.Column("outbound_agents", sa.JSON, doc="[{agent_id, agent_version, weight}]"),
     sa.Column("last_modified", UtcDateTime(), doc="when Retell last changed the number (UTC)"),
+    sa.Column(
+        "dashboard_url",
+        sa.Text,
+        doc="the phone numbers page of the Retell dashboard, where a number's agents are bound",
+    ),
     *_bookkeeping(),
     sa.Index("ix_retell_phone_numbers_key", "tenant", "phone_number"),
 )
