@@ -58,6 +58,8 @@ class CalcomSettings(_Strict):
     base_url: str = "https://api.cal.com"
     api_key_env: str
     webhook_secret_env: str | None = None
+    requests_per_minute: float | None = Field(default=None, gt=0)  # the key's request budget (resources/budget.py)
+    request_burst: int | None = Field(default=None, ge=1)
 
     _env_names = field_validator("api_key_env", "webhook_secret_env")(_check_env_name)
 
@@ -77,6 +79,8 @@ class RetellSettings(_Strict):
 
     base_url: str = "https://api.retellai.com"
     api_key_env: str
+    requests_per_minute: float | None = Field(default=None, gt=0)  # the key's request budget (resources/budget.py)
+    request_burst: int | None = Field(default=None, ge=1)
 
     _env_names = field_validator("api_key_env")(_check_env_name)
 
