@@ -68,6 +68,7 @@ class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, WriteApi, C
         # per (api, key owner): start of the current 60 s window (monotonic), requests in it, windows so far
         self.rate_windows: dict[tuple[str, str], tuple[float, int, int]] = {}
         self.served: dict[tuple[str, str, int], int] = {}  # (key owner, calcom|retell, status) -> requests
+        self.lowest_remaining: dict[str, tuple[int, int]] = {}  # Cal.com key owner -> (remaining, limit) sent
         self.owners = self._index_owners()
         self.routes: dict[Api, list[tuple[str, re.Pattern, Handler]]] = {
             "v1": [
@@ -253,6 +254,9 @@ class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, WriteApi, C
                 started, used, window = now, 0, window + 1
             used = min(used, limit - 1)  # the simulator reports the limit; it does not enforce it
             self.rate_windows[(api, who)] = (started, used + 1, window)
+            lowest = self.lowest_remaining.get(who)
+            if lowest is None or limit - used - 1 < lowest[0]:
+                self.lowest_remaining[who] = (limit - used - 1, limit)
         reset = str(RATE_LIMIT_CLOCK_START + (window + 1) * RATE_LIMIT_WINDOW_S)
         remaining = str(limit - used - 1)
         if api == "v1":
@@ -428,6 +432,11 @@ class Simulator:
             for (who, provider, status), count in self._app.served.items():
                 served.setdefault((who, provider), {})[status] = count
             return served
+
+    def lowest_rate_limit_remaining(self, who: str) -> tuple[int, int] | None:
+        """The lowest X-RateLimit-Remaining sent to a tenant's Cal.com key, with its limit."""
+        with self._app.lock:
+            return self._app.lowest_remaining.get(who)
 
     @property
     def calcom_api_versions(self) -> list[tuple[str, str | None]]:

@@ -113,7 +113,7 @@ def _plotted(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def api_health(
     context: AssetExecutionContext, calcom: CalcomResource, retell: RetellResource, warehouse: WarehouseResource
 ) -> MaterializeResult:  # type: ignore[type-arg]
-    flush_request_stats(context.run_id, "api_health", warehouse,
+    flush_request_stats(context.run.run_id, "api_health", warehouse,
                         calcom, retell)  # fmt: skip
     rows = summarize(warehouse.warehouse)
     problems = headroom_problems(rows)
