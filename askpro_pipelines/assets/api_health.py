@@ -8,6 +8,7 @@ hook on those jobs (a failed step's too) and summed here; a run whose API step f
 this step, so its figures are summed by the next run's (rows for earlier runs included).
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import (
@@ -31,6 +32,9 @@ from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
 from askpro_pipelines.warehouse.api_health import record_request_stats, stats_row, summarize
 
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 HEADROOM_SHARE = 0.1  # warn when a Cal.com key's lowest remaining fell below 10 % of its limit
 CHECK = "api_key_headroom"
 
@@ -64,6 +68,14 @@ def api_stats_after_failure(context: HookContext) -> None:
 
 
 API_STATS_HOOKS = {api_stats_after_success, api_stats_after_failure}
+
+
+def run_tenants(tags: Mapping[str, str]) -> set[str] | None:
+    """The tenants a run is for, from its partition tags (a fact key reads `<day>|<tenant>`: Dagster
+    orders the dimension names); None when it has none (then every tenant's pending figures)."""
+    keys = [tags.get(name) for name in (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG)]
+    slugs = {key.split("|")[-1] for key in keys if key}
+    return slugs or None
 
 
 def headroom_problems(rows: list[dict[str, Any]], share: float = HEADROOM_SHARE) -> list[str]:
@@ -115,7 +127,7 @@ def api_health(
 ) -> MaterializeResult:  # type: ignore[type-arg]
     flush_request_stats(context.run.run_id, "api_health", warehouse,
                         calcom, retell)  # fmt: skip
-    rows = summarize(warehouse.warehouse)
+    rows = summarize(warehouse.warehouse, context.run.run_id, run_tenants(context.run.tags))
     problems = headroom_problems(rows)
     for line in problems:
         context.log.warning(f"{CHECK}: {line}")

@@ -35,8 +35,9 @@ __all__ = [
 BUDGET_DIR_ENV = "ASKPRO_BUDGET_DIR"
 # Defaults per API: Cal.com keys allow 120 requests a minute (reference §3.3), so 100 with a burst of
 # 10 keeps a key under it in any minute. Retell publishes no per-minute limit (reference §5: only
-# concurrent calls); its budget guards against a runaway loop without slowing a large tenant.
-DEFAULT_BUDGETS = {"calcom": (100.0, 10), "retell": (3000.0, 100)}
+# concurrent calls); its budget (500 a second) guards against a runaway loop without slowing the
+# transcript requests of a large tenant's backfill.
+DEFAULT_BUDGETS = {"calcom": (100.0, 10), "retell": (30000.0, 500)}
 RATE_ENV = "ASKPRO_{api}_REQUESTS_PER_MINUTE"
 BURST_ENV = "ASKPRO_{api}_REQUEST_BURST"
 _STATE = struct.Struct("=dd")  # tokens, monotonic time of the last refill (0: never used)

@@ -90,14 +90,22 @@ def _health_row(key: tuple[str, str, str], raws: Sequence[Any]) -> dict[str, Any
     }
 
 
-def summarize(warehouse: Warehouse) -> list[dict[str, Any]]:
-    """(Re)write the api_health rows of every run with figures not yet summed; returns those rows,
-    ordered by tenant, API and start."""
+def summarize(warehouse: Warehouse, run_id: str, tenants: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """(Re)write the api_health rows of the run `run_id` and of every run of `tenants` (None: of
+    any tenant) with figures not yet summed; returns those rows, ordered by tenant, API and start.
+
+    Limited to the run's tenants because a tenant has one run at a time (the instance's tenant
+    concurrency), so two api_health steps never sum the same run at once."""
     raw_table = api_request_stats
+    which_runs = raw_table.c.run_id == run_id
+    if tenants is None:
+        which_runs = sa.true()
+    else:
+        which_runs = which_runs | raw_table.c.tenant.in_(sorted(set(tenants)))
     with warehouse.engine.begin() as conn:
         pending = conn.execute(
             sa.select(raw_table.c.run_id, raw_table.c.tenant, raw_table.c.api)
-            .where(raw_table.c.summarized.is_(False))
+            .where(raw_table.c.summarized.is_(False) & which_runs)
             .distinct()
         ).all()
         rows = []
