@@ -52,6 +52,7 @@ def test_api_health_matches_the_simulators_count_per_key(demo):
     report = run_sync(config, days=7, until=WEEK_END, instance=DagsterInstance.ephemeral(), run_config=RETRIES)
 
     assert report.success, [t.errors for t in report.tenants]
+    assert not any("api_key_headroom" in t.warned_checks for t in report.tenants), [t.notes for t in report.tenants]
     assert not sim.faults  # both were served
     rows = _rows(wh)
     run_ids = {t.tenant: [r.run_id for r in t.runs] for t in report.tenants}
