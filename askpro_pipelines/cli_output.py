@@ -42,10 +42,14 @@ def print_report(report: SyncReport, title: str, log_path: Path | None = None) -
     rows: list[Sequence[object]] = []
     totals = [0, 0, 0, 0]
     for tenant in report.tenants:
-        for table in sorted(tenant.tables, key=lambda t: t.table):
+        # One line per table: a table both runs write (api_health) shows the two runs' sums.
+        per_table: dict[str, list[int]] = {}
+        for table in tenant.tables:
             counts = [table.rows, table.inserted, table.updated, table.deleted]
+            summed = per_table.setdefault(table.table, [0, 0, 0, 0])
+            per_table[table.table] = [a + b for a, b in zip(summed, counts, strict=True)]
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
-            rows.append([tenant.tenant, table.table, *counts])
+        rows.extend([tenant.tenant, name, *counts] for name, counts in sorted(per_table.items()))
     rows.append(["TOTAL", "", *totals])
     print_table(["tenant", "table", "rows", "inserted", "updated", "deleted"], rows, right={2, 3, 4, 5})
 

@@ -4,6 +4,7 @@ import os
 
 from dagster import Definitions, EnvVar, in_process_executor
 
+from askpro_pipelines.assets.api_health import api_health
 from askpro_pipelines.assets.availability import (
     availability_every_30_minutes,
     branch_availability,
@@ -56,7 +57,7 @@ check_mode()
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
 defs = Definitions(
-    assets=[webhook_events, *SYNCED_ASSETS, branch_availability],
+    assets=[webhook_events, *SYNCED_ASSETS, api_health, branch_availability],
     asset_checks=[*all_checks, branch_availability_is_consistent, booking_success_rate_steady],
     jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job, push_agent_prompt],
     schedules=[*schedules, availability_every_30_minutes],

@@ -3,6 +3,7 @@
 
 from dagster import AssetSelection, define_asset_job
 
+from askpro_pipelines.assets.api_health import API_STATS_HOOKS, api_health
 from askpro_pipelines.assets.askpro import askpro_assets
 from askpro_pipelines.assets.booking_success import booking_success
 from askpro_pipelines.assets.calcom import calcom_assets
@@ -22,10 +23,14 @@ SYNCED_ASSETS = [
 ]
 DIMENSIONS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_partitions])
 FACTS = AssetSelection.assets(*[a for a in SYNCED_ASSETS if a.partitions_def == tenant_day_partitions])
+# api_health (unpartitioned) follows the API assets in both jobs; the hooks flush each step's request
+# figures (assets/api_health.py).
+HEALTH = AssetSelection.assets(api_health)
 
 sync_dimensions_job = define_asset_job(
     "sync_dimensions",
-    selection=DIMENSIONS,
+    selection=DIMENSIONS | HEALTH,
+    hooks=API_STATS_HOOKS,
     description="Full sync of one tenant's dimensions: Cal.com event types, staff, working hours, Retell agents, "
     "numbers and the phone assignments. `askpro sync` runs it once per tenant.",
     # askpro/mode: demo (the simulator) or production, on every run of the job, as loaded.
@@ -34,7 +39,8 @@ sync_dimensions_job = define_asset_job(
 
 sync_facts_job = define_asset_job(
     "sync_facts",
-    selection=FACTS,
+    selection=FACTS | HEALTH,
+    hooks=API_STATS_HOOKS,
     description="Bookings, calls, transcripts, outcomes, call analysis and booking success of one tenant and day "
     "(or a day range in one run).",
     tags=mode_tags(),

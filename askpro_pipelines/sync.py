@@ -189,6 +189,9 @@ def fact_days(tenant: Tenant, days: int, until: dt.date | None = None) -> list[d
     return [end - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
+HEALTH_ASSET = "api_health"
+
+
 class SelectionError(ValueError):
     """--select names an asset that does not exist."""
 
@@ -205,8 +208,13 @@ def split_selection(select: Sequence[str] | None) -> dict[str, list[AssetKey]]:
         raise SelectionError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     by_job: dict[str, list[AssetKey]] = {DIMENSIONS_JOB: [], FACTS_JOB: []}
     for name in chosen:
+        if name == HEALTH_ASSET:  # in both jobs: placed below, after what else was chosen
+            continue
         is_fact = graph.get(known[name]).partitions_def == tenant_day_partitions
         by_job[FACTS_JOB if is_fact else DIMENSIONS_JOB].append(known[name])
+    if HEALTH_ASSET in chosen:  # sums the requests of each run it joins (assets/api_health.py)
+        for job in [job for job, keys in by_job.items() if keys] or [DIMENSIONS_JOB]:
+            by_job[job].append(known[HEALTH_ASSET])
     return by_job
 
 

@@ -80,6 +80,8 @@ class CalcomSettings(_Strict):
     webhook_secret_env: str | None = None
     # the web app whose pages the warehouse links to; a self-hosted instance sets its own
     dashboard_url: str = CALCOM_DASHBOARD_URL
+    requests_per_minute: float | None = Field(default=None, gt=0)  # the key's request budget (resources/budget.py)
+    request_burst: int | None = Field(default=None, ge=1)
 
     _env_names = field_validator("api_key_env", "webhook_secret_env")(_check_env_name)
     _dashboard = field_validator("dashboard_url")(_check_dashboard_url)
@@ -101,6 +103,8 @@ class RetellSettings(_Strict):
     base_url: str = "https://api.retellai.com"
     api_key_env: str
     dashboard_url: str = RETELL_DASHBOARD_URL  # the dashboard the warehouse links to
+    requests_per_minute: float | None = Field(default=None, gt=0)  # the key's request budget (resources/budget.py)
+    request_burst: int | None = Field(default=None, ge=1)
 
     _env_names = field_validator("api_key_env")(_check_env_name)
     _dashboard = field_validator("dashboard_url")(_check_dashboard_url)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from askpro_pipelines import cli as askpro_cli
 from askpro_pipelines.deployment import ConfigurationError, refuse_demo_in_production
 from askpro_pipelines.tenants import SIMULATOR_URL_ENV, TENANTS_FILE_ENV, TenantsConfig, load_tenants
-from askpro_simulator.demo import simulator_for
+from askpro_simulator.demo import DEMO_BUDGETS, simulator_for
 
 
 def _demo_tenants(tenants_file: str | None) -> TenantsConfig:
@@ -66,6 +66,8 @@ def _serve(argv: Sequence[str]) -> int:
             # Only the simulator's own demo keys, which simulator_for just set; never a real secret.
             for name in tenant.api_key_env_names():
                 print(f"  export {name}={os.environ[name]}")
+        for name in DEMO_BUDGETS:  # the demo's request budgets (simulator_for set them unless already set)
+            print(f"  export {name}={os.environ[name]}")
         print("faults: POST/DELETE /_sim/faults; Ctrl-C stops it.", flush=True)
         try:
             stop.wait()

@@ -35,6 +35,22 @@ def demo_keys(config: TenantsConfig, sim_config: SimulatorConfig) -> dict[str, s
     return env
 
 
+# The demo's request budgets (askpro_pipelines/resources/budget.py): the simulator reports Cal.com's
+# limits but does not enforce them, and a demo or test sync should not wait on the production budget
+# of 100 requests a minute. Variables already set win (a test of the budget sets its own).
+DEMO_BUDGETS = {
+    "ASKPRO_CALCOM_REQUESTS_PER_MINUTE": "6000",
+    "ASKPRO_CALCOM_REQUEST_BURST": "200",
+    "ASKPRO_RETELL_REQUESTS_PER_MINUTE": "600000",
+    "ASKPRO_RETELL_REQUEST_BURST": "5000",
+}
+
+
+def demo_budgets() -> dict[str, str]:
+    """The demo budgets for the variables not set already."""
+    return {name: value for name, value in DEMO_BUDGETS.items() if not os.environ.get(name)}
+
+
 @contextmanager
 def simulator_for(
     config: TenantsConfig, seed: int = 42, port: int = 0, spec_overrides: Mapping[str, Mapping] | None = None
@@ -49,7 +65,7 @@ def simulator_for(
     simulator = Simulator(sim_config, port=port)
     simulator.start()
     try:
-        env = {SIMULATOR_URL_ENV: simulator.base_url, **demo_keys(config, sim_config)}
+        env = {SIMULATOR_URL_ENV: simulator.base_url, **demo_keys(config, sim_config), **demo_budgets()}
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:

@@ -26,8 +26,9 @@ ERROR_TIMESTAMP = iso_ms(SIM_NOW)
 """Cal.com v2 error bodies carry a timestamp; a fixed one keeps error bodies reproducible."""
 
 # Rate-limit headers: limits from the reference (v1 code: 30/min; v2 docs: 120/min). Remaining
-# counts down per request and key and wraps each "window"; Reset is a deterministic fake clock
-# anchored in the past, so a client that waits for the reset never waits in a test.
+# counts down per request and key within fixed 60 s windows (the first request of a key opens one;
+# it stays at 0 when exceeded: the limit is reported, not enforced); Reset is a deterministic fake
+# clock anchored in the past, so a client that waits for the reset never waits in a test.
 V1_RATE_LIMIT = 30
 V2_RATE_LIMIT = 120
 RATE_LIMIT_CLOCK_START = 1_700_000_000

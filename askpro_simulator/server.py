@@ -65,7 +65,10 @@ class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, WriteApi, C
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str, int]] = []
         self.calcom_versions: list[tuple[str, str | None]] = []  # (v2 path, cal-api-version sent)
-        self.rate_counters: dict[tuple[str, str], int] = {}
+        # per (api, key owner): start of the current 60 s window (monotonic), requests in it, windows so far
+        self.rate_windows: dict[tuple[str, str], tuple[float, int, int]] = {}
+        self.served: dict[tuple[str, str, int], int] = {}  # (key owner, calcom|retell, status) -> requests
+        self.lowest_remaining: dict[str, tuple[int, int]] = {}  # Cal.com key owner -> (remaining, limit) sent
         self.owners = self._index_owners()
         self.routes: dict[Api, list[tuple[str, re.Pattern, Handler]]] = {
             "v1": [
@@ -177,8 +180,13 @@ class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, WriteApi, C
         except ApiError as error:
             response = self._error_response(api, api_path, error)
         response.headers.update(extra_headers)
+        who = tenant.slug if tenant else f"key:{key}"
         if api != "retell":
-            response.headers.update(self._rate_limit_headers(api, tenant.slug if tenant else f"key:{key}"))
+            response.headers.update(self._rate_limit_headers(api, who))
+        provider = "retell" if api == "retell" else "calcom"
+        with self.lock:
+            counted = (who, provider, response.status_code)
+            self.served[counted] = self.served.get(counted, 0) + 1
         return response
 
     @staticmethod
@@ -239,10 +247,16 @@ class _App(CalcomV1Api, CalcomV2Api, CalcomV2BookingsApi, RetellApi, WriteApi, C
 
     def _rate_limit_headers(self, api: Api, who: str) -> dict[str, str]:
         limit = V1_RATE_LIMIT if api == "v1" else V2_RATE_LIMIT
-        with self.lock:
-            served = self.rate_counters.get((api, who), 0)
-            self.rate_counters[(api, who)] = served + 1
-        window, used = divmod(served, limit)
+        now = time.monotonic()
+        with self.lock:  # fixed 60 s windows per key, starting with the first request of each
+            started, used, window = self.rate_windows.get((api, who), (now, 0, 0))
+            if now - started >= RATE_LIMIT_WINDOW_S:
+                started, used, window = now, 0, window + 1
+            used = min(used, limit - 1)  # the simulator reports the limit; it does not enforce it
+            self.rate_windows[(api, who)] = (started, used + 1, window)
+            lowest = self.lowest_remaining.get(who)
+            if lowest is None or limit - used - 1 < lowest[0]:
+                self.lowest_remaining[who] = (limit - used - 1, limit)
         reset = str(RATE_LIMIT_CLOCK_START + (window + 1) * RATE_LIMIT_WINDOW_S)
         remaining = str(limit - used - 1)
         if api == "v1":
@@ -409,6 +423,20 @@ class Simulator:
         """How many API requests (not /_sim ones) were served whose path starts with the prefix."""
         with self._app.lock:
             return sum(1 for _, path, _ in self._app.log if path.startswith(path_prefix))
+
+    def served_by_key(self) -> dict[tuple[str, str], dict[int, int]]:
+        """Ground truth per key: {(tenant slug, "calcom"|"retell"): {status: requests served}}; a key
+        that belongs to no tenant counts as "key:<key>"."""
+        with self._app.lock:
+            served: dict[tuple[str, str], dict[int, int]] = {}
+            for (who, provider, status), count in self._app.served.items():
+                served.setdefault((who, provider), {})[status] = count
+            return served
+
+    def lowest_rate_limit_remaining(self, who: str) -> tuple[int, int] | None:
+        """The lowest X-RateLimit-Remaining sent to a tenant's Cal.com key, with its limit."""
+        with self._app.lock:
+            return self._app.lowest_remaining.get(who)
 
     @property
     def calcom_api_versions(self) -> list[tuple[str, str | None]]:

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from askpro_pipelines.tenants import SIMULATOR_URL_ENV
+    from askpro_simulator.demo import demo_budgets
     from askpro_simulator.server import Simulator
 
     sim_config, env = _sim_config(args.tenants_file, args.seed, json.loads(args.spec_overrides))
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     simulator = Simulator(sim_config, host=args.host, port=args.port)
     url = simulator.start()
     try:
-        print(json.dumps({"url": url, "env": {**env, SIMULATOR_URL_ENV: url}, "pid": os.getpid()}), flush=True)
+        env = {**env, SIMULATOR_URL_ENV: url, **demo_budgets()}  # the demo's request budgets, as simulator_for
+        print(json.dumps({"url": url, "env": env, "pid": os.getpid()}), flush=True)
         while not stop.wait(0.5):
             pass
     finally:

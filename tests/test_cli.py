@@ -163,7 +163,7 @@ BAD_ARGUMENTS = [
     (["sync", "--days", "-2"], "argument --days: -2 is not allowed"),
     (["sync", "--days", "100000"], "reaches back to"),
     (["sync", "--tenant", "nope"], "unknown tenant 'nope'; the tenants file has: praxis-eins, praxis-zwei"),
-    (["sync", "--select", "bookings,staff"], "unknown asset(s) bookings; known: booking_outcomes,"),
+    (["sync", "--select", "bookings,staff"], "unknown asset(s) bookings; known: api_health, booking_outcomes,"),
     (["sync", "--select", ","], "give one or more comma-separated asset names"),
     (["webhooks", "replay", "--since", "notatime"], "'notatime' is not a time"),
     (["webhooks", "replay"], "give --id (repeatable) or --since"),

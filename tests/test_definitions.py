@@ -39,6 +39,7 @@ def test_calcom_group_and_lineage():
         "call_analysis": "askpro",
         "booking_success": "askpro",
         "branch_availability": "askpro",
+        "api_health": "askpro",
         "webhook_events": "landing",
         # each history table sits beside its current table, downstream of it
         **{f"{t}_history": group for t, group in HISTORY_GROUPS.items()},
@@ -62,6 +63,9 @@ def test_calcom_group_and_lineage():
     }
     assert parents["booking_success"] == {"call_analysis", "calcom_bookings"}
     assert all(parents[f"{t}_history"] == {t} for t in HISTORY_GROUPS)
+    # api_health follows every table read from an API, so it runs after them in both sync jobs
+    api_tables = {k for k, g in groups.items() if g in ("calcom", "retell") and not k.endswith("_history")}
+    assert parents["api_health"] == api_tables
     assert parents["phone_assignments"] == {
         "retell_phone_numbers",
         "retell_agent_versions",
@@ -81,12 +85,16 @@ def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
         if key == AssetKey("branch_availability"):  # looks ahead of the day partitions: one per tenant
             assert node.partitions_def == tenant_partitions
             continue
+        if key == AssetKey("api_health"):  # one row per tenant, API and run: in both sync jobs, unpartitioned
+            assert node.partitions_def is None
+            continue
         table = key.to_user_string().removesuffix("_history")
         expected = tenant_day_partitions if CONTRACTS[table].by_day else tenant_partitions
         assert node.partitions_def == expected, key
     checked = {check.asset_key for check in graph.asset_check_keys}
     assert checked == {AssetKey(t) for t in CONTRACTS} | {AssetKey(f"{t}_history") for t in HISTORY_GROUPS} | {
-        AssetKey("branch_availability")
+        AssetKey("branch_availability"),
+        AssetKey("api_health"),
     }
 
 

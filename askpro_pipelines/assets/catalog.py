@@ -16,9 +16,12 @@ PROVIDER_BY_GROUP = {"calcom": "calcom", "retell": "retell", "askpro": "askpro",
 
 
 def layer(spec: AssetSpec) -> str:
-    """landing (webhooks as received), dimension (per tenant) or fact (per tenant and day)."""
+    """landing (webhooks as received), dimension (per tenant), fact (per tenant and day) or
+    operations (unpartitioned: api_health, rows per run)."""
     if spec.group_name == "landing":
         return "landing"
+    if spec.partitions_def is None:
+        return "operations"
     return "fact" if spec.partitions_def == tenant_day_partitions else "dimension"
 
 

@@ -1,6 +1,7 @@
 """What the Cal.com and Retell resources share: the run's connection pool, per-tenant breakers,
 the resilience settings ops can tune in the Launchpad, and record parsing that fails once."""
 
+import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -10,10 +11,12 @@ from pydantic import Field, PrivateAttr
 
 from askpro_pipelines.models.errors import RecordError, Rejected, RejectedLog
 from askpro_pipelines.redaction import install_log_redaction
+from askpro_pipelines.resources.budget import bucket_path, budget_for, budget_settings
 from askpro_pipelines.resources.details import DetailFetcher, details_for
 from askpro_pipelines.resources.http import (
     CircuitBreaker,
     PayloadError,
+    RequestStats,
     ResilientClient,
     RetrySettings,
 )
@@ -78,10 +81,16 @@ class ApiResource(ConfigurableResource):  # type: ignore[type-arg]  # not parame
     max_backoff_s: float = Field(default=30.0, description="Cap of one backoff delay.")
     breaker_failure_threshold: int = Field(default=5, description="Consecutive failures that open a tenant's breaker.")
     breaker_cooldown_s: float = Field(default=30.0, description="Seconds an open breaker waits before a probe.")
+    budget_wait_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest wait of one request for a token of its key's request budget; longer fails the request.",
+    )
 
     _http: httpx.Client | None = PrivateAttr(default=None)
     _breakers: dict[str, CircuitBreaker] = PrivateAttr(default_factory=dict)
     _detail_fetchers: dict[tuple[str, int, int], DetailFetcher] = PrivateAttr(default_factory=dict)
+    _clients: list[tuple[ResilientClient, RequestStats]] = PrivateAttr(default_factory=list)  # (client, flushed)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         install_log_redaction()
@@ -111,15 +120,18 @@ class ApiResource(ConfigurableResource):  # type: ignore[type-arg]  # not parame
         key: str,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
+        requests_per_minute: float | None = None,
+        request_burst: int | None = None,
     ) -> ResilientClient:
-        """A client for one tenant's account on the run's pool, behind that tenant's breaker."""
+        """A client for one tenant's account on the run's pool, behind that tenant's breaker and
+        the key's request budget (the tenants file's, else the environment's or the API's default)."""
         if self._http is None:  # used outside a Dagster run (scripts, benchmarks)
             install_log_redaction()
             self._http = httpx.Client(timeout=self.timeout_s)
         breaker = self._breakers.setdefault(
             tenant, CircuitBreaker(self.breaker_failure_threshold, self.breaker_cooldown_s)
         )
-        return ResilientClient(
+        client = ResilientClient(
             base_url=base_url,
             tenant=tenant,
             api=api,
@@ -131,5 +143,21 @@ class ApiResource(ConfigurableResource):  # type: ignore[type-arg]  # not parame
                 max_attempts=self.max_attempts, base_delay_s=self.backoff_base_s, max_delay_s=self.max_backoff_s
             ),
             breaker=breaker,
+            budget=budget_for(bucket_path(api, key), budget_settings(api, requests_per_minute, request_burst)),
+            budget_wait_s=self.budget_wait_s,
             http=self._http,
         )
+        self._clients.append((client, RequestStats()))
+        return client
+
+    def take_request_stats(self) -> dict[tuple[str, str], RequestStats]:
+        """Per (tenant, API): what this resource's clients counted since the last call (requests of
+        detail helpers included once their answers are in). Empty entries are left out."""
+        taken: dict[tuple[str, str], RequestStats] = {}
+        for index, (client, flushed) in enumerate(self._clients):
+            now = copy.deepcopy(client.stats)
+            delta = now.minus(flushed)
+            self._clients[index] = (client, now)
+            if delta.requests or delta.budget_waits:
+                taken.setdefault((client.tenant, client.api), RequestStats()).merge(delta)
+        return taken

@@ -114,13 +114,17 @@ class CircuitBreaker:
             self._consecutive_failures = 0
             self._probing = False
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> bool:
+        """Count a failed attempt; True when this failure opened the breaker (it was not open)."""
         with self._critical():
             self._consecutive_failures += 1
             self._probing = False
             if self._state == "half_open" or self._consecutive_failures >= self.failure_threshold:
+                opened = self._state != "open"
                 self._state = "open"
                 self._opened_at = self._clock()
+                return opened
+            return False
 
     def _cooldown_left(self) -> float:
         return max(0.0, self.cooldown_s - (self._clock() - self._opened_at))

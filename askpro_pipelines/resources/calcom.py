@@ -335,7 +335,14 @@ class CalcomResource(ApiResource):
         else:
             headers, params = {}, {"apiKey": key}
         http = self.resilient_client(
-            tenant=tenant.slug, api=API, base_url=tenant.calcom.base_url, key=key, headers=headers, params=params
+            tenant=tenant.slug,
+            api=API,
+            base_url=tenant.calcom.base_url,
+            key=key,
+            headers=headers,
+            params=params,
+            requests_per_minute=tenant.calcom.requests_per_minute,
+            request_burst=tenant.calcom.request_burst,
         )
         return CalcomClient(tenant, http, page_size=self.page_size)
 
@@ -349,6 +356,8 @@ class CalcomResource(ApiResource):
             base_url=tenant.calcom.base_url,
             key=key,
             headers={"Authorization": f"Bearer {key}"},
+            requests_per_minute=tenant.calcom.requests_per_minute,
+            request_burst=tenant.calcom.request_burst,
         )
         client = CalcomClient(tenant, http, page_size=self.page_size)
         client.api_version = "v2"

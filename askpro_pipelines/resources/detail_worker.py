@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from askpro_pipelines.redaction import install_log_redaction
+from askpro_pipelines.resources.budget import BudgetSettings, budget_for
 from askpro_pipelines.resources.details import DetailRequest, read_frame, write_frame
 from askpro_pipelines.resources.http import (
     ApiError,
@@ -41,12 +42,11 @@ class _ToParent(logging.Handler):
         self.send(("log", record.levelno, record.getMessage()))
 
 
-_PLAIN = RequestStats(requests=1)
-
-
-def _unless_plain(stats: RequestStats) -> RequestStats | None:
-    """None for the usual answer (one request, no retry): nothing to pickle."""
-    return None if stats == _PLAIN else stats
+def _unless_plain(stats: RequestStats) -> RequestStats | float:
+    """The usual answer (one request, no retry, nothing else to count) travels as its answer time
+    in ms only: nothing to pickle but a float."""
+    latency_ms = stats.plain_latency_ms()
+    return stats if latency_ms is None else latency_ms
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
@@ -81,6 +81,10 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         timeout=settings["timeout"],
         retry=RetrySettings(**settings["retry"]),
         breaker=CircuitBreaker(**settings["breaker"]),
+        budget=None
+        if settings["budget"] is None
+        else budget_for(settings["budget"]["path"], BudgetSettings(**settings["budget"]["settings"])),
+        budget_wait_s=settings["budget_wait_s"],
         raw_bodies=True,  # the parent decodes: this process's CPU is what limits the request rate
     )
 

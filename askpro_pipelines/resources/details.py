@@ -172,7 +172,7 @@ class ThreadedDetails(DetailFetcher):
 # ---- the helper process ---------------------------------------------------------------------
 # Frames both ways: 8-byte length, then a pickle. Parent → helper: the client settings once, then
 # lists of (seq, DetailRequest). Helper → parent: ("ok", seq, value, stats) or ("error", seq, ApiError,
-# stats) per request as it completes (stats None: one request sent, nothing else to count), and ("log", level, message) for the client's warnings
+# stats) per request as it completes (stats a float: one request answered in that many ms, nothing else to count), and ("log", level, message) for the client's warnings
 # (retries). Pickle is safe here: both ends are this package.
 
 
@@ -232,6 +232,13 @@ def client_settings(http: ResilientClient) -> dict[str, Any]:
             "cooldown_s": http.breaker.cooldown_s,
             "shared_fd": http.breaker.share(),
         },  # fmt: skip
+        "budget": None
+        if http.budget is None
+        else {
+            "path": str(http.budget.path),
+            "settings": asdict(http.budget.settings),
+        },  # fmt: skip
+        "budget_wait_s": http.budget_wait_s,
     }
 
 
@@ -266,12 +273,12 @@ class _Wake(threading.Condition):
     awaiting: int | None = None
 
 
-def _count(http: ResilientClient, stats: RequestStats | None) -> None:
-    """Add one answer's counters to the client's (None: one request, nothing else to count)."""
-    if stats is None:
-        http.stats.requests += 1
-    else:
+def _count(http: ResilientClient, stats: RequestStats | float) -> None:
+    """Add one answer's counters to the client's (a float: one request answered in that many ms)."""
+    if isinstance(stats, RequestStats):
         http.stats.merge(stats)
+    else:
+        http.stats.note_plain(stats)
 
 
 class _Worker:

@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -25,10 +25,13 @@ import httpx
 from askpro_pipelines.json_codec import loads_json
 from askpro_pipelines.redaction import SENSITIVE_QUERY_PARAMS, redact_known, register_secret
 from askpro_pipelines.resources.breaker import BreakerOpen, CircuitBreaker
+from askpro_pipelines.resources.budget import BudgetExhausted, RequestBudget
+from askpro_pipelines.resources.request_stats import RequestStats, is_rate_limit_header
 
 __all__ = [
     "ApiError",
     "BreakerOpen",
+    "BudgetExhaustedError",
     "CircuitBreaker",
     "CircuitOpenError",
     "PayloadError",
@@ -118,6 +121,10 @@ class CircuitOpenError(ApiError):
     """The tenant/API breaker is open: the request was refused without being sent."""
 
 
+class BudgetExhaustedError(ApiError):
+    """The key's request budget gave no token within the wait: the request was not sent."""
+
+
 class PayloadError(ApiError):
     """A response arrived but its records are malformed (raised by the API resources)."""
 
@@ -143,48 +150,6 @@ class RetrySettings:
         """Delay after failed attempt number `attempt` (1-based); full jitter spreads tenants apart."""
         delay = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
         return random.uniform(0, delay) if self.jitter else delay
-
-
-# ---- statistics -------------------------------------------------------------------------------
-
-
-def _is_rate_limit_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered.startswith("x-ratelimit") or lowered in ("retry-after", "retry-after-ms")
-
-
-@dataclass
-class RequestStats:
-    """Counters for one client, reported as asset metadata so throttling is visible per run."""
-
-    requests: int = 0  # HTTP attempts actually sent
-    retries: int = 0
-    rate_limited: int = 0  # 429s seen
-    server_errors: int = 0
-    transport_errors: int = 0  # timeouts + connection errors
-    rate_limit_headers: dict[str, str] = field(default_factory=dict)  # last seen value per header
-
-    def merge(self, other: RequestStats) -> None:
-        """Add a forked client's counters (concurrent detail requests) into these."""
-        self.requests += other.requests
-        self.retries += other.retries
-        self.rate_limited += other.rate_limited
-        self.server_errors += other.server_errors
-        self.transport_errors += other.transport_errors
-        self.rate_limit_headers.update(other.rate_limit_headers)
-
-    def as_metadata(self, prefix: str) -> dict[str, int | str]:
-        """Flat metadata, e.g. {"calcom/requests": 12, "calcom/ratelimit/x-ratelimit-remaining": "97"}."""
-        metadata: dict[str, int | str] = {
-            f"{prefix}/requests": self.requests,
-            f"{prefix}/retries": self.retries,
-            f"{prefix}/rate_limited": self.rate_limited,
-            f"{prefix}/server_errors": self.server_errors,
-            f"{prefix}/transport_errors": self.transport_errors,
-        }
-        for name, value in sorted(self.rate_limit_headers.items()):
-            metadata[f"{prefix}/ratelimit/{name}"] = value
-        return metadata
 
 
 # ---- response interpretation ------------------------------------------------------------------
@@ -290,6 +255,8 @@ class ResilientClient:
         timeout: float | httpx.Timeout = 30.0,
         retry: RetrySettings | None = None,
         breaker: CircuitBreaker | None = None,
+        budget: RequestBudget | None = None,
+        budget_wait_s: float = 120.0,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = "askpro-pipelines",
@@ -300,6 +267,8 @@ class ResilientClient:
         self.api = api
         self.retry = retry or RetrySettings()
         self.breaker = breaker or CircuitBreaker()
+        self.budget = budget  # the key's request budget (budget.py); None: no limit of our own
+        self.budget_wait_s = budget_wait_s
         self.stats = RequestStats()
         self._timeout = timeout
         self._sleep = sleep
@@ -376,6 +345,7 @@ class ResilientClient:
             refused = self._consult_breaker()
             if refused is not None:
                 raise CircuitOpenError(refused, **self._context(method, url, entity, record_id)) from None
+            self._take_token(method, url, entity, record_id)
             self.stats.requests += 1
             result = self._attempt(method, url, merged_params, json, merged_headers)
             if not isinstance(result, _Failure):
@@ -438,6 +408,21 @@ class ResilientClient:
     def _clean(self, text: str) -> str:
         return redact_known(text, self._secrets)
 
+    def _take_token(self, method: str, url: str, entity: str, record_id: str | None) -> None:
+        """Wait for a token of the key's budget; past `budget_wait_s` the request fails unsent."""
+        if self.budget is None:
+            return
+        try:
+            if self.budget.take(self.budget_wait_s):
+                self.stats.budget_waits += 1
+        except BudgetExhausted as exc:
+            settings = self.budget.settings
+            message = (
+                f"request budget of {settings.requests_per_minute:g} requests/minute (burst {settings.burst}) "
+                f"for this key is used up: {exc}; the request was not sent"
+            )
+            raise BudgetExhaustedError(message, **self._context(method, url, entity, record_id)) from None
+
     def _consult_breaker(self, *, probe: bool = True) -> str | None:
         """The refusal message when the breaker is open, else None.
 
@@ -460,6 +445,7 @@ class ResilientClient:
         self, method: str, url: str, params: dict[str, Any], json: Any, headers: dict[str, str]
     ) -> _Success | _Failure:
         """One HTTP exchange, classified; never raises httpx exceptions (their text may hold URLs)."""
+        started_wall, started = time.time(), time.perf_counter()
         try:
             response = self._http.request(
                 method, url, params=params or None, json=json, headers=headers, timeout=self._timeout
@@ -468,16 +454,18 @@ class ResilientClient:
             return _Failure(self._clean(f"{type(exc).__name__}: {exc}"), None, False, type(exc).__name__)
         except httpx.TransportError as exc:  # timeouts, refused/reset connections, protocol errors
             self.stats.transport_errors += 1
-            self.breaker.record_failure()
+            self.stats.note_span(started_wall, time.time())
+            self._failed()
             detail = str(exc) or "no detail"
             return _Failure(self._clean(f"{type(exc).__name__}: {detail}"), None, True, type(exc).__name__)
         except httpx.RequestError as exc:  # decoding errors, redirect loops: retrying will not help
             return _Failure(self._clean(f"{type(exc).__name__}: {exc}"), None, False, type(exc).__name__)
 
+        self.stats.note_answer(started_wall, time.perf_counter() - started)
         self._note_rate_limit_headers(response.headers)
         status = response.status_code
         if status >= 500 or status == 408:
-            self.breaker.record_failure()
+            self._failed()
         else:
             self.breaker.record_success()
 
@@ -488,6 +476,8 @@ class ResilientClient:
             self.stats.rate_limited += 1
         elif status >= 500:
             self.stats.server_errors += 1
+        elif status >= 400:
+            self.stats.client_errors += 1
         override = _should_retry_override(response.headers)
         retryable = status in RETRYABLE_STATUSES if override is None else override
         return _Failure(
@@ -497,6 +487,10 @@ class ResilientClient:
             reason=f"HTTP {status}",
             retry_after_s=_retry_after_s(response.headers),
         )
+
+    def _failed(self) -> None:
+        if self.breaker.record_failure():
+            self.stats.breaker_opens += 1
 
     def _decode(self, response: httpx.Response) -> _Success | _Failure:
         content = response.content
@@ -534,10 +528,13 @@ class ResilientClient:
         return self._clean(message)
 
     def _note_rate_limit_headers(self, headers: httpx.Headers) -> None:
+        noted: dict[str, str] = {}
         for raw_name, raw_value in headers.raw:  # bytes: no per-header decoding on the hot path
             name = raw_name.decode("latin-1")
-            if _is_rate_limit_header(name):
-                self.stats.rate_limit_headers[name.lower()] = self._clean(raw_value.decode("latin-1"))
+            if is_rate_limit_header(name):
+                noted[name.lower()] = self._clean(raw_value.decode("latin-1"))
+        if noted:
+            self.stats.note_headers(noted)
 
 
 @dataclass

@@ -537,6 +537,8 @@ class RetellResource(ApiResource):
             base_url=tenant.retell.base_url,
             key=key,
             headers={"Authorization": f"Bearer {key}"},
+            requests_per_minute=tenant.retell.requests_per_minute,
+            request_burst=tenant.retell.request_burst,
         )
         details = self.detail_fetcher(tenant.slug, self.detail_concurrency, self.detail_processes)
         return RetellClient(tenant, http, page_size=self.page_size, details=details)

@@ -39,10 +39,11 @@ def test_full_sync_of_both_api_versions(sync, warehouse_env):
         assert all(counts[t] > 0 for t in CALCOM_TABLES - {"working_hour_overrides"}), counts
         assert counts == {t: wh.count(t, slug) for t in CALCOM_TABLES}
         # 25 table checks (call_analysis: unique keys and bookings confirmed; booking_success: unique
-        # keys and rate steady), 7 drift checks, 2 per
-        # history table (9), 7 quarantine checks, and branch_availability_is_consistent: a full sync
-        # refreshes availability too
-        assert tenant.checks_run == 25 + 7 + 18 + 7 + 1 and not tenant.failed_checks
+        # keys and rate steady), 7 drift checks, 2 per history table (9), 7 quarantine checks,
+        # branch_availability_is_consistent (a full sync refreshes availability too), and
+        # api_key_headroom once per run (dimensions and facts)
+        assert tenant.checks_run == 25 + 7 + 18 + 7 + 1 + 2 and not tenant.failed_checks
+        assert "api_key_headroom" not in tenant.warned_checks
         weekdays = {r["weekday"] for r in wh.read_slice("working_hours", slug, ["weekday"])}
         assert weekdays <= set(range(1, 8)) and 7 in weekdays, "Sunday must map to ISO 7"
         times = wh.read_slice("working_hours", slug, ["start_time", "end_time"])

@@ -10,6 +10,7 @@ One module per area (base, mirror, operations, history); every table is register
 """
 
 from askpro_pipelines.warehouse.tables.analytics import api_health, booking_success, call_analysis
+from askpro_pipelines.warehouse.tables.api_requests import api_request_stats
 from askpro_pipelines.warehouse.tables.base import (
     BOOKKEEPING_COLUMNS,
     TENANT_DOC,
@@ -61,6 +62,7 @@ __all__ = [
     "TableContract",
     "UtcDateTime",
     "api_health",
+    "api_request_stats",
     "api_shapes",
     "booking_outcomes",
     "booking_success",

@@ -1,7 +1,7 @@
 """Dashboard links: a `dashboard_url` column on the Cal.com and Retell dimensions and their history.
 
 Revision ID: 0008_dashboard_links
-Revises: 0006_call_tool_calls
+Revises: 0007_api_request_stats
 
 Nullable: rows synced before this revision keep null until the next sync fills them (the tenant's
 dashboard bases come from the tenants file, which the database does not know). Their history
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_dashboard_links"
-down_revision = "0006_call_tool_calls"
+down_revision = "0007_api_request_stats"
 branch_labels = None
 depends_on = None
 
