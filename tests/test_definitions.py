@@ -10,9 +10,24 @@ from dagster import AssetKey, DefaultSensorStatus, Definitions
 from askpro_pipelines.assets.history import GROUPS as HISTORY_GROUPS
 from askpro_pipelines.definitions import defs
 from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
+from askpro_pipelines.report.week import tenant_week_partitions
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Upstreams of tenant_report that other assets of issue 12 define; until they are in this code
+# location, Dagster shows them as external (not materializable) assets with no group or owner.
+REPORT_INPUTS = {"booking_success", "call_analysis", "api_health"}
+REPORTS = {"tenant_report"}  # files, not tables: no column schema, no checks, no sync job
+
+
+def _pending(graph, key) -> bool:
+    """A report input declared by key whose asset is not defined here (yet)."""
+    return key.to_user_string() in REPORT_INPUTS and not graph.get(key).is_materializable
+
+
+def _keys(graph) -> list:
+    return [key for key in graph.get_all_asset_keys() if not _pending(graph, key)]
 
 
 def test_definitions_are_loadable():
@@ -21,7 +36,7 @@ def test_definitions_are_loadable():
 
 def test_calcom_group_and_lineage():
     graph = defs.resolve_asset_graph()
-    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    groups = {key.to_user_string(): graph.get(key).group_name for key in _keys(graph)}
     assert groups == {
         "calcom_event_types": "calcom",
         "staff": "calcom",
@@ -37,14 +52,12 @@ def test_calcom_group_and_lineage():
         "retell_call_transcripts": "retell",
         "booking_outcomes": "askpro",
         "branch_availability": "askpro",
+        "tenant_report": "askpro",
         "webhook_events": "landing",
         # each history table sits beside its current table, downstream of it
         **{f"{t}_history": group for t, group in HISTORY_GROUPS.items()},
     }
-    parents = {
-        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
-        for key in graph.get_all_asset_keys()
-    }
+    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in _keys(graph)}
     assert parents["staff"] == {"calcom_event_types"}
     assert parents["staff_event_types"] == {"calcom_event_types", "staff"}
     assert parents["working_hours"] == {"staff"}
@@ -52,6 +65,7 @@ def test_calcom_group_and_lineage():
     assert parents["calcom_bookings"] == {"webhook_events", "calcom_event_types"}
     assert parents["retell_calls"] == {"webhook_events", "retell_agent_versions"}
     assert parents["booking_outcomes"] == {"calcom_bookings", "retell_calls"}
+    assert parents["tenant_report"] == {"booking_outcomes", "phone_assignments", *REPORT_INPUTS}
     assert all(parents[f"{t}_history"] == {t} for t in HISTORY_GROUPS)
     assert parents["phone_assignments"] == {
         "retell_phone_numbers",
@@ -64,10 +78,13 @@ def test_calcom_group_and_lineage():
 
 def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
+    for key in _keys(graph):
         node = graph.get(key)
         if not node.is_materializable:
             assert key == AssetKey("webhook_events")  # external: the receiver writes it
+            continue
+        if key == AssetKey("tenant_report"):  # one file per tenant and week
+            assert node.partitions_def == tenant_week_partitions
             continue
         if key == AssetKey("branch_availability"):  # looks ahead of the day partitions: one per tenant
             assert node.partitions_def == tenant_partitions
@@ -148,14 +165,20 @@ def test_the_two_sync_jobs_cover_every_synced_asset():
     covered = set()
     for name in ("sync_dimensions", "sync_facts", "refresh_availability"):
         covered |= set(defs.resolve_job_def(name).asset_layer.selected_asset_keys)
-    assert covered == materializable
+    assert not {k.to_user_string() for k in covered} & REPORTS  # a report is never part of a sync
+    reports = set(defs.resolve_job_def("tenant_reports").asset_layer.selected_asset_keys)
+    assert {k.to_user_string() for k in reports} == REPORTS
+    assert covered | reports == materializable
 
 
 def test_every_column_is_described_on_its_asset():
     from askpro_pipelines.warehouse.tables import metadata as tables
 
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
+    for key in _keys(graph):
+        if key.to_user_string() in REPORTS:
+            assert "dagster/column_schema" not in graph.get(key).metadata
+            continue
         table = tables.tables[key.to_user_string()]
         schema = graph.get(key).metadata["dagster/column_schema"]
         assert [c.name for c in schema.columns] == [c.name for c in table.columns], key
@@ -166,7 +189,7 @@ def test_every_column_is_described_on_its_asset():
 def test_assets_carry_owners_and_provider_and_layer_tags():
     graph = defs.resolve_asset_graph()
     seen = {}
-    for key in graph.get_all_asset_keys():
+    for key in _keys(graph):
         node = graph.get(key)
         assert node.owners == ["team:data-ops"], key
         seen[key.to_user_string()] = (node.tags["provider"], node.tags["layer"])
@@ -175,3 +198,4 @@ def test_assets_carry_owners_and_provider_and_layer_tags():
     assert seen["phone_assignments"] == ("askpro", "dimension")
     assert seen["booking_outcomes"] == ("askpro", "fact")
     assert seen["webhook_events"] == ("webhooks", "landing")
+    assert seen["tenant_report"] == ("askpro", "report")
