@@ -14,14 +14,23 @@ import pytest
 
 from askpro_pipelines.report.output import write_report
 from askpro_pipelines.warehouse import Warehouse
-from tests.report.week_rows import WEEK, fill_week, report_tenant, write_tenants_file
+from tests.report.week_rows import (
+    CALCOM_KEY_ENV,
+    LEAKED_KEY,
+    TENANT_KEY_VALUE,
+    WEEK,
+    fill_week,
+    report_tenant,
+    write_tenants_file,
+)
 
 CHARTS = ["calls-bookings", "success-branch", "success-agent-version", "failure-reasons"]
 SECTIONS = ["calls-bookings", "success", "failures", "api-health", "quarantine", "phone-chain"]
 
 
 @pytest.fixture
-def report_file(tmp_path):
+def report_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(CALCOM_KEY_ENV, TENANT_KEY_VALUE)  # the tenant's key: masked wherever it would show
     warehouse = Warehouse.from_url(f"sqlite:///{tmp_path / 'warehouse.db'}")
     warehouse.create_tables()
     try:
@@ -72,6 +81,9 @@ def test_report_renders_offline_with_its_charts(page, report_file, artifacts_dir
     # The escaped agent name shows as text; it never became an element.
     assert page.locator("section#phone-chain script").count() == 0
     assert 'Rezeption <script>alert("x")</script> & Co' in page.locator("section#phone-chain").inner_text()
+
+    text = page.locator("body").inner_text()
+    assert LEAKED_KEY not in text and TENANT_KEY_VALUE not in text
 
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
