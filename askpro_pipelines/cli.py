@@ -5,6 +5,7 @@
     askpro tenants validate                              check the tenants file
     askpro webhooks serve | list | replay                the webhook receiver and its landing table
     askpro instance prepare                              create/repair the shared local Dagster instance
+    askpro report --tenant SLUG [--week 2026-W48]        write a tenant's weekly report (HTML)
 
 The demo (the bundled simulator) is the simulator package's own command, `askpro-demo`; in
 production (ASKPRO_ENV=production, or a PostgreSQL instance) every command refuses the demo defaults.
@@ -378,9 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     # Availability and prompt pushes (issue 13) keep their commands in their own modules.
     from askpro_pipelines.availability import cli as availability_cli
     from askpro_pipelines.prompts import cli as prompts_cli
+    from askpro_pipelines.report import cli as report_cli
 
     availability_cli.add_parser(sub)
     prompts_cli.add_parser(sub)
+    report_cli.add_parser(sub)  # the weekly tenant report (issue 12)
     return parser
 
 

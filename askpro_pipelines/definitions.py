@@ -14,6 +14,7 @@ from askpro_pipelines.assets.availability import (
 from askpro_pipelines.assets.booking_success import booking_success_rate_steady
 from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
+from askpro_pipelines.assets.tenant_report import tenant_report, tenant_reports_job, tenant_reports_weekly
 from askpro_pipelines.checks import all_checks
 from askpro_pipelines.deployment import check_mode
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
@@ -57,10 +58,10 @@ check_mode()
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
 defs = Definitions(
-    assets=[webhook_events, *SYNCED_ASSETS, api_health, branch_availability],
+    assets=[webhook_events, *SYNCED_ASSETS, api_health, branch_availability, tenant_report],
     asset_checks=[*all_checks, branch_availability_is_consistent, booking_success_rate_steady],
-    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job, push_agent_prompt],
-    schedules=[*schedules, availability_every_30_minutes],
+    jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job, push_agent_prompt, tenant_reports_job],
+    schedules=[*schedules, availability_every_30_minutes, tenant_reports_weekly],
     sensors=[
         tenant_partitions_sensor,
         calcom_webhook_sensor,

@@ -26,6 +26,10 @@ from askpro_pipelines.warehouse.tables import HISTORY_TABLES
 
 DIMENSION_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=4), warn_window=dt.timedelta(hours=2))
 FACT_FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=2), warn_window=dt.timedelta(minutes=45))
+# The weekly report is written on Monday mornings: a week plus a day of slack before it is late.
+REPORT_FRESHNESS = FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(days=8), warn_window=dt.timedelta(days=7, hours=6)
+)
 
 # The history assets only report what the writer recorded with their table; they follow it too.
 DERIVED_ASSETS = (
@@ -41,6 +45,8 @@ def with_freshness(spec: AssetSpec) -> AssetSpec:
     """Attach the freshness policy of the spec's kind (external assets have none)."""
     if spec.key.to_user_string() == "webhook_events":
         return spec
+    if spec.key.to_user_string() == "tenant_report":
+        return spec.replace_attributes(freshness_policy=REPORT_FRESHNESS)
     policy = FACT_FRESHNESS if spec.partitions_def == tenant_day_partitions else DIMENSION_FRESHNESS
     return spec.replace_attributes(freshness_policy=policy)
 

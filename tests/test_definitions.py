@@ -10,9 +10,18 @@ from dagster import AssetKey, DefaultSensorStatus, Definitions
 from askpro_pipelines.assets.history import GROUPS as HISTORY_GROUPS
 from askpro_pipelines.definitions import defs
 from askpro_pipelines.partitions import tenant_day_partitions, tenant_partitions
+from askpro_pipelines.report.week import tenant_week_partitions
 from askpro_pipelines.warehouse.tables import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The analytics tenant_report reads besides booking_outcomes and phone_assignments.
+REPORT_INPUTS = {"booking_success", "call_analysis", "api_health"}
+REPORTS = {"tenant_report"}  # files, not tables: no column schema, no checks, no sync job
+
+
+def _keys(graph) -> list:
+    return list(graph.get_all_asset_keys())
 
 
 def test_definitions_are_loadable():
@@ -21,7 +30,7 @@ def test_definitions_are_loadable():
 
 def test_calcom_group_and_lineage():
     graph = defs.resolve_asset_graph()
-    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    groups = {key.to_user_string(): graph.get(key).group_name for key in _keys(graph)}
     assert groups == {
         "calcom_event_types": "calcom",
         "staff": "calcom",
@@ -40,14 +49,12 @@ def test_calcom_group_and_lineage():
         "booking_success": "askpro",
         "branch_availability": "askpro",
         "api_health": "askpro",
+        "tenant_report": "askpro",
         "webhook_events": "landing",
         # each history table sits beside its current table, downstream of it
         **{f"{t}_history": group for t, group in HISTORY_GROUPS.items()},
     }
-    parents = {
-        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
-        for key in graph.get_all_asset_keys()
-    }
+    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in _keys(graph)}
     assert parents["staff"] == {"calcom_event_types"}
     assert parents["staff_event_types"] == {"calcom_event_types", "staff"}
     assert parents["working_hours"] == {"staff"}
@@ -62,6 +69,7 @@ def test_calcom_group_and_lineage():
         "phone_assignments",
     }
     assert parents["booking_success"] == {"call_analysis", "calcom_bookings"}
+    assert parents["tenant_report"] == {"booking_outcomes", "phone_assignments", *REPORT_INPUTS}
     assert all(parents[f"{t}_history"] == {t} for t in HISTORY_GROUPS)
     # api_health follows every table read from an API, so it runs after them in both sync jobs
     api_tables = {k for k, g in groups.items() if g in ("calcom", "retell") and not k.endswith("_history")}
@@ -77,10 +85,13 @@ def test_calcom_group_and_lineage():
 
 def test_every_table_has_checks_and_is_partitioned_by_tenant_or_tenant_day():
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
+    for key in _keys(graph):
         node = graph.get(key)
         if not node.is_materializable:
             assert key == AssetKey("webhook_events")  # external: the receiver writes it
+            continue
+        if key == AssetKey("tenant_report"):  # one file per tenant and week
+            assert node.partitions_def == tenant_week_partitions
             continue
         if key == AssetKey("branch_availability"):  # looks ahead of the day partitions: one per tenant
             assert node.partitions_def == tenant_partitions
@@ -166,14 +177,20 @@ def test_the_two_sync_jobs_cover_every_synced_asset():
     covered = set()
     for name in ("sync_dimensions", "sync_facts", "refresh_availability"):
         covered |= set(defs.resolve_job_def(name).asset_layer.selected_asset_keys)
-    assert covered == materializable
+    assert not {k.to_user_string() for k in covered} & REPORTS  # a report is never part of a sync
+    reports = set(defs.resolve_job_def("tenant_reports").asset_layer.selected_asset_keys)
+    assert {k.to_user_string() for k in reports} == REPORTS
+    assert covered | reports == materializable
 
 
 def test_every_column_is_described_on_its_asset():
     from askpro_pipelines.warehouse.tables import metadata as tables
 
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
+    for key in _keys(graph):
+        if key.to_user_string() in REPORTS:
+            assert "dagster/column_schema" not in graph.get(key).metadata
+            continue
         table = tables.tables[key.to_user_string()]
         schema = graph.get(key).metadata["dagster/column_schema"]
         assert [c.name for c in schema.columns] == [c.name for c in table.columns], key
@@ -184,7 +201,7 @@ def test_every_column_is_described_on_its_asset():
 def test_assets_carry_owners_and_provider_and_layer_tags():
     graph = defs.resolve_asset_graph()
     seen = {}
-    for key in graph.get_all_asset_keys():
+    for key in _keys(graph):
         node = graph.get(key)
         assert node.owners == ["team:data-ops"], key
         seen[key.to_user_string()] = (node.tags["provider"], node.tags["layer"])
@@ -195,3 +212,4 @@ def test_assets_carry_owners_and_provider_and_layer_tags():
     assert seen["call_analysis"] == ("askpro", "fact")
     assert seen["booking_success"] == ("askpro", "fact")
     assert seen["webhook_events"] == ("webhooks", "landing")
+    assert seen["tenant_report"] == ("askpro", "report")

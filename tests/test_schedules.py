@@ -35,6 +35,7 @@ def test_schedules_run_by_default():
         "facts_every_15_minutes",
         "facts_nightly_reconciliation",
         "availability_every_30_minutes",
+        "tenant_reports_weekly",
     }
     assert all(s.default_status == DefaultScheduleStatus.RUNNING for s in defs.schedules)
 

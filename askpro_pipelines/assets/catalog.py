@@ -13,13 +13,17 @@ from askpro_pipelines.partitions import tenant_day_partitions
 OWNERS = ["team:data-ops"]
 # The asset group names the provider a table comes from; `askpro` tables are derived from both.
 PROVIDER_BY_GROUP = {"calcom": "calcom", "retell": "retell", "askpro": "askpro", "landing": "webhooks"}
+# Assets that write files, not warehouse tables: no table name or column schema.
+REPORTS = frozenset({"tenant_report"})
 
 
 def layer(spec: AssetSpec) -> str:
-    """landing (webhooks as received), dimension (per tenant), fact (per tenant and day) or
-    operations (unpartitioned: api_health, rows per run)."""
+    """landing (webhooks as received), dimension (per tenant), fact (per tenant and day), report (a
+    file) or operations (unpartitioned: api_health, rows per run)."""
     if spec.group_name == "landing":
         return "landing"
+    if spec.key.to_user_string() in REPORTS:
+        return "report"
     if spec.partitions_def is None:
         return "operations"
     return "fact" if spec.partitions_def == tenant_day_partitions else "dimension"
@@ -28,7 +32,11 @@ def layer(spec: AssetSpec) -> str:
 def with_catalog(spec: AssetSpec) -> AssetSpec:
     """The spec with owners, provider/layer tags and the table's column schema."""
     table = spec.key.to_user_string()
-    return spec.replace_attributes(owners=OWNERS).merge_attributes(
-        tags={"provider": PROVIDER_BY_GROUP[spec.group_name or ""], "layer": layer(spec)},
+    tagged = spec.replace_attributes(owners=OWNERS).merge_attributes(
+        tags={"provider": PROVIDER_BY_GROUP[spec.group_name or ""], "layer": layer(spec)}
+    )
+    if table in REPORTS:
+        return tagged
+    return tagged.merge_attributes(
         metadata={"dagster/table_name": table, "dagster/column_schema": column_schema(table)},
     )
