@@ -239,6 +239,9 @@ SHAPES: dict[tuple[str, str], EndpointShape] = {
 
 def values_at(record: Any, path: str) -> Iterator[Any]:
     """The values at a dotted path; `name[]` steps into every item of a list."""
+    if "." not in path and "[" not in path:  # most paths name a top-level field: one lookup
+        value = record.get(path) if isinstance(record, Mapping) else None
+        return iter(() if value is None else (value,))
     current = [record]
     for step in path.split("."):
         many = step.endswith("[]")
@@ -268,11 +271,51 @@ class Seen:
 
 
 @dataclass
-class EndpointObservation:
+class KeySet:
+    """The records that had exactly one set of keys: their count, and the first one's id (with its
+    position among the endpoint's records, so a key's example is its earliest record with an id)."""
+
     records: int = 0
-    keys: dict[str, Seen] = field(default_factory=dict)
+    example: str | None = None
+    position: int = 0
+
+
+@dataclass
+class EndpointObservation:
+    """Per endpoint: records by key set (a page of records shares one or two key sets, so a record
+    costs one lookup instead of one per key) and the enum values seen."""
+
+    records: int = 0
+    key_sets: dict[tuple[str, ...], KeySet] = field(default_factory=dict)
     values: dict[tuple[str, str], Seen] = field(default_factory=dict)
-    missing: dict[str, Seen] = field(default_factory=dict)
+
+    def keys(self) -> dict[str, Seen]:
+        """Each key seen: in how many records, and the earliest of them with an id."""
+        return self._fold(lambda key_set: key_set)
+
+    def missing(self, expected: frozenset[str]) -> dict[str, Seen]:
+        """Each expected key records lacked: in how many, and the earliest of them with an id."""
+        return self._fold(lambda key_set: sorted(expected.difference(key_set)))
+
+    def _fold(self, names: Callable[[tuple[str, ...]], Iterable[str]]) -> dict[str, Seen]:
+        found: dict[str, tuple[Seen, int]] = {}
+        for key_set, group in self.key_sets.items():
+            for name in names(key_set):
+                seen, position = found.get(name, (Seen(), -1))
+                seen.records += group.records
+                if group.example is not None and (seen.example is None or group.position < position):
+                    seen.example, position = group.example, group.position
+                found[name] = (seen, position)
+        return {name: seen for name, (seen, _) in found.items()}
+
+
+_UNNAMED: Any = object()
+
+
+def _example_id(shape: EndpointShape, record: Mapping[str, Any], owner_id: str | None) -> str | None:
+    """A record's id as an example names it (`owner_id` for records without an id of their own)."""
+    record_id = record_id_of(record, shape.id_field)
+    return f"{owner_id} {shape.id_field} {record_id}" if owner_id is not None else record_id
 
 
 class ShapeLog:
@@ -295,19 +338,25 @@ class ShapeLog:
 
     @staticmethod
     def _note(shape: EndpointShape, seen: EndpointObservation, record: Mapping[str, Any], owner_id: str | None) -> None:
-        record_id = record_id_of(record, shape.id_field)
-        if owner_id is not None:
-            record_id = f"{owner_id} {shape.id_field} {record_id}"
         seen.records += 1
-        for key in record:
-            seen.keys.setdefault(str(key), Seen()).add(record_id)
-        for key in shape.expected:
-            if key not in record:
-                seen.missing.setdefault(key, Seen()).add(record_id)
+        key_set = tuple(map(str, record))
+        group = seen.key_sets.get(key_set)
+        if group is None:
+            group = seen.key_sets[key_set] = KeySet()
+        group.records += 1
+        record_id = _UNNAMED  # named only when an example is still wanting (most records need none)
+        if group.example is None:
+            record_id = _example_id(shape, record, owner_id)
+            group.example, group.position = record_id, seen.records
         for path in shape.enums:
             for value in values_at(record, path):
                 if isinstance(value, str) and value.strip():
-                    seen.values.setdefault((path, shape.normalise(value)), Seen()).add(record_id)
+                    found = seen.values.setdefault((path, shape.normalise(value)), Seen())
+                    found.records += 1
+                    if found.example is None:
+                        if record_id is _UNNAMED:
+                            record_id = _example_id(shape, record, owner_id)
+                        found.example = record_id
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per endpoint and key, enum value or missing key, marked known or not."""
@@ -315,11 +364,11 @@ class ShapeLog:
         for endpoint, seen in sorted(self.endpoints.items()):
             shape = SHAPES[(self.api, endpoint)]
             base = {"api": self.api, "endpoint": endpoint}
-            for key, s in sorted(seen.keys.items()):
+            for key, s in sorted(seen.keys().items()):
                 rows.append(base | _row(KEY, key, "", key in shape.known, s))
             for (path, value), s in sorted(seen.values.items()):
                 rows.append(base | _row(VALUE, path, value, value in shape.enums[path], s))
-            for key, s in sorted(seen.missing.items()):
+            for key, s in sorted(seen.missing(shape.expected).items()):
                 rows.append(base | _row(MISSING, key, "", False, s))
         return rows
 

@@ -28,6 +28,7 @@ from askpro_pipelines.partitions import (
     newest_day,
     tenant_day_key,
     tenant_day_partitions,
+    tenant_partitions,
 )
 from askpro_pipelines.tenants import (
     Tenant,
@@ -201,7 +202,14 @@ def split_selection(select: Sequence[str] | None) -> dict[str, list[AssetKey]]:
     from askpro_pipelines.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    known = {key.to_user_string(): key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    # What a sync can run: the tenant and tenant × day assets (and api_health); the weekly report has
+    # its own job and partitions (`askpro report`).
+    synced = (tenant_partitions, tenant_day_partitions, None)
+    known = {
+        key.to_user_string(): key
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable and graph.get(key).partitions_def in synced
+    }
     chosen = list(known) if not select else list(dict.fromkeys(select))
     unknown = sorted(set(chosen) - set(known))
     if unknown:

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
+from benchmarks.figures import FigureContext, figure_modules, figure_rows
 from benchmarks.volume import VOLUME_CALLS_PER_DAY, volume_in_child, volume_rows
 
 warnings.filterwarnings("ignore")  # Dagster preview/beta warnings; the figures are what this prints
@@ -272,6 +273,39 @@ def timed_sync(config, url: str, instance, days: int, select=None):
 def _median_run(runs: list[tuple[float, dict]]) -> tuple[float, dict]:
     """The run with the median time (its CPU split with it)."""
     return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+
+
+def _rounds(floors: list, syncs: list, agains: list, dlts: list[dict]) -> list[dict]:
+    """Each round's seconds (floor, full, second sync, dlt) and its ratios, taken under one load."""
+    rounds = []
+    for i, ((floor_s, _), (sync_s, _), (again_s, _)) in enumerate(zip(floors, syncs, agains, strict=True)):
+        dlt_s = dlts[i].get("seconds") if i < len(dlts) else None
+        rounds.append({"floor_s": round(floor_s, 2), "full_s": round(sync_s, 2), "second_s": round(again_s, 2),
+                       "dlt_s": round(dlt_s, 2) if dlt_s else None, "full_per_floor": round(sync_s / floor_s, 3),
+                       "second_per_full": round(again_s / sync_s, 3),
+                       "full_per_dlt": round(sync_s / dlt_s, 3) if dlt_s else None})  # fmt: skip
+    return rounds
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _round_ratio(r: dict, key: str) -> float | None:
+    """The median over the rounds of one ratio (None when no round has it)."""
+    values = [x[key] for x in r.get("rounds", []) if x.get(key) is not None]
+    return _median(values) if values else None
+
+
+def _median_dlt(dlts: list[dict]) -> dict:
+    """The median dlt run (its seconds and details), with every run's seconds; a skip if none ran."""
+    ran = [d for d in dlts if "skipped" not in d]
+    if not ran:
+        return dlts[0] if dlts else {"skipped": "not run"}
+    median = sorted(ran, key=lambda d: d["seconds"])[len(ran) // 2]
+    return {**median, "runs": [round(d["seconds"], 2) for d in ran]}
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -589,9 +623,11 @@ def run_backend(
                 out["cold_sync_s"], cpu["warm_up"] = cold_s, split.result
                 log(f"{backend}: warm-up sync {cold_s:.1f}s, {len(recorder.requests)} requests recorded")
 
-                # The floor and figure 1 alternate `repeat` times; each figure is the median of its runs
-                # (on a shared 2-core machine one run of either varies by ±15 %).
-                floors, syncs = [], []
+                # The floor, figure 1, figure 3 and the dlt peer (figure 2) alternate `repeat` times, one
+                # round each; each figure is the median of its runs and each ratio the median of the rounds'
+                # ratios (on a shared, loaded 2-core machine one run varies by ±15-30 %; a round's runs
+                # share its load).
+                floors, syncs, agains, dlts = [], [], [], []
                 for attempt in range(repeat):
                     with CpuSplit(simulator.process.pid) as split:
                         floor_s, n_requests, n_bytes = recorder.replay()
@@ -605,8 +641,25 @@ def run_backend(
                         sync_s, report = timed_sync(config, url, instance, days)
                     syncs.append((sync_s, split.result))
                     log(f"{backend}: full sync {sync_s:.1f}s")
+
+                    # Figure 3: the same sync again into the same database, nothing changed.
+                    with CpuSplit(simulator.process.pid) as split:
+                        again_s, again = timed_sync(config, url, instance, days)
+                    agains.append((again_s, split.result))
+                    log(f"{backend}: second sync {again_s:.1f}s, written {_written(again)}")
+
+                    # Figure 2: dlt into the same backend (own fresh database).
+                    if "dlt" not in skip:
+                        dlts.append(
+                            dlt_peer(
+                                dlt_python, dbs.new(f"dlt{attempt}"), os.environ["ASKPRO_SIMULATOR_URL"], days, tmp
+                            )
+                        )
+                        log(f"{backend}: dlt {dlts[-1]}")
                 floor_s, cpu["fetch_floor"] = _median_run(floors)
                 sync_s, cpu["full_sync"] = _median_run(syncs)
+                again_s, cpu["second_sync"] = _median_run(agains)
+                out["rounds"] = _rounds(floors, syncs, agains, dlts)
                 out["fetch_floor"] = {
                     "seconds": floor_s,
                     "requests": n_requests,
@@ -615,18 +668,10 @@ def run_backend(
                 }
                 out["full_sync"] = {"seconds": sync_s, "success": report.runs_ok, "failed_checks": report.failed_checks, "written": _written(report),
                                     "rows": _rows_by_table(report), "runs": [round(t, 2) for t, _ in syncs]}  # fmt: skip
-
-                # Figure 3: the same sync again, nothing changed.
-                with CpuSplit(simulator.process.pid) as split:
-                    again_s, again = timed_sync(config, url, instance, days)
-                cpu["second_sync"] = split.result
-                out["second_sync"] = {"seconds": again_s, "success": again.runs_ok, "written": _written(again)}
-                log(f"{backend}: second sync {again_s:.1f}s, written {_written(again)}")
-
-            # Figure 2: dlt into the same backend (own fresh database).
-            if "dlt" not in skip and "sync" not in skip:
-                out["dlt"] = dlt_peer(dlt_python, dbs.new("dlt"), os.environ["ASKPRO_SIMULATOR_URL"], days, tmp)
-                log(f"{backend}: dlt {out['dlt']}")
+                out["second_sync"] = {"seconds": again_s, "success": again.runs_ok, "written": _written(again),
+                                      "runs": [round(t, 2) for t, _ in agains]}  # fmt: skip
+                if "dlt" not in skip:
+                    out["dlt"] = _median_dlt(dlts)
 
             # Figure 4: backfills of facts in a child process, 10 days vs `days` days, fresh databases.
             if "backfill" not in skip:
@@ -645,6 +690,14 @@ def run_backend(
                     world, dbs.new("wh"), s["webhook_events"], s["concurrency"], tenants_file
                 )
                 log(f"{backend}: webhooks {out['webhooks']}")
+
+            # Figures of their own modules (benchmarks/figures.py: FIGURE_MODULES).
+            ctx = FigureContext(backend=backend, size=size, days=days, tmp=tmp, tenants_file=tenants_file,
+                                spec_overrides=overrides, simulator_url=os.environ["ASKPRO_SIMULATOR_URL"], new_database=dbs.new,
+                                skip=frozenset(skip))  # fmt: skip
+            for name, module in figure_modules(skip):
+                out.setdefault("figures", {})[name] = module.measure(ctx)
+                log(f"{backend}: {name} {out['figures'][name]}")
     finally:
         dbs.drop_all()
     return out
@@ -663,7 +716,7 @@ def table_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
     if "full_sync" not in r:
         return rows + _later_rows(r)
     fs, fl = r["full_sync"], r["fetch_floor"]
-    ratio = fs["seconds"] / fl["seconds"]
+    ratio = _round_ratio(r, "full_per_floor") or fs["seconds"] / fl["seconds"]
     runs = lambda fig: (  # noqa: E731
         f" (median of {', '.join(f'{t:.1f}' for t in fig['runs'])})" if len(fig.get("runs", [])) > 1 else ""
     )
@@ -681,18 +734,22 @@ def table_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
             )
         )
     else:
-        ratio = fs["seconds"] / d["seconds"]
-        rows.append((f"2 dlt rest_api peer [{b}]", f"dlt {d['seconds']:.1f} s ({d.get('scope', '')})", "target ours/dlt ≤0.33",
+        ratio = _round_ratio(r, "full_per_dlt") or fs["seconds"] / d["seconds"]
+        rows.append((f"2 dlt rest_api peer [{b}]", f"dlt {d['seconds']:.1f} s{runs(d)} ({d.get('scope', '')})", "target ours/dlt ≤0.33",
                      f"{ratio:.2f}", _verdict(ratio <= 0.33)))  # fmt: skip
     w = r["second_sync"]["written"]
     changed = w.get("inserted", 0) + w.get("updated", 0) + w.get("deleted", 0)
-    again = r["second_sync"]["seconds"] / fs["seconds"]
-    rows.append((f"3 second sync, no change [{b}]", f"{r['second_sync']['seconds']:.1f} s; ins/upd/del {w.get('inserted', 0)}/{w.get('updated', 0)}/{w.get('deleted', 0)}",
+    again = _round_ratio(r, "second_per_full") or r["second_sync"]["seconds"] / fs["seconds"]
+    rows.append((f"3 second sync, no change [{b}]", f"{r['second_sync']['seconds']:.1f} s{runs(r['second_sync'])}; ins/upd/del {w.get('inserted', 0)}/{w.get('updated', 0)}/{w.get('deleted', 0)}",
                  "0 rows written, ≤0.25× of full", f"{again:.2f}× of full", _verdict(changed == 0 and again <= 0.25)))  # fmt: skip
     return rows + _later_rows(r)
 
 
 def _later_rows(r: dict) -> list[tuple]:
+    return _builtin_later_rows(r) + figure_rows(r["backend"], r.get("figures", {}))
+
+
+def _builtin_later_rows(r: dict) -> list[tuple]:
     rows = []
     b = r["backend"]
     for n, bf in sorted((r.get("backfill") or {}).items(), key=lambda kv: int(kv[0])):
@@ -731,6 +788,14 @@ def render(rows: list[tuple]) -> str:
     widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(5)]
     line = lambda row: "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |"  # noqa: E731
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def _uptime() -> str:
+    """`uptime` now: the machine is shared, its load says how far wall times are slowed."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "load average " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def machine() -> dict:
@@ -776,6 +841,8 @@ def write_results(path: Path, info: dict, results: list[dict], rows: list[tuple]
             continue
         lines.append(f"- {r['backend']}: spec {r['spec']}; rows per table {r['full_sync']['rows']}; "
                      f"fetch floor {r['fetch_floor']}; warm-up (cold simulator) sync {r['cold_sync_s']:.1f} s")  # fmt: skip
+        for i, rnd in enumerate(r.get("rounds", []), 1):
+            lines.append(f"- {r['backend']} round {i} (floor, full, second sync, dlt alternated): {rnd}")
         if r.get("cpu"):
             lines.append(f"- {r['backend']} CPU seconds, sync (client) process vs simulator process: {r['cpu']}")
         if r.get("webhooks"):
@@ -819,6 +886,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_HOME", "")
     os.environ.pop("DAGSTER_HOME")  # ephemeral instances only
 
+    load_before = _uptime()
     results, rows = [], []
     load = None
     if "load" not in skip:
@@ -843,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
     table = render(rows)
     print(table)
     if not args.no_write:
-        info = machine()
+        info = {**machine(), "uptime_before": load_before, "uptime_after": _uptime()}
         (BENCH_DIR / "results.json").write_text(
             json.dumps({"machine": info, "load_s": load, "results": results}, indent=1, default=str)
         )

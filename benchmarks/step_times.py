@@ -27,12 +27,13 @@ def main() -> None:
     parser.add_argument("--detail-processes", type=int, default=2)
     parser.add_argument("--detail-concurrency", type=int, default=8)
     parser.add_argument("--min-step-s", type=float, default=0.05, help="list steps at least this long")
+    parser.add_argument("--second", action="store_true", help="also time a second sync, nothing changed (figure 3)")
     args = parser.parse_args()
     days = args.days or bench.SIZES[args.size]["days"]
     tmp = Path(tempfile.mkdtemp(prefix="askpro-steps-"))
     tenants_file, overrides = bench.bench_tenant(args.size, tmp)
     os.environ.pop("DAGSTER_HOME", None)
-    from dagster import DagsterEventType, DagsterInstance
+    from dagster import DagsterInstance
 
     from askpro_pipelines.sync import run_sync
     from askpro_pipelines.tenants import load_tenants
@@ -47,31 +48,43 @@ def main() -> None:
         for attempt in range(args.repeat):
             instance = DagsterInstance.ephemeral()
             os.environ["ASKPRO_WAREHOUSE_URL"] = f"sqlite:///{tmp / f'main{attempt}.db'}"
-            started, cpu, helpers = time.perf_counter(), time.process_time(), bench._reaped_children_cpu_s()
-            run_sync(
-                config,
-                days=days,
-                until=bench.UNTIL,
-                instance=instance,
-                run_config={"resources": {"retell": {"config": retell}}},
-            )
-            print(f"full sync {time.perf_counter() - started:.2f} s, sync process CPU {time.process_time() - cpu:.2f} s, "
-                  f"helpers' CPU {bench._reaped_children_cpu_s() - helpers:.2f} s ({retell})")  # fmt: skip
-            for run in reversed(instance.get_runs()):
-                logs = instance.all_logs(run.run_id)
-                first, last = logs[0].timestamp, logs[-1].timestamp
-                print(f"  {run.job_name}: {last - first:.2f} s")
-                begun: dict[str, float] = {}
-                for entry in logs:
-                    if not entry.is_dagster_event:
-                        continue
-                    kind = entry.dagster_event.event_type
-                    if kind == DagsterEventType.STEP_START:
-                        begun[entry.step_key] = entry.timestamp
-                    elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-                        took = entry.timestamp - begun[entry.step_key]
-                        if took >= args.min_step_s:
-                            print(f"    at {begun[entry.step_key] - first:5.2f} s  {took:5.2f} s  {entry.step_key}")
+            shown: set[str] = set()
+            for label in ("full", "second") if args.second else ("full",):
+                started, cpu, helpers = time.perf_counter(), time.process_time(), bench._reaped_children_cpu_s()
+                run_sync(
+                    config,
+                    days=days,
+                    until=bench.UNTIL,
+                    instance=instance,
+                    run_config={"resources": {"retell": {"config": retell}}},
+                )
+                print(f"{label} sync {time.perf_counter() - started:.2f} s, sync process CPU {time.process_time() - cpu:.2f} s, "
+                      f"helpers' CPU {bench._reaped_children_cpu_s() - helpers:.2f} s ({retell})")  # fmt: skip
+                print_steps(instance, shown, args.min_step_s)
+
+
+def print_steps(instance, shown: set[str], min_step_s: float) -> None:
+    """Each run not shown yet: its wall time and its steps of at least `min_step_s`."""
+    from dagster import DagsterEventType
+
+    for run in reversed(instance.get_runs()):
+        if run.run_id in shown:
+            continue
+        shown.add(run.run_id)
+        logs = instance.all_logs(run.run_id)
+        first, last = logs[0].timestamp, logs[-1].timestamp
+        print(f"  {run.job_name}: {last - first:.2f} s")
+        begun: dict[str, float] = {}
+        for entry in logs:
+            if not entry.is_dagster_event:
+                continue
+            kind = entry.dagster_event.event_type
+            if kind == DagsterEventType.STEP_START:
+                begun[entry.step_key] = entry.timestamp
+            elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+                took = entry.timestamp - begun[entry.step_key]
+                if took >= min_step_s:
+                    print(f"    at {begun[entry.step_key] - first:5.2f} s  {took:5.2f} s  {entry.step_key}")
 
 
 if __name__ == "__main__":

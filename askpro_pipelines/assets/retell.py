@@ -36,7 +36,7 @@ from askpro_pipelines.warehouse.rows import (
     latest_agent_rows,
     phone_number_rows,
     readable_versions,
-    stored_prompts,
+    stored_versions,
 )
 from askpro_pipelines.warehouse.shapes import replace_shapes
 
@@ -73,7 +73,7 @@ def retell_agent_tables(
     """One pass over the agents (and their LLMs) feeds both tables."""
     tenant = tenants.get(context.partition_key)
     client = retell.client_for(tenant)
-    stored = stored_prompts(warehouse.warehouse, tenant.slug)
+    stored = stored_versions(warehouse.warehouse, tenant.slug)
     versions, touched = readable_versions(client.agent_versions(stored), client.rejected.ids(LLMS))
     links = tenant.dashboard_links()
     tables = {

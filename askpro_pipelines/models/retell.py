@@ -19,7 +19,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -455,9 +455,26 @@ def agent_version_from_raw(raw: Mapping[str, Any]) -> AgentVersion:
     )
 
 
-def agent_version_number_from_raw(raw: Mapping[str, Any], agent_id: str) -> int:
-    """The version number of an item of GET /list-agent-versions/{agent_id} (an int, also when sent as 7.0)."""
-    return validate_record(_RawAgentVersionItem, raw, AGENTS, agent_id).version
+class ListedVersion(NamedTuple):
+    """An item of GET /list-agent-versions/{agent_id}: enough to tell whether a stored version still holds."""
+
+    version: int
+    is_published: bool
+    last_modified: datetime.datetime | None
+
+
+class StoredVersion(NamedTuple):
+    """A published version as the warehouse holds it; `whole` when the agent's row (voice, language,
+    webhook, engine) was stored at this version too, so it may stand in as the agent's latest version."""
+
+    row: AgentVersion
+    whole: bool
+
+
+def listed_version_from_raw(raw: Mapping[str, Any], agent_id: str) -> ListedVersion:
+    """An item of GET /list-agent-versions/{agent_id} (the version an int, also when sent as 7.0)."""
+    item = validate_record(_RawAgentVersionItem, raw, AGENTS, agent_id)
+    return ListedVersion(item.version, bool(item.is_published), item.last_modification_timestamp)
 
 
 def agent_summary_from_raw(raw: Mapping[str, Any]) -> AgentSummary:

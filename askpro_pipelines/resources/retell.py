@@ -24,11 +24,13 @@ from askpro_pipelines.models.retell import (
     LLMS,
     PHONE_NUMBERS,
     AgentVersion,
+    ListedVersion,
     Llm,
     PhoneNumber,
+    StoredVersion,
     agent_summary_from_raw,
     agent_version_from_raw,
-    agent_version_number_from_raw,
+    listed_version_from_raw,
     llm_from_raw,
     phone_number_from_raw,
     unwrap_list,
@@ -99,34 +101,27 @@ class RetellClient:
 
     # ---- agents -----------------------------------------------------------------------------
 
-    def agent_versions(self, stored_prompts: Mapping[tuple[Any, ...], str] | None = None) -> list[AgentVersion]:
+    def agent_versions(self, stored: Mapping[tuple[str, int], StoredVersion] | None = None) -> list[AgentVersion]:
         """Every version of every agent, each with its LLM's (redacted) prompt and prompt hash.
 
-        `stored_prompts` ((agent id, version, LLM id, LLM version, last modified) → prompt, from the
-        warehouse) saves the LLM request of a version that is published now and was then: a
-        published version no longer changes, as an ended call's transcript no longer does.
+        `stored` ((agent id, version) → the published versions the warehouse holds) saves the
+        get-agent?version=N and LLM requests of a version that is published now and was then, with
+        the same modified time: a published version no longer changes, as an ended call's
+        transcript no longer does. Drafts are always read again.
         """
-        versions = self._current_agent_versions() if self._use(AGENTS) == CURRENT else None
+        stored = stored or {}
+        versions = self._current_agent_versions(stored) if self._use(AGENTS) == CURRENT else None
         if versions is None:
             versions = self._legacy_agent_versions()
         unique = {(v.agent_id, v.version): v for v in versions}
-        stored = stored_prompts or {}
-        reused = {
-            key: stored[prompt_key]
-            for key, v in unique.items()
-            if v.is_published
-            and v.llm_id
-            and (prompt_key := (*key, v.llm_id, v.llm_version, v.last_modified)) in stored
-        }
+        reused = {key for key, v in unique.items() if v.is_published and _same_published(v, stored.get(key))}
         self._load_llms(v for key, v in unique.items() if key not in reused)
         return [
-            AgentVersion.model_validate({**v.model_dump(), "prompt": reused[key], "prompt_hash": None})
-            if key in reused
-            else with_prompt(v, self._llm_for(v))
+            _with_stored_prompt(v, stored[key].row) if key in reused else with_prompt(v, self._llm_for(v))
             for key, v in sorted(unique.items())
         ]
 
-    def _current_agent_versions(self) -> list[AgentVersion] | None:
+    def _current_agent_versions(self, stored: Mapping[tuple[str, int], StoredVersion]) -> list[AgentVersion] | None:
         """POST /v2/list-agents gives summaries; each agent's versions are read per page of agents."""
         versions: list[AgentVersion] = []
         key: str | None = None
@@ -142,28 +137,38 @@ class RetellClient:
             summaries = list(self._parse(AGENTS, items, agent_summary_from_raw, endpoint="/v2/list-agents"))
             for summary in summaries:
                 self.agent_tags[summary.agent_id] = {tag.tag: tag.version for tag in summary.tags}
-            versions += self._versions_of([s.agent_id for s in summaries])
+            versions += self._versions_of([s.agent_id for s in summaries], stored)
             if not has_more:
                 self.generation[AGENTS] = CURRENT
                 return versions
 
-    def _versions_of(self, agent_ids: list[str]) -> list[AgentVersion]:
-        """Every version of these agents: the version numbers from GET /list-agent-versions (paged,
-        metadata only), each version's configuration from GET /get-agent?version=N. Accounts that
-        answer 404 there get the legacy GET /get-agent-versions (every version in full) instead."""
+    def _versions_of(
+        self, agent_ids: list[str], stored: Mapping[tuple[str, int], StoredVersion] | None = None
+    ) -> list[AgentVersion]:
+        """Every version of these agents: the versions' metadata from GET /list-agent-versions (paged),
+        each version's configuration from GET /get-agent?version=N unless `stored` holds it unchanged
+        (`_still_stored`). Accounts that answer 404 there get the legacy GET /get-agent-versions
+        (every version in full) instead."""
         if not agent_ids:
             return []
-        numbers = self._version_numbers(agent_ids) if self._use(AGENT_VERSIONS) == CURRENT else None
-        if numbers is not None:
+        listed = self._listed_versions(agent_ids) if self._use(AGENT_VERSIONS) == CURRENT else None
+        if listed is not None:
             self.generation[AGENT_VERSIONS] = CURRENT
-            wanted = [(agent_id, n) for agent_id in agent_ids for n in numbers[agent_id]]
+            kept: list[AgentVersion] = []
+            wanted: list[tuple[str, int]] = []
+            for agent_id in agent_ids:
+                newest = max((item.version for item in listed[agent_id]), default=None)
+                for item in listed[agent_id]:
+                    held = _still_stored(item, (stored or {}).get((agent_id, item.version)), newest)
+                    kept += [held] if held else []
+                    wanted += [] if held else [(agent_id, item.version)]
             requests = [DetailRequest(f"/get-agent/{a}", AGENTS, a, {"version": n}) for a, n in wanted]
             answers = self.details.fetch(self.http, requests)
             found = list(self._parse(AGENTS, answers, agent_version_from_raw, endpoint="/get-agent/{agent_id}"))
             for (agent_id, number), version in zip(wanted, found, strict=True):
                 if (version.agent_id, version.version) != (agent_id, number):
                     raise self._payload_error(AGENTS, f"get-agent?version={number} answered another version", agent_id)
-            return found
+            return kept + found
         self.generation[AGENT_VERSIONS] = LEGACY
         versions: list[AgentVersion] = []
         requests = [DetailRequest(f"/get-agent-versions/{a}", AGENTS, a) for a in agent_ids]
@@ -175,9 +180,10 @@ class RetellClient:
             )
         return versions
 
-    def _version_numbers(self, agent_ids: list[str]) -> dict[str, list[int]] | None:
-        """Each agent's version numbers from every page of GET /list-agent-versions/{id}; None when
-        the account answers 404/405 for the first agent (it lacks the endpoint)."""
+    def _listed_versions(self, agent_ids: list[str]) -> dict[str, list[ListedVersion]] | None:
+        """Each agent's versions (number, published, modified) from every page of GET
+        /list-agent-versions/{id}; None when the account answers 404/405 for the first agent (it
+        lacks the endpoint)."""
 
         def request(agent_id: str, key: str | None) -> DetailRequest:
             params = {"limit": self.page_size, "sort_order": "ascending"} | ({"pagination_key": key} if key else {})
@@ -190,14 +196,14 @@ class RetellClient:
         )
         if probe is None:
             return None
-        numbers: dict[str, list[int]] = {agent_id: [] for agent_id in agent_ids}
+        numbers: dict[str, list[ListedVersion]] = {agent_id: [] for agent_id in agent_ids}
         batch = [(agent_ids[0], probe), *self._fetch_each([request(a, None) for a in agent_ids[1:]])]
         while batch:
             more: list[DetailRequest] = []
             for owner, body in batch:
                 agent_id = str(owner)  # every request here names its agent
                 items, has_more, key = self._unwrap(body, AGENTS)
-                parser = partial(agent_version_number_from_raw, agent_id=agent_id)
+                parser = partial(listed_version_from_raw, agent_id=agent_id)
                 numbers[agent_id] += self._parse(
                     AGENTS, items, parser, endpoint="/list-agent-versions/{agent_id}", owner_id=agent_id
                 )
@@ -510,6 +516,32 @@ class RetellClient:
             return parser(body)
         except RecordError as exc:
             raise self._payload_error(entity, exc.message, exc.record_id or record_id) from None
+
+
+def _still_stored(item: ListedVersion, stored: StoredVersion | None, newest: int | None) -> AgentVersion | None:
+    """The stored version when the listing shows it published with the stored modified time (the
+    agent's newest version only when its agent-level fields were stored with it), else None."""
+    if stored is None or not item.is_published or item.last_modified is None:
+        return None
+    if stored.row.last_modified != item.last_modified or (item.version == newest and not stored.whole):
+        return None
+    return stored.row
+
+
+def _same_published(version: AgentVersion, stored: StoredVersion | None) -> bool:
+    """Whether `stored` holds this published version's prompt: same LLM, LLM version and modified time."""
+    if stored is None or stored.row is version:
+        return stored is not None
+    row = stored.row
+    same_llm = (row.llm_id, row.llm_version) == (version.llm_id, version.llm_version)
+    return bool(version.llm_id) and same_llm and row.last_modified == version.last_modified and row.prompt is not None
+
+
+def _with_stored_prompt(version: AgentVersion, stored: AgentVersion) -> AgentVersion:
+    """`version` with the prompt stored for it (itself when it is the stored version)."""
+    if version is stored:
+        return version
+    return AgentVersion.model_validate({**version.model_dump(), "prompt": stored.prompt, "prompt_hash": None})
 
 
 class RetellResource(ApiResource):

@@ -17,7 +17,7 @@ from askpro_pipelines.models.calcom import (
 )
 from askpro_pipelines.models.calls import Call
 from askpro_pipelines.models.links import DashboardLinks
-from askpro_pipelines.models.retell import AgentVersion, PhoneNumber
+from askpro_pipelines.models.retell import AgentVersion, PhoneNumber, StoredVersion
 
 if TYPE_CHECKING:  # the store imports this module
     from askpro_pipelines.warehouse.store import Warehouse
@@ -240,12 +240,21 @@ def known_transcripts(
     }
 
 
-def stored_prompts(warehouse: "Warehouse", tenant: str) -> dict[tuple[Any, ...], str]:
-    """(agent id, version, LLM id, LLM version, last modified) → stored prompt of each published
-    version synced with one: a published version no longer changes, so a re-sync need not fetch its LLM."""
-    columns = ["agent_id", "version", "llm_id", "llm_version", "last_modified", "is_published", "prompt"]
-    return {
-        (r["agent_id"], r["version"], r["llm_id"], r["llm_version"], r["last_modified"]): r["prompt"]
-        for r in warehouse.read_slice("retell_agent_versions", tenant, columns)
-        if r["is_published"] and r["prompt"] is not None and r["llm_id"]
-    }
+def stored_versions(warehouse: "Warehouse", tenant: str) -> dict[tuple[str, int], StoredVersion]:
+    """(agent id, version) → each published version stored with its prompt (when it has an LLM): a
+    published version no longer changes, so a re-sync that lists it unchanged need not read it again.
+    The agent-level fields (voice, language, webhook, engine) come from `retell_agents` where that row
+    was stored at this version; other versions do not need them (`agent_version_rows`)."""
+    agent_columns = ["agent_id", "version", "voice_id", "language", "webhook_url", "response_engine_type"]
+    agents = {r["agent_id"]: r for r in warehouse.read_slice("retell_agents", tenant, agent_columns)}
+    columns = ["agent_id", "version", "agent_name", "version_title", "is_published", "llm_id", "llm_version"]
+    stored: dict[tuple[str, int], StoredVersion] = {}
+    for r in warehouse.read_slice("retell_agent_versions", tenant, [*columns, "last_modified", "prompt"]):
+        if not r["is_published"] or (r["llm_id"] and r["prompt"] is None):
+            continue
+        agent = agents.get(r["agent_id"])
+        whole = agent is not None and agent["version"] == r["version"]
+        fields = {k: agent[k] for k in agent_columns[2:]} if whole and agent else dict.fromkeys(agent_columns[2:])
+        row = AgentVersion.model_validate({**r, **fields, "prompt_hash": None})
+        stored[(r["agent_id"], r["version"])] = StoredVersion(row, whole)
+    return stored

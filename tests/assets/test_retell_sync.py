@@ -6,8 +6,10 @@ from dagster import AssetKey, build_op_context
 
 from askpro_pipelines.checks import askpro_checks
 from askpro_pipelines.phone_chain import Assignment, NotFound, resolve_phone_number
+from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
 from askpro_simulator.server import Fault
 
@@ -181,3 +183,53 @@ def test_a_resync_reuses_stored_prompts_of_published_versions(sync, simulator, w
     drafts = {(v["llm_id"]) for v in versions if not v["is_published"] and v["llm_id"]}
     # Only drafts (which may still change) are asked for their LLM again; published versions are not.
     assert simulator.request_count("/retell/get-retell-llm") - fetched == len(drafts)
+
+
+def _version_states(wh, slug):
+    rows = wh.read_slice("retell_agent_versions", slug, ["agent_id", "version", "is_published", "last_modified"])
+    return {(r["agent_id"], r["version"]): (r["is_published"], r["last_modified"]) for r in rows}
+
+
+def test_a_resync_reads_only_drafts_and_changed_versions_again(sync, simulator, warehouse_env):
+    select = ["retell_agents", "retell_agent_versions"]
+    slug = "praxis-v2"
+    assert sync(tenant_slugs=[slug], select=select).success
+    wh = Warehouse.from_url(warehouse_env)
+    first = _version_states(wh, slug)
+    drafts = [key for key, (published, _) in first.items() if not published]
+    assert len(drafts) < len(first)  # some versions are published, so there is something to reuse
+    agents_before = {
+        r["agent_id"]: r for r in wh.read_slice("retell_agents", slug, ["agent_id", "version", "voice_id"])
+    }
+
+    fetched = simulator.request_count("/retell/get-agent/")
+    tables = _tables(sync(tenant_slugs=[slug], select=select), slug)
+    assert all((tables[t].inserted, tables[t].updated, tables[t].deleted) == (0, 0, 0) for t in select), tables
+    # Nothing changed: only the drafts are read again with get-agent?version=N.
+    assert simulator.request_count("/retell/get-agent/") - fetched == len(drafts)
+
+    agent_id = sorted(agents_before)[0]
+    resource = RetellResource(backoff_base_s=0.01, max_backoff_s=0.02, max_attempts=2)
+    client = resource.client_for(load_tenants().get(slug))
+    try:
+        published = client.publish_agent(agent_id)
+    finally:
+        client.http.close()
+        resource.teardown_after_execution(None)
+
+    fetched = simulator.request_count("/retell/get-agent/")
+    tables = _tables(sync(tenant_slugs=[slug], select=select), slug)
+    assert tables["retell_agent_versions"].inserted >= 1  # the new draft (and the published copy if there was no draft)
+    after = _version_states(wh, slug)
+    # The version just published (its modified time moved) and every draft, the new one included, are read again.
+    changed = [key for key, state in after.items() if not state[0] or first.get(key) != state]
+    assert (agent_id, published.version) in changed
+    assert simulator.request_count("/retell/get-agent/") - fetched == len(changed)
+    assert after[(agent_id, published.version)][0] is True
+    agent = next(
+        r
+        for r in wh.read_slice("retell_agents", slug, ["agent_id", "version", "voice_id"])
+        if r["agent_id"] == agent_id
+    )
+    assert agent["version"] == max(v for a, v in after if a == agent_id) > agents_before[agent_id]["version"]
+    assert agent["voice_id"] == agents_before[agent_id]["voice_id"]
