@@ -30,7 +30,9 @@ LINK_WINDOW = dt.timedelta(minutes=15)
 NO_BRANCH = "-"
 
 
-def _e164(number: str | None) -> str | None:
+def e164_or_none(number: str | None) -> str | None:
+    """The number in E.164, or None when it is empty or does not parse (calls and bookings carry
+    whatever the caller typed or the phone system sent)."""
     if not number:
         return None
     try:
@@ -52,7 +54,7 @@ def link_calls_to_bookings(calls: Iterable[Mapping[str, Any]], bookings: Iterabl
     by_uid = {b["uid"]: b for b in bookings}
     by_phone: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for booking in bookings:
-        phone = _e164(booking.get("attendee_phone"))
+        phone = e164_or_none(booking.get("attendee_phone"))
         if phone and booking.get("created_at"):
             by_phone[phone].append({**booking, "created_at": _utc(booking["created_at"])})
     links: dict[str, str] = {}
@@ -64,7 +66,7 @@ def link_calls_to_bookings(calls: Iterable[Mapping[str, Any]], bookings: Iterabl
             links[call["call_id"]] = uid
             taken.add(uid)
             continue
-        caller, start = _e164(call.get("from_number")), _utc(call.get("start_utc"))
+        caller, start = e164_or_none(call.get("from_number")), _utc(call.get("start_utc"))
         if not caller or start is None:
             continue
         end = _utc(call.get("end_utc")) or start
@@ -96,7 +98,7 @@ def outcome_rows(
     for call in calls_of_day:
         if call.get("direction") not in (None, "inbound"):
             continue
-        branch = branch_by_number.get(_e164(call.get("to_number")) or "", NO_BRANCH)
+        branch = branch_by_number.get(e164_or_none(call.get("to_number")) or "", NO_BRANCH)
         counts[branch]["inbound_calls"] += 1
         if call["call_id"] in links:
             counts[branch]["calls_with_booking"] += 1

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from askpro_pipelines.analytics.call_rules import analyse_call
-from askpro_pipelines.outcomes import _e164, link_calls_to_bookings
+from askpro_pipelines.outcomes import e164_or_none, link_calls_to_bookings
 from askpro_pipelines.redaction import redact_text
 
 CALL_COLUMNS = [
@@ -82,7 +82,7 @@ def analysis_rows(
                 "direction": call.get("direction"),
                 "agent_id": call.get("agent_id"),
                 "agent_version": call.get("agent_version"),
-                "branch_id": branch_by_number.get(_e164(_our_number(call)) or ""),
+                "branch_id": branch_by_number.get(e164_or_none(_our_number(call)) or ""),
                 **rules,
                 "calcom_booking_uid": matched,
                 "booking_confirmed": (matched is not None) if rules["booking_result"] == "booked" else None,

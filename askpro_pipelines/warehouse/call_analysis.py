@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from askpro_pipelines.analytics.call_analysis import CALL_COLUMNS
-from askpro_pipelines.outcomes import LINK_WINDOW, _e164
+from askpro_pipelines.outcomes import LINK_WINDOW, e164_or_none
 from askpro_pipelines.partitions import day_window
 from askpro_pipelines.tenants import Tenant
 from askpro_pipelines.warehouse.store import Warehouse
@@ -47,7 +47,7 @@ def branch_numbers(wh: Warehouse, tenant: Tenant) -> dict[str, str]:
     found: dict[str, str] = {}
     for branch in sorted(tenant.branches, key=lambda b: b.id, reverse=True):
         for number in branch.phone_numbers:
-            if (e164 := _e164(number)) is not None:
+            if (e164 := e164_or_none(number)) is not None:
                 found[e164] = branch.id
     assigned = sorted(
         wh.read_slice("phone_assignments", tenant.slug, ["phone_number", "branch_id"]),
@@ -55,6 +55,6 @@ def branch_numbers(wh: Warehouse, tenant: Tenant) -> dict[str, str]:
         reverse=True,
     )
     for row in assigned:
-        if row["branch_id"] and (e164 := _e164(row["phone_number"])) is not None:
+        if row["branch_id"] and (e164 := e164_or_none(row["phone_number"])) is not None:
             found[e164] = row["branch_id"]
     return found
