@@ -213,3 +213,12 @@ def test_assets_carry_owners_and_provider_and_layer_tags():
     assert seen["booking_success"] == ("askpro", "fact")
     assert seen["webhook_events"] == ("webhooks", "landing")
     assert seen["tenant_report"] == ("askpro", "report")
+
+
+def test_loading_the_code_location_does_not_import_pandas():
+    """Every run worker and code server loads the definitions; pandas (~0.4 s) loads only where used."""
+    probe = "import sys, askpro_pipelines.definitions; print('pandas' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False"
