@@ -205,13 +205,28 @@ class Recorder:
         listings = [r for r in self.requests if not _is_detail(r[1])]
         details = [r for r in self.requests if _is_detail(r[1])]
         context = multiprocessing.get_context("spawn")
-        with context.Pool(processes) as pool:
-            pool.map(_replay_part, [([], 1)] * processes)  # started and imported before the clock starts
+        pool = context.Pool(processes)
+        try:
+            pool.map_async(_replay_part, [([], 1)] * processes).get(timeout=120)  # started before the clock
             started = time.perf_counter()
             parts = pool.map_async(_replay_part, [(details[i::processes], threads) for i in range(processes)])
             total = _replay_part((listings, 1)) + sum(parts.get(timeout=600))
             seconds = time.perf_counter() - started
+        finally:
+            _close_pool(pool)
         return seconds, len(self.requests), total
+
+
+def _close_pool(pool, timeout_s: float = 60) -> None:
+    """End a pool's workers without `Pool.terminate`, which can hang for good: it races the pool's own
+    thread that replaces workers, then waits for a worker it never signalled (seen here in a quiet run,
+    stuck after the first round). Closing lets each worker finish and exit; the join is bounded."""
+    pool.close()
+    joiner = threading.Thread(target=pool.join, daemon=True)
+    joiner.start()
+    joiner.join(timeout_s)
+    if joiner.is_alive():
+        raise TimeoutError(f"fetch-floor workers did not exit within {timeout_s:.0f} s")
 
 
 def _is_detail(url: str) -> bool:
