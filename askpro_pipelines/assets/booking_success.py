@@ -3,6 +3,7 @@ by branch and by the agent version the calls ran with; and the check that warns 
 rate falls well below its trailing level. The figures: askpro_pipelines/analytics/booking_success.py."""
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from dagster import (
@@ -26,7 +27,7 @@ from askpro_pipelines.analytics.booking_success import (
     RATE_DROP,
     TRAILING_DAYS,
     rate_drops,
-    success_rows,
+    success_rows_by_day,
 )
 from askpro_pipelines.assets.askpro import GROUP, follows_every_updated_day
 from askpro_pipelines.assets.facts import fact_metadata, tenant_days
@@ -34,6 +35,7 @@ from askpro_pipelines.checks import check_result
 from askpro_pipelines.partitions import fact_partitions, tenant_day_key, tenant_day_partitions
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.tenants import Tenant
 
 FIGURES = {
     "calls": "calls",
@@ -77,16 +79,28 @@ def booking_success(
 ) -> MaterializeResult[Any]:
     wh = warehouse.warehouse
     written = []
-    for tenant, day in tenant_days(context, tenants.get):
-        calls = wh.read_slice("call_analysis", tenant.slug, CALL_COLUMNS, day=day)
+    # One read and one grouping per tenant for all days of the run (a single-run range holds many).
+    for tenant, days in _days_by_tenant(tenant_days(context, tenants.get)):
+        calls = wh.read_in("call_analysis", tenant.slug, "day", days, ["day", *CALL_COLUMNS])
         uids = [c["calcom_booking_uid"] for c in calls if c["calcom_booking_uid"]]
         bookings = wh.read_in("calcom_bookings", tenant.slug, "uid", uids, BOOKING_COLUMNS)
         bookings += wh.read_in("calcom_bookings", tenant.slug, "rescheduled_from_uid", uids, BOOKING_COLUMNS)
-        rows = success_rows(calls, bookings, [b.id for b in tenant.branches])
-        written.append(wh.replace_slice("booking_success", tenant.slug, rows, day=day))
-        # Per partition: a range run's days each get their own figures, not the range's totals.
-        context.add_asset_metadata(success_figures(rows), partition_key=tenant_day_key(tenant.slug, day))
+        rows_by_day = success_rows_by_day(calls, bookings, [b.id for b in tenant.branches], days)
+        for day in days:
+            written.append(wh.replace_slice("booking_success", tenant.slug, rows_by_day[day], day=day))
+            # Per partition: a range run's days each get their own figures, not the range's totals.
+            context.add_asset_metadata(
+                success_figures(rows_by_day[day]), partition_key=tenant_day_key(tenant.slug, day)
+            )
     return MaterializeResult(metadata=fact_metadata("booking_success", written, warehouse.display_url))
+
+
+def _days_by_tenant(pairs: Iterable[tuple[Tenant, dt.date]]) -> list[tuple[Tenant, list[dt.date]]]:
+    """(tenant, its days) from (tenant, day) pairs, tenants in their first order."""
+    grouped: dict[str, tuple[Tenant, list[dt.date]]] = {}
+    for tenant, day in pairs:
+        grouped.setdefault(tenant.slug, (tenant, []))[1].append(day)
+    return list(grouped.values())
 
 
 def _drop_text(problem: dict[str, Any]) -> str:
@@ -111,13 +125,18 @@ def booking_success_rate_steady(
 ) -> AssetCheckResult:
     pairs = fact_partitions(context.partition_keys)  # one key, or every day of a single-run range
     problems, checked = [], 0
+    by_tenant: dict[str, list[dt.date]] = {}
     for slug, day in pairs:
+        by_tenant.setdefault(slug, []).append(day)
+    for slug, run_days in by_tenant.items():
         tenant = tenants.get(slug).slug
-        first, after = day - dt.timedelta(days=TRAILING_DAYS), day + dt.timedelta(days=1)
+        # One read per tenant: the run's days and the trailing days before the first of them.
+        first, after = min(run_days) - dt.timedelta(days=TRAILING_DAYS), max(run_days) + dt.timedelta(days=1)
         rows = warehouse.warehouse.read_range("booking_success", tenant, "day", first, after)
         branch_rows = [r for r in rows if r["grouping"] == "branch"]
-        checked += sum(1 for r in branch_rows if r["day"] == day)
-        problems += [{"tenant": tenant, **p} for p in rate_drops(branch_rows, day)]
+        for day in run_days:
+            checked += sum(1 for r in branch_rows if r["day"] == day)
+            problems += [{"tenant": tenant, **p} for p in rate_drops(branch_rows, day)]
     days = sorted({str(day) for _, day in pairs})
     label = f"{pairs[0][0]} {days[0]}" + (f"…{days[-1]}" if len(days) > 1 else "")
     return check_result(
