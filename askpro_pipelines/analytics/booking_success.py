@@ -26,7 +26,7 @@ branch seen (`-`: no branch claims the number), one `agent_version` row per
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     # Imported where used: pandas costs ~0.4 s, and every run worker and code server loads this
@@ -204,7 +204,8 @@ def success_rows_by_day(
     ):
         figures: dict[Any, dict[str, dict[str, Any]]] = {day: {} for day in days}
         if not frame.empty:
-            for (day, group), values in _aggregate(frame, key).to_dict("index").items():
+            for index, values in _aggregate(frame, key).to_dict("index").items():
+                day, group = cast(tuple[Any, Any], index)
                 figures.setdefault(day, {})[str(group)] = {str(name): value for name, value in values.items()}
         for day in days:
             for group_key in sorted(set(always) | set(figures[day])):
