@@ -765,6 +765,8 @@ def _later_rows(r: dict) -> list[tuple]:
 
 
 def _builtin_later_rows(r: dict) -> list[tuple]:
+    from askpro_pipelines.sensors.webhooks import TICK_SECONDS
+
     rows = []
     b = r["backend"]
     for n, bf in sorted((r.get("backfill") or {}).items(), key=lambda kv: int(kv[0])):
@@ -788,7 +790,7 @@ def _builtin_later_rows(r: dict) -> list[tuple]:
                      "p99 ≤25 ms", f"{wh['p99_ms'] / 25:.2f}× of target", _verdict(wh["p99_ms"] <= 25)))  # fmt: skip
         tick = max(t["seconds"] for t in wh["sensor_ticks"])
         rows.append((f"5 landing → run request [{b}]", f"one tick {tick * 1000:.0f} ms ({sum(t['run_requests'] for t in wh['sensor_ticks'])} run requests)",
-                     "bound: 15 s interval + tick", f"≤{15 + tick:.1f} s", "info"))  # fmt: skip
+                     f"bound: {TICK_SECONDS} s interval + tick", f"≤{TICK_SECONDS + tick:.1f} s", "info"))  # fmt: skip
     return rows
 
 

@@ -21,6 +21,7 @@ def test_docker_instance_config_loads_with_the_docker_run_launcher(postgres_url,
         assert launcher.image == "registry.example/askpro-pipelines:test"
         assert "ASKPRO_WAREHOUSE_URL" in launcher.env_vars
         assert instance.run_retries_enabled and not instance.run_retries_retry_on_asset_or_op_failure
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
 
 
 def test_helm_values_name_the_code_location_and_the_k8s_launcher():
@@ -29,6 +30,7 @@ def test_helm_values_name_the_code_location_and_the_k8s_launcher():
     assert deployment["dagsterApiGrpcArgs"] == ["-m", "askpro_pipelines.definitions", "-a", "defs"]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["dagsterDaemon"]["runRetries"]["retryOnAssetOrOpFailure"] is False
+    assert values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["dequeueIntervalSeconds"] == 1
 
 
 def test_dockerfile_serves_the_code_location():

@@ -33,6 +33,9 @@ def test_production_instance_runs_a_sync_on_postgres(
     with DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.run_coordinator.dequeue_interval_seconds == 1  # webhook freshness (issue 15)
+        per_tenant = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert per_tenant == [{"key": "askpro/tenant", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
         assert instance.run_retries_enabled and not instance.run_retries_retry_on_asset_or_op_failure
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 3
 

@@ -8,7 +8,10 @@ Each tick:
    crashed before Dagster created the run, or the run was deleted) is requested again under the
    same run key.
 2. **Batch** pending events by target and partition (many events → few runs) and request one
-   run each.
+   run each. A batch whose target and partition already have a run waiting in the queue joins that
+   run instead (**coalescing**): the run has not started, so when it does it fetches the tenant-day
+   or the dimensions from the API after these events landed and covers them. Under a burst a
+   partition has at most one waiting run however short the tick, which protects the APIs.
 3. Report the landing table (`webhook_events`) as materialized when new events arrived, with the
    counts by status (dead letters included) as metadata; the cursor is the newest event id seen
    and the number of committed ticks (the generation).
@@ -58,6 +61,11 @@ from askpro_pipelines.webhooks.store import LandedEvent, WebhookStore
 
 MAX_ATTEMPTS = 3
 BATCH_LIMIT = 2000
+# The sensor daemon evaluates sensors at most every 5 s (dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME),
+# so a shorter interval buys nothing; coalescing (module docstring) keeps bursts to few runs.
+TICK_SECONDS = 5
+# Runs that exist but have not started: events joining them are covered by their fetch.
+WAITING_STATUSES = (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED)
 
 BOOKING_ASSETS = ("calcom_bookings", "booking_outcomes")
 CALL_ASSETS = ("retell_calls", "retell_call_transcripts", "booking_outcomes")
@@ -128,27 +136,33 @@ def _bookkeeping_key(kind: str, provider: str, events: list[LandedEvent], genera
     return f"{kind}:{provider}:{hashlib.sha256(f'{generation}|{covered}'.encode()).hexdigest()[:20]}"
 
 
-def settle(
-    context: SensorEvaluationContext, store: WebhookStore, provider: str
-) -> tuple[dict[str, int], dict[str, list[LandedEvent]]]:
-    """Close the loop on earlier run requests.
+@dataclass
+class Settled:
+    """What settling earlier run requests found, by run key."""
 
-    Returns counts of processed / retried / dead events, and the queued batches (by run key)
-    whose run does not exist, to be requested again under their own key.
-    """
+    counts: dict[str, int]  # processed / retried / dead events
+    orphaned: dict[str, list[LandedEvent]]  # batches whose run does not exist: request again
+    waiting: dict[str, list[LandedEvent]]  # batches whose run exists and has not started
+
+
+def settle(context: SensorEvaluationContext, store: WebhookStore, provider: str) -> Settled:
+    """Close the loop on earlier run requests (see `Settled`)."""
     outcome = {"processed": 0, "retried": 0, "dead": 0}
     by_key: dict[str, list[LandedEvent]] = defaultdict(list)
     for event in store.queued(provider):
         if event.run_key:
             by_key[event.run_key].append(event)
     orphaned: dict[str, list[LandedEvent]] = {}
+    waiting: dict[str, list[LandedEvent]] = {}
     for run_key in sorted(by_key):
         runs = context.instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
         if not runs:
             orphaned[run_key] = by_key[run_key]
             continue
         run = runs[0]
-        if run.status == DagsterRunStatus.SUCCESS:
+        if run.status in WAITING_STATUSES:
+            waiting[run_key] = by_key[run_key]
+        elif run.status == DagsterRunStatus.SUCCESS:
             outcome["processed"] += store.mark_processed(run_key)
         elif run.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
             retried, dead = store.mark_failed(run_key, f"run {run.run_id} ended {run.status.value}", MAX_ATTEMPTS)
@@ -156,7 +170,7 @@ def settle(
             outcome["dead"] += dead
             if dead:
                 context.log.warning(f"{dead} {provider} webhook event(s) of run {run.run_id} are dead letters")
-    return outcome, orphaned
+    return Settled(outcome, orphaned, waiting)
 
 
 TARGETS = {t.name: t for t in (BOOKINGS, CALLS, CALCOM_DIMENSIONS, RETELL_DIMENSIONS)}
@@ -201,7 +215,8 @@ def evaluate(
 ) -> SensorResult:
     """One tick of a provider's webhook sensor (see the module docstring)."""
     store = WebhookStore(warehouse.warehouse.engine)
-    settled, orphaned = settle(context, store, provider)
+    settlement = settle(context, store, provider)
+    settled, orphaned = settlement.counts, settlement.orphaned
     config = tenants.load()
     cursor = json.loads(context.cursor) if context.cursor else {}
     last_id, generation = int(cursor.get("last_id", 0)), int(cursor.get("generation", 0))
@@ -234,7 +249,13 @@ def evaluate(
             store.mark_failed(run_key, "tenant is no longer in the tenants file", max_attempts=1)
         else:
             store.mark_processed(run_key)
+    waiting_runs = {locate(provider, events[0], config): key for key, events in settlement.waiting.items()}
+    coalesced = 0
     for (target_name, partition), events in sorted(batches.items()):
+        if (waiting_key := waiting_runs.get((target_name, partition))) is not None:
+            store.mark_queued([e.id for e in events], waiting_key)
+            coalesced += len(events)
+            continue
         run_key = batch_run_key(provider, target_name, partition, events, generation)
         run_requests.append(_run_request(provider, TARGETS[target_name], partition, events, run_key))
         store.mark_queued([e.id for e in events], run_key)
@@ -256,6 +277,7 @@ def evaluate(
                     "provider": provider,
                     "new_events": MetadataValue.int(sum(1 for e in pending if e.id > last_id)),
                     "runs_requested": MetadataValue.int(len(run_requests)),
+                    "joined_waiting_runs": MetadataValue.int(coalesced),
                     **{f"status/{status}": MetadataValue.int(n) for status, n in sorted(counts.items())},
                     **{f"settled/{name}": MetadataValue.int(n) for name, n in settled.items()},
                 },
@@ -275,7 +297,7 @@ def evaluate(
 @sensor(
     name="calcom_webhook_sensor",
     jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job],
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=TICK_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description="Requests runs for Cal.com webhook events landed in webhook_events (bookings → tenant-day facts).",
 )
@@ -288,7 +310,7 @@ def calcom_webhook_sensor(
 @sensor(
     name="retell_webhook_sensor",
     jobs=[sync_dimensions_job, sync_facts_job],
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=TICK_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description="Requests runs for Retell webhook events landed in webhook_events (calls → tenant-day facts).",
 )

@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 import pytest
-from dagster import DagsterInstance, SensorResult, build_sensor_context
+from dagster import DagsterInstance, DagsterRunStatus, SensorResult, build_sensor_context
 
 from askpro_pipelines.definitions import defs
 from askpro_pipelines.partitions import tenant_day_key
@@ -253,3 +253,59 @@ def test_run_keys_are_a_digest_of_the_events_and_the_generation(store, instance,
     assert key.startswith("webhook:calcom:bookings:p:a0:")
     assert key != batch_run_key("calcom", "bookings", "p", events[:2], 4)
     assert key != batch_run_key("calcom", "bookings", "p", events, 5)
+
+
+def _queue(instance, request):
+    """The requested run as the daemon's queue holds it: created with its code origin, status QUEUED."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    location = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="askpro_pipelines.definitions", attribute="defs")
+    )
+    origin = RemoteRepositoryOrigin(location, "__repository__").get_job_origin(request.job_name)
+    return instance.create_run_for_job(
+        job_def=defs.resolve_job_def(request.job_name),
+        status=DagsterRunStatus.QUEUED,
+        remote_job_origin=origin,
+        asset_selection=set(request.asset_selection),
+        tags={**request.tags, "dagster/run_key": request.run_key, "dagster/partition": request.partition_key},
+    )
+
+
+def test_events_for_a_partition_whose_run_waits_in_the_queue_join_that_run(
+    store, instance, warehouse_env, simulator, tenants_file
+):
+    """Under a burst, a partition gets one waiting run, not one per tick: the run has not fetched yet,
+    so it covers events landed before it starts. Once it has started, new events get a run of their own."""
+    day = dt.date.today()
+    first_ids = _land(store, "retell", "call_ended", 2, day=day)
+    first = _tick(retell_webhook_sensor, instance, warehouse_env)
+    (request,) = first.run_requests
+    waiting = _queue(instance, request)
+
+    # Two more ticks while the run waits: a second day gets its own run, the same day joins the waiting one.
+    joined_ids = _land(store, "retell", "call_analyzed", 3, day=day, prefix="j")
+    _land(store, "retell", "call_ended", 1, day=day - dt.timedelta(days=1), prefix="y")
+    second = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=first.cursor)
+    assert [r.partition_key for r in second.run_requests] == [
+        str(tenant_day_key("praxis-v2", day - dt.timedelta(days=1)))
+    ]
+    assert second.asset_events[0].metadata["joined_waiting_runs"].value == 3
+    queued = {e.id: e.run_key for e in store.queued("retell")}
+    assert {queued[i] for i in first_ids + joined_ids} == {request.run_key}
+
+    # The daemon launches the waiting run (executed here under its run key) and it succeeds: all five
+    # events it covers are processed.
+    instance.delete_run(waiting.run_id)
+    fast = {"resources": {"retell": {"config": {"backoff_base_s": 0.01}}}}
+    assert _run(instance, request, fast).success
+    third = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=second.cursor)
+    assert third.asset_events[0].metadata["settled/processed"].value == 5
+    assert {e.id for e in store.list(status="processed")} >= set(first_ids + joined_ids)
+
+    # A run that has started (or ended) takes no more events: a new one is requested for them.
+    _land(store, "retell", "call_analyzed", 1, day=day, prefix="late")
+    later = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=third.cursor)
+    (today_run,) = [r for r in later.run_requests if r.partition_key == str(tenant_day_key("praxis-v2", day))]
+    assert today_run.run_key != request.run_key and today_run.tags["askpro/webhook_events"] == "1"
