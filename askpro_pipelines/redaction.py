@@ -43,6 +43,8 @@ _SECRET_NAME_SUFFIXES = (
     "credentials",
 )
 
+_SECRET_NAME_SUFFIX_BYTES = tuple(suffix.encode("ascii") for suffix in _SECRET_NAME_SUFFIXES)
+
 # Secret-looking text inside strings. Each pattern keeps a harmless prefix so a reader still sees
 # what kind of secret was there; the masked text no longer matches, so redaction is idempotent.
 _STRING_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -139,14 +141,48 @@ def redact_secrets(value: Any) -> Any:
     return value
 
 
+# JSON string escapes other than \u: each stands for one character that is never a letter, digit,
+# '_' or '=' (a quote, backslash, slash or control character), i.e. never part of a needle or a name.
+_SIMPLE_ESCAPE = re.compile(r"\\.")
+_NOT_ALNUM_BYTES = bytes(b for b in range(128) if not (48 <= b <= 57 or 97 <= b <= 122))
+
+
+def json_text_may_hold_secret(text: str) -> bool:
+    """False only when `redact_secrets(json.loads(text))` surely changes nothing; cheap on the text.
+
+    Walking a parsed Retell call (word-level transcript: thousands of small objects) cost ~0.3 ms,
+    the receiver's largest CPU item. Both of redaction's triggers are visible in the text itself:
+    every string and key it could change holds a needle of `redact_text` (checked in the whole text,
+    lower-cased as `redact_text` does), and a secret field name is a key that, lower-cased with
+    non-alphanumerics removed, ends with a secret suffix (checked in the whole text squashed the
+    same way, where each key's squashed form is a substring). Simple escapes are blanked first
+    (their character is never part of a needle or a name); a `\\u` escape can spell any letter,
+    so a text holding one always takes the full walk. Neighbouring strings can only add matches:
+    a False is exact, a True merely means "walk it".
+    """
+    if "\\u" in text:
+        return True
+    lowered = text.lower()
+    if "\\" in lowered:
+        lowered = _SIMPLE_ESCAPE.sub(" ", lowered)
+    if any(needle in lowered for needle in _ALL_NEEDLES):
+        return True
+    # After lower(), as in is_secret_name (which also drops non-ASCII: 'ß' is no letter a-z).
+    squashed = lowered.encode("ascii", "ignore").translate(None, _NOT_ALNUM_BYTES)
+    return any(suffix in squashed for suffix in _SECRET_NAME_SUFFIX_BYTES)
+
+
 def redacted_json(text: str, parsed: Any) -> str:
     """What to store of a JSON body already parsed: its own text when the parsed value holds no
     secret (the provider's bytes, escapes and all), else the redacted value re-serialised.
 
     The redaction runs on the parsed value, never on the text, so a secret cannot hide behind
-    JSON escapes. Non-ASCII stays readable unless the body holds an unpaired surrogate, which
-    only an escape can carry into a UTF-8 column.
+    JSON escapes (`json_text_may_hold_secret` only skips the walk when the text proves it moot).
+    Non-ASCII stays readable unless the body holds an unpaired surrogate, which only an escape
+    can carry into a UTF-8 column.
     """
+    if not json_text_may_hold_secret(text):
+        return text
     redacted = redact_secrets(parsed)
     if redacted == parsed or json.dumps(redacted) == json.dumps(parsed):  # the second: NaN != NaN
         return text

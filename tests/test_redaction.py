@@ -4,12 +4,17 @@ masks every known secret (API keys registered by the HTTP client, the alert webh
 import json
 import logging
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from askpro_pipelines.redaction import (
     MASK,
     REDACTED,
     SecretLogFilter,
     install_log_redaction,
+    json_text_may_hold_secret,
     redact_known,
+    redact_secrets,
     redacted_json,
     register_secret,
 )
@@ -28,6 +33,81 @@ def test_a_secret_behind_json_escapes_is_found_in_the_parsed_body():
 def test_a_body_without_secrets_keeps_its_bytes():
     text = '{ "a" : "Grüße\\u00e9", "b": [1, 2.50], "c": NaN }'
     assert redacted_json(text, json.loads(text)) is text
+
+
+# Text built from pieces of needles and secret names, separators, escapes and letters that lower-case
+# to ASCII (the Kelvin sign K is 'k' once lower-cased), so the generator often lands close to a match.
+_PIECES = st.sampled_from(
+    [
+        "k",
+        "e",
+        "y",
+        "ke",
+        "ey",
+        "_",
+        "-",
+        " ",
+        ".",
+        "\n",
+        '"',
+        "\\",
+        "/",
+        "=",
+        "?",
+        "api",
+        "Api",
+        "API",
+        "tok",
+        "en",
+        "sec",
+        "ret",
+        "pass",
+        "w",
+        "ord",
+        "bearer ",
+        "cal_",
+        "live_",
+        "key_",
+        "auth",
+        "sig",
+        "cred",
+        "ential",
+        "\u212a",
+        "ß",
+        "é",
+        "Grüße",
+        "x",
+        "0123456789abcdef0123456789",
+    ]
+)
+_TEXT = st.lists(_PIECES, max_size=8).map("".join)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_JSON, st.booleans())
+@example({"X-Api-K_ey": "v"}, True)
+@example({"to\u212aen": "v"}, False)
+@example({"auth\norization": "v"}, True)  # an escape's letter must not split a needle-free name
+@example({"pass\tphrase": "v"}, False)
+@example({"note": "a\nkey_0123456789abcdef0123456789"}, True)
+def test_the_text_precheck_never_skips_a_value_redaction_would_change(value, ensure_ascii):
+    """The receiver skips the walk when the text shows no trace of a secret: that must be exact."""
+    text = json.dumps(value, ensure_ascii=ensure_ascii)
+    if not json_text_may_hold_secret(text):
+        assert redact_secrets(json.loads(text)) == json.loads(text)
+
+
+def test_the_text_precheck_lets_ordinary_bodies_skip_the_walk():
+    call = {"event": "call_ended", "call": {"call_id": "c1", "transcript": "Agent: Guten Tag\nUser: Hallo"}}
+    assert not json_text_may_hold_secret(json.dumps(call))
+    assert json_text_may_hold_secret(json.dumps({"call": {"Api_Key": "x"}}))
+    assert json_text_may_hold_secret(json.dumps({"url": "https://h.test/?sig=abc"}))
+    assert json_text_may_hold_secret('{"n":"\\u006bey_0123456789abcdef0123456789"}')
 
 
 def test_one_filter_masks_client_keys_and_the_alert_webhook_url(caplog):
