@@ -309,3 +309,15 @@ def test_events_for_a_partition_whose_run_waits_in_the_queue_join_that_run(
     later = _tick(retell_webhook_sensor, instance, warehouse_env, cursor=third.cursor)
     (today_run,) = [r for r in later.run_requests if r.partition_key == str(tenant_day_key("praxis-v2", day))]
     assert today_run.run_key != request.run_key and today_run.tags["askpro/webhook_events"] == "1"
+
+
+def test_the_webhook_sensors_tick_on_every_loop_of_the_sensor_daemon():
+    """Their minimum interval stays below the daemon's loop: one equal to it skipped every other loop
+    whenever a sensor was reached earlier in the loop than the time before (ticks 10 s apart)."""
+    from dagster._daemon.sensor import MIN_INTERVAL_LOOP_TIME
+
+    for name in ("calcom_webhook_sensor", "retell_webhook_sensor"):
+        sensor = defs.resolve_sensor_def(name)
+        assert sensor.default_status.value == "RUNNING"
+        assert sensor.minimum_interval_seconds is not None
+        assert sensor.minimum_interval_seconds <= MIN_INTERVAL_LOOP_TIME - 2, name
