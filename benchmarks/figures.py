@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 # Add a module's dotted name here to have `benchmarks.run` measure it and report its rows.
-FIGURE_MODULES: tuple[str, ...] = ()
+FIGURE_MODULES: tuple[str, ...] = ("benchmarks.freshness",)
 
 
 @dataclass(frozen=True)
