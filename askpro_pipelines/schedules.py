@@ -3,7 +3,8 @@
 - `dimensions_hourly` (:05 every hour): every tenant's dimensions (event types, staff, working
   hours, Retell agents, numbers, phone assignments).
 - `facts_every_15_minutes`: today's and yesterday's bookings, calls and outcomes of every tenant,
-  by the tenant's local calendar (late calls and edits around midnight land on the right day).
+  by the tenant's local calendar (late calls and edits around midnight land on the right day), as
+  one run per tenant over both days.
 - `facts_nightly_reconciliation` (checked at :15 every hour): at 03:15 local time of each tenant, the last
   `RECONCILE_DAYS` days again in one single-run range, to catch webhooks that never arrived.
 
@@ -75,14 +76,23 @@ def facts_every_15_minutes(
     requests = []
     for tenant in _scheduled_tenants(context, tenants):
         today = _local_today(tenant, moment)
-        for day in (today - dt.timedelta(days=1), today):
-            if not is_offered_day(day, moment):  # yesterday, when the history starts today
-                continue
-            key = tenant_day_key(tenant.slug, day)
-            requests.append(
-                RunRequest(run_key=f"facts:{key}:{stamp}", partition_key=str(key), tags={"askpro/tenant": tenant.slug})
-            )
+        yesterday = today - dt.timedelta(days=1)
+        first = yesterday if is_offered_day(yesterday, moment) else today  # today only, when the history starts today
+        requests.append(_facts_range_request(tenant.slug, first, today, run_key=f"facts:{tenant.slug}:{stamp}"))
     return requests or SkipReason("no tenant partitions yet")
+
+
+def _facts_range_request(slug: str, first: dt.date, last: dt.date, run_key: str) -> RunRequest:
+    """One run for a tenant's days `first`..`last`: each run costs a process start and a code load
+    (~2 s of CPU), so a tick pays it once per tenant, not once per tenant-day (issue 15, fleet)."""
+    return RunRequest(
+        run_key=run_key,
+        tags={
+            "askpro/tenant": slug,
+            "dagster/asset_partition_range_start": str(tenant_day_key(slug, first)),
+            "dagster/asset_partition_range_end": str(tenant_day_key(slug, last)),
+        },
+    )
 
 
 @schedule(
@@ -106,16 +116,7 @@ def facts_nightly_reconciliation(
             first += dt.timedelta(days=1)
         if first > last:
             continue
-        requests.append(
-            RunRequest(
-                run_key=f"reconcile:{tenant.slug}:{last}",
-                tags={
-                    "askpro/tenant": tenant.slug,
-                    "dagster/asset_partition_range_start": str(tenant_day_key(tenant.slug, first)),
-                    "dagster/asset_partition_range_end": str(tenant_day_key(tenant.slug, last)),
-                },
-            )
-        )
+        requests.append(_facts_range_request(tenant.slug, first, last, run_key=f"reconcile:{tenant.slug}:{last}"))
     return requests or SkipReason(f"no tenant is at {RECONCILE_LOCAL_HOUR:02d}:xx local time")
 
 
