@@ -51,9 +51,16 @@ def with_freshness(spec: AssetSpec) -> AssetSpec:
     return spec.replace_attributes(freshness_policy=policy)
 
 
+# The automation's runs carry this tag; the instance config lets one of them run at a time. A tick
+# asks for several runs at once (one per changed tenant-day), each paying a process start and a code
+# load (2-3 s of CPU): started together on 2 cores they held back the runs that land webhooks for
+# 10-20 s (benchmarks/freshness.py). Derived tables can wait; fresh mirror rows cannot.
+DERIVED_RUN_TAG = "askpro/derived"
+
 derived_assets_automation = AutomationConditionSensorDefinition(
     "derived_assets_automation",
     target=AssetSelection.assets(*DERIVED_ASSETS),
+    run_tags={DERIVED_RUN_TAG: "automation"},
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
     description="Refreshes phone_assignments, booking_outcomes, call_analysis and booking_success when their "

@@ -6,6 +6,7 @@ booking_outcomes (and booking_success) up to date for each of those days, not on
 """
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -75,3 +76,17 @@ def test_a_bookings_backfill_over_past_days_refreshes_outcomes_of_each_day(sync,
     assert {str(key) for key in third.get_requested_partitions(CALL_ANALYSIS)} == day
     assert {str(key) for key in third.get_requested_partitions(SUCCESS)} == day
     assert third.total_requested == 2
+
+
+def test_the_automation_tags_its_runs_so_the_instance_runs_one_at_a_time():
+    """deploy/dagster.yaml limits runs with this tag to one: the automation's run starts do not crowd
+    out the runs that land webhooks (benchmarks/freshness.py)."""
+    import yaml
+
+    from askpro_pipelines.policies import DERIVED_RUN_TAG
+
+    sensor = defs.resolve_sensor_def("derived_assets_automation")
+    assert sensor.run_tags == {DERIVED_RUN_TAG: "automation"}
+    deploy = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
+    limits = yaml.safe_load(deploy.read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {"key": DERIVED_RUN_TAG, "limit": 1} in limits

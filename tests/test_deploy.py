@@ -22,6 +22,7 @@ def test_docker_instance_config_loads_with_the_docker_run_launcher(postgres_url,
         assert "ASKPRO_WAREHOUSE_URL" in launcher.env_vars
         assert instance.run_retries_enabled and not instance.run_retries_retry_on_asset_or_op_failure
         assert instance.run_coordinator.dequeue_interval_seconds == 1
+        assert instance.run_coordinator.dequeue_use_threads and instance.run_coordinator.dequeue_num_workers == 4
 
 
 def test_helm_values_name_the_code_location_and_the_k8s_launcher():
@@ -30,7 +31,9 @@ def test_helm_values_name_the_code_location_and_the_k8s_launcher():
     assert deployment["dagsterApiGrpcArgs"] == ["-m", "askpro_pipelines.definitions", "-a", "defs"]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["dagsterDaemon"]["runRetries"]["retryOnAssetOrOpFailure"] is False
-    assert values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["dequeueIntervalSeconds"] == 1
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queue["dequeueIntervalSeconds"] == 1
+    assert queue["dequeueUseThreads"] is True and queue["dequeueNumWorkers"] == 4
 
 
 def test_dockerfile_serves_the_code_location():

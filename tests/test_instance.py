@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, DagsterInvalidInvocationError
 
 from askpro_pipelines.instance import STORAGE_DATABASES, dagster_home, open_instance
+from askpro_pipelines.policies import DERIVED_RUN_TAG
 from askpro_pipelines.sync import run_sync
 from askpro_pipelines.tenants import load_tenants
 
@@ -34,8 +35,12 @@ def test_production_instance_runs_a_sync_on_postgres(
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.run_coordinator.dequeue_interval_seconds == 1  # webhook freshness (issue 15)
+        assert instance.run_coordinator.dequeue_use_threads  # launches overlap (benchmarks/freshness.py)
         per_tenant = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-        assert per_tenant == [{"key": "askpro/tenant", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
+        assert per_tenant == [
+            {"key": "askpro/tenant", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+            {"key": DERIVED_RUN_TAG, "limit": 1},  # the automation's runs, one at a time
+        ]
         assert instance.run_retries_enabled and not instance.run_retries_retry_on_asset_or_op_failure
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 3
 
