@@ -352,6 +352,7 @@ def measure_freshness(tmp: Path, new_database: Callable[[str], str], n_events: i
                         "started": r.start_time,
                         "ended": r.end_time,
                         "status": r.dagster_run.status.value,
+                        "derived": r.dagster_run.tags.get("askpro/derived"),
                     }
                     for r in instance.get_run_records()
                 ]
