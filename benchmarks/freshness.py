@@ -353,10 +353,11 @@ def measure_freshness(tmp: Path, new_database: Callable[[str], str], n_events: i
                         "ended": r.end_time,
                         "status": r.dagster_run.status.value,
                         "derived": r.dagster_run.tags.get("askpro/derived"),
+                        "scheduled": "dagster/schedule_name" in r.dagster_run.tags,
                     }
                     for r in instance.get_run_records()
                 ]
-                schedule_runs = [run["by"] for run in all_runs if run["by"] and "schedule" in run["by"]]
+                schedule_runs = [run["by"] for run in all_runs if run["scheduled"]]
                 instance.dispose()
         finally:
             engine.dispose()
