@@ -3,15 +3,18 @@ masks every known secret (API keys registered by the HTTP client, the alert webh
 
 import json
 import logging
+import sys
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from askpro_pipelines.redaction import (
+    _LOWER_TO_ASCII_UTF8,
     MASK,
     REDACTED,
     SecretLogFilter,
     install_log_redaction,
+    json_bytes_may_hold_secret,
     json_text_may_hold_secret,
     redact_known,
     redact_secrets,
@@ -73,6 +76,7 @@ _PIECES = st.sampled_from(
         "cred",
         "ential",
         "\u212a",
+        "\u0130",
         "ß",
         "é",
         "Grüße",
@@ -100,6 +104,27 @@ def test_the_text_precheck_never_skips_a_value_redaction_would_change(value, ens
     text = json.dumps(value, ensure_ascii=ensure_ascii)
     if not json_text_may_hold_secret(text):
         assert redact_secrets(json.loads(text)) == json.loads(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_JSON, st.booleans())
+@example({"to\u212aen": "v"}, False)
+@example({"\u0130": "b\u0130"}, False)
+@example({"auth\norization": "v"}, True)
+def test_the_bytes_precheck_answers_as_the_text_precheck(value, ensure_ascii):
+    """The receiver asks the raw body; the answer must be the text's, escapes and Unicode included."""
+    text = json.dumps(value, ensure_ascii=ensure_ascii)
+    assert json_bytes_may_hold_secret(text.encode("utf-8", "surrogatepass")) == json_text_may_hold_secret(text)
+
+
+def test_only_two_characters_lower_case_into_ascii():
+    """The bytes precheck sends exactly these to the text path; a Unicode update adding one must fail here."""
+    found = [
+        chr(code)
+        for code in range(128, sys.maxunicode + 1)
+        if not 0xD800 <= code <= 0xDFFF and any(ord(c) < 128 for c in chr(code).lower())
+    ]
+    assert [c.encode() for c in found] == list(_LOWER_TO_ASCII_UTF8)
 
 
 def test_the_text_precheck_lets_ordinary_bodies_skip_the_walk():
