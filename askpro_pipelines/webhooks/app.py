@@ -9,7 +9,6 @@ time out and retry. A 200 means the event is durably stored; anything else store
 import asyncio
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import queue
@@ -23,19 +22,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from askpro_pipelines.redaction import redacted_json
+from askpro_pipelines.json_codec import loads_json
+from askpro_pipelines.redaction import json_bytes_may_hold_secret, redacted_json
 from askpro_pipelines.tenants import (
     Tenant,
     TenantsConfig,
     TenantsFileError,
     tenants_file_path,
 )
+from askpro_pipelines.webhooks.asgi import Answer, App, ClientDisconnected, Request, Route
 from askpro_pipelines.webhooks.signatures import retell_rejection, verify_calcom
 from askpro_pipelines.webhooks.store import (
     DEAD,
@@ -129,10 +125,13 @@ class _TenantsCache:
 # -- payload handling -------------------------------------------------------------------------
 
 
-def redact_payload(text: str, parsed: Any) -> str:
-    """The payload to store: the provider's text, or the redacted parsed body when it held a secret."""
+def redact_payload(text: str, parsed: Any, body: bytes | None = None) -> str:
+    """The payload to store: the provider's text, or the redacted parsed body when it held a secret.
+
+    `body`, the text's UTF-8 bytes when the caller has them, makes the precheck cheaper."""
     try:
-        return redacted_json(text, parsed)
+        may_hold_secret = json_bytes_may_hold_secret(body) if body is not None else None
+        return redacted_json(text, parsed, may_hold_secret=may_hold_secret)
     except RecursionError:
         raise Rejected(400, _TOO_DEEP) from None
 
@@ -342,7 +341,7 @@ def build_app(
     clock_ms: Callable[[], int] = _now_ms,
     environ: Mapping[str, str] | None = None,
     tenants_check_interval_s: float = 1.0,
-) -> Starlette:
+) -> App:
     """The receiver as an ASGI app.
 
     `tenants` loads the tenants config; it is called again only when the tenants file
@@ -389,7 +388,7 @@ def build_app(
         return value
 
     async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
+        declared = request.header("content-length")
         if declared is not None:
             if not _DIGITS.fullmatch(declared):
                 raise Rejected(400, "invalid Content-Length")
@@ -403,27 +402,27 @@ def build_app(
                 if size > max_body_bytes:
                     raise Rejected(413, f"body over {max_body_bytes} bytes")
                 chunks.append(chunk)
-        except ClientDisconnect:
+        except ClientDisconnected:
             raise Rejected(400, "client disconnected before the body was complete") from None
         return b"".join(chunks)
 
     def check_signature(provider: str, tenant: Tenant, request: Request, body: bytes) -> None:
         secret = secret_for(tenant, provider)
         if provider == CALCOM:
-            header = request.headers.get(CALCOM_SIGNATURE_HEADER)
+            header = request.header(CALCOM_SIGNATURE_HEADER)
             if not header:
                 raise Rejected(401, "missing X-Cal-Signature-256 header", "invalid signature")
             if not verify_calcom(body, header, secret):
                 raise Rejected(401, "signature mismatch", "invalid signature")
             return
-        reason = retell_rejection(body, request.headers.get(RETELL_SIGNATURE_HEADER), secret, clock_ms())
+        reason = retell_rejection(body, request.header(RETELL_SIGNATURE_HEADER), secret, clock_ms())
         if reason is not None:
             raise Rejected(401, reason, "invalid signature")
 
     def parse(body: bytes) -> tuple[str, dict[str, Any]]:
         try:
             text = body.decode("utf-8")
-            parsed = json.loads(text)
+            parsed = loads_json(text)  # orjson: a Retell call's word-level transcript decodes 3x faster
         except RecursionError:
             raise Rejected(400, _TOO_DEEP) from None
         except ValueError:  # UnicodeDecodeError is a ValueError, and so is an integer too long to parse
@@ -432,10 +431,10 @@ def build_app(
             raise Rejected(400, "body is not a JSON object")
         return text, parsed
 
-    def receiver(provider: str) -> Callable[[Request], Awaitable[JSONResponse]]:
+    def receiver(provider: str) -> Callable[[Request], Awaitable[Answer]]:
         derive = derive_calcom if provider == CALCOM else derive_retell
 
-        async def receive(request: Request) -> JSONResponse:
+        async def receive(request: Request) -> Answer:
             slug = request.path_params["tenant"]
             try:
                 tenant = tenant_for(slug, provider)
@@ -443,7 +442,7 @@ def build_app(
                 check_signature(provider, tenant, request, body)
                 text, parsed = parse(body)
                 derived = derive(parsed, body, tenant.timezone)
-                payload = redact_payload(text, parsed)
+                payload = redact_payload(text, parsed, body)
             except Rejected as rejected:
                 logger.warning(
                     "webhook rejected: tenant=%r provider=%s status=%d reason=%s",
@@ -452,7 +451,7 @@ def build_app(
                     rejected.status,
                     rejected.reason,
                 )
-                return JSONResponse({"error": rejected.message}, status_code=rejected.status)
+                return rejected.status, {"error": rejected.message}
             try:
                 event_id, duplicate = await lander.land(
                     NewEvent(
@@ -470,7 +469,7 @@ def build_app(
                 logger.warning(
                     "webhook rejected: tenant=%r provider=%s status=400 reason=%s", tenant.slug, provider, exc
                 )
-                return JSONResponse({"error": "the body holds text that cannot be stored"}, status_code=400)
+                return 400, {"error": "the body holds text that cannot be stored"}
             except SQLAlchemyError as exc:
                 logger.error(
                     "webhook not stored: tenant=%r provider=%s status=503 reason=database error %s",
@@ -478,25 +477,25 @@ def build_app(
                     provider,
                     type(exc).__name__,
                 )
-                return JSONResponse({"error": "storage unavailable, retry later"}, status_code=503)
-            return JSONResponse({"status": "duplicate" if duplicate else "stored", "id": event_id})
+                return 503, {"error": "storage unavailable, retry later"}
+            return 200, {"status": "duplicate" if duplicate else "stored", "id": event_id}
 
         return receive
 
-    async def healthz(_request: Request) -> JSONResponse:
+    async def healthz(_request: Request) -> Answer:
         try:
-            counts = await run_in_threadpool(store.counts)
+            counts = await asyncio.to_thread(store.counts)
         except SQLAlchemyError as exc:
             logger.error("webhook receiver health check: database unreachable (%s)", type(exc).__name__)
-            return JSONResponse({"status": "database unreachable"}, status_code=503)
+            return 503, {"status": "database unreachable"}
         pending = sum(n for (_, status), n in counts.items() if status == PENDING)
         dead = sum(n for (_, status), n in counts.items() if status == DEAD)
-        return JSONResponse({"status": "ok", "pending": pending, "dead": dead})
+        return 200, {"status": "ok", "pending": pending, "dead": dead}
 
-    return Starlette(
-        routes=[
-            Route("/webhooks/calcom/{tenant}", receiver(CALCOM), methods=["POST"]),
-            Route("/webhooks/retell/{tenant}", receiver(RETELL), methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
+    return App(
+        [
+            Route("/webhooks/calcom/{tenant}", frozenset({"POST"}), receiver(CALCOM)),
+            Route("/webhooks/retell/{tenant}", frozenset({"POST"}), receiver(RETELL)),
+            Route("/healthz", frozenset({"GET"}), healthz),
         ]
     )

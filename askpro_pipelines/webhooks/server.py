@@ -28,6 +28,8 @@ def _uvicorn_config(app: Any, log_level: str, **options: Any) -> uvicorn.Config:
         log_config=None,
         log_level=log_level,
         access_log=False,
+        # The receiver never looks at the client's address, so X-Forwarded-For need not be parsed.
+        proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=5,
         **options,

@@ -18,7 +18,7 @@ _RETELL_HEADER = re.compile(r"v=([0-9]{1,20}),d=([0-9a-f]{64})")
 
 
 def _header_bytes(header: str) -> bytes:
-    # Starlette decodes headers as latin-1; a non-ASCII header must still compare (and fail) in constant time.
+    # The receiver decodes headers as latin-1 (as HTTP has them); a non-ASCII header must still compare (and fail) in constant time.
     return header.encode("utf-8", "surrogateescape")
 
 

@@ -332,6 +332,20 @@ def test_unknown_tenant_is_checked_before_the_signature(sqlite_receiver, client)
     assert "quiet" in _post_calcom(client, receiver, GOOD_CALCOM, tenant="quiet").json()["error"]
 
 
+def test_unknown_paths_and_wrong_methods_are_refused_without_storing(sqlite_receiver, client):
+    receiver, store = sqlite_receiver
+    assert client.post(f"{receiver.url}/webhooks/zoom/praxis", content=b"{}").status_code == 404
+    assert client.post(f"{receiver.url}/webhooks/retell/praxis/extra", content=b"{}").status_code == 404
+    wrong = client.get(f"{receiver.url}/webhooks/retell/praxis")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    assert client.post(f"{receiver.url}/healthz").headers["allow"] == "GET, HEAD"
+    head = client.head(f"{receiver.url}/healthz")
+    assert (head.status_code, head.content, head.headers["content-type"]) == (200, b"", "application/json")
+    answer = _post_calcom(client, receiver, GOOD_CALCOM)
+    assert answer.headers["content-type"] == "application/json" and answer.json()["status"] == "stored"
+    assert sum(store.counts().values()) == 1
+
+
 def test_unset_secret_variable_is_a_503_naming_no_secret(sqlite_receiver, client, caplog, monkeypatch):
     receiver, store = sqlite_receiver
     monkeypatch.delenv("TEST_PRAXIS_RETELL_KEY")
