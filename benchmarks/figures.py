@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 # Add a module's dotted name here to have `benchmarks.run` measure it and report its rows.
-FIGURE_MODULES: tuple[str, ...] = ("benchmarks.freshness",)
+FIGURE_MODULES: tuple[str, ...] = ("benchmarks.freshness", "benchmarks.fleet")
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,18 @@ def figure_modules(skip: set[str] | frozenset[str]) -> list[tuple[str, ModuleTyp
 def figure_rows(backend: str, figures: dict) -> list[tuple]:
     """The table rows of the figure modules measured for one backend."""
     return [row for name, result in figures.items() for row in importlib.import_module(name).rows(backend, result)]
+
+
+def measure_on_scratch_postgres(prefix: str, measure: Callable[[Path, Callable[[str], str]], dict]) -> dict:
+    """A figure module's measurement run alone (its own `main`): a scratch directory and scratch PostgreSQL
+    databases, both removed afterwards."""
+    import tempfile
+
+    from benchmarks.run import ScratchDatabases
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        dbs = ScratchDatabases("postgres", Path(tmp))
+        try:
+            return measure(Path(tmp), dbs.new)
+        finally:
+            dbs.drop_all()

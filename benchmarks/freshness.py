@@ -31,7 +31,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -101,6 +100,31 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def stack_environ(
+    extra: dict[str, str],
+    home: Path,
+    instance_url: str,
+    warehouse_url: str,
+    tenants_file: Path,
+    work: Path,
+    first_day: str,
+) -> dict[str, str]:
+    """The environment of the production-config stack (daemon, webserver, run workers): `deploy/dagster.yaml`'s
+    variables, the tenants, the warehouse, the first fact day, and `extra` (key and secret variables)."""
+    return {
+        **os.environ,
+        **extra,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_URL": instance_url,
+        "ASKPRO_ENV": "demo",  # the one difference from a deployment: it lets the simulator in
+        "ASKPRO_TENANTS_FILE": str(tenants_file),
+        "ASKPRO_WAREHOUSE_URL": warehouse_url,
+        "ASKPRO_DATA_DIR": str(work / "data"),
+        "ASKPRO_FACTS_START_DATE": first_day,
+        "PYTHONWARNINGS": "ignore",
+    }
 
 
 def _wait(what: str, ready: Callable[[], bool], timeout_s: float, processes: _Processes) -> None:
@@ -229,18 +253,7 @@ def measure_freshness(tmp: Path, new_database: Callable[[str], str], n_events: i
     py_bin = Path(sys.executable).parent
     with SimulatorProcess(tenants_file, {}) as simulator:
         keys = {t.slug: simulator.env[t.retell.api_key_env] for t in config.tenants if t.retell}
-        env = {
-            **os.environ,
-            **secret_env,
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_URL": instance_url,
-            "ASKPRO_ENV": "demo",  # the one difference from a deployment: it lets the simulator in
-            "ASKPRO_TENANTS_FILE": str(tenants_file),
-            "ASKPRO_WAREHOUSE_URL": warehouse_url,
-            "ASKPRO_DATA_DIR": str(work / "data"),
-            "ASKPRO_FACTS_START_DATE": "2026-01-01",
-            "PYTHONWARNINGS": "ignore",
-        }
+        env = stack_environ(secret_env, home, instance_url, warehouse_url, tenants_file, work, "2026-01-01")
         subprocess.run([str(py_bin / "askpro"), "warehouse", "upgrade"], cwd=ROOT, env=env, check=True,
                        capture_output=True, timeout=300)  # fmt: skip
         world = build_world(str(tenants_file), {})
@@ -422,14 +435,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", help="write the whole result (every sample and run) as JSON here")
     args = parser.parse_args(argv)
-    from benchmarks.run import ScratchDatabases
+    from benchmarks.figures import measure_on_scratch_postgres
 
-    with tempfile.TemporaryDirectory(prefix="askpro-fresh-") as tmp:
-        dbs = ScratchDatabases("postgres", Path(tmp))
-        try:
-            result = measure_freshness(Path(tmp), dbs.new, n_events=args.events, seed=args.seed)
-        finally:
-            dbs.drop_all()
+    result = measure_on_scratch_postgres(
+        "askpro-fresh-", lambda tmp, new_database: measure_freshness(tmp, new_database, args.events, args.seed)
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "runs")}, indent=1, default=str))
