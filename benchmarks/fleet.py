@@ -48,6 +48,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks import pooler
 from benchmarks.figures import measure_on_scratch_postgres
 from benchmarks.freshness import (
     DEMO_TENANTS,
@@ -71,7 +72,7 @@ START_TIMEOUT_S = 300.0  # webserver + daemon + code servers + the tenants senso
 DRAIN_QUIET_S = 75.0  # the automation sensor ticks at most every 60 s: a quiet tick and then some
 DRAIN_TIMEOUT_S = 900.0
 TERMINAL = ("SUCCESS", "FAILURE", "CANCELED")
-ORCHESTRATION = ("daemon", "daemon code server", "webserver", "run start", "postgres instance")
+ORCHESTRATION = ("daemon", "daemon code server", "webserver", "run start", "postgres instance", "pgbouncer")
 API_WORK = ("run steps", "simulator", "postgres warehouse")
 
 
@@ -302,8 +303,13 @@ def _tick_summary(name: str, interval_s: float, runs: list[dict], submit_start: 
 # ---- the measurement ----------------------------------------------------------------------------
 
 
-def measure_fleet(tmp: Path, new_database, n_tenants: int = 20, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> dict:
-    """Start the deployment-shaped stack for N tenants, run one facts and one dimensions tick, measure both."""
+def measure_fleet(
+    tmp: Path, new_database, n_tenants: int = 20, drain_timeout_s: float = DRAIN_TIMEOUT_S, pgbouncer: bool = False
+) -> dict:
+    """Start the deployment-shaped stack for N tenants, run one facts and one dimensions tick, measure both.
+
+    `pgbouncer`: the stack reaches the instance database through PgBouncer (benchmarks/pooler.py), as
+    deploy/ recommends; the warehouse stays direct (its engines pool their connections themselves)."""
     import sqlalchemy as sa
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
     from dagster._core.instance.ref import InstanceRef
@@ -329,14 +335,21 @@ def measure_fleet(tmp: Path, new_database, n_tenants: int = 20, drain_timeout_s:
     processes = _Processes(work)
     py_bin = Path(sys.executable).parent
     sampler: CpuSampler | None = None
-    result: dict = {"tenants": n_tenants}
+    result: dict = {"tenants": n_tenants, "instance_pooler": "pgbouncer (session pooling)" if pgbouncer else "none"}
+    instance_db = instance_url.rsplit("/", 1)[1]
+    stack_instance_url = instance_url
+    bouncer_dir: Path | None = None
     started = time.perf_counter()
     with SimulatorProcess(tenants_file, {}, start_timeout_s=300) as simulator:
         # The production default history (ASKPRO_HISTORY_DAYS), not the benchmark's 2026-01-01: the
         # automation's derived runs cover every day of it.
         first_day = facts_start_date(environ={}).isoformat()
+        roots = {simulator.process.pid: "simulator", os.getpid(): "benchmark"}
+        if pgbouncer:
+            stack_instance_url, bouncer, bouncer_dir = pooler.start_in_front_of(instance_url, processes, _free_port)
+            roots[bouncer.pid] = "pgbouncer"
         env = stack_environ(
-            {**simulator.env, **secret_env}, home, instance_url, warehouse_url, tenants_file, work, first_day
+            {**simulator.env, **secret_env}, home, stack_instance_url, warehouse_url, tenants_file, work, first_day
         )
         subprocess.run([str(py_bin / "askpro"), "warehouse", "upgrade"], cwd=ROOT, env=env, check=True,
                        capture_output=True, timeout=300)  # fmt: skip
@@ -366,10 +379,9 @@ def measure_fleet(tmp: Path, new_database, n_tenants: int = 20, drain_timeout_s:
                 instance_url.rsplit("/", 1)[1]: "postgres instance",
                 warehouse_url.rsplit("/", 1)[1]: "postgres warehouse",
             }
-            sampler = CpuSampler({daemon.pid: "daemon", webserver.pid: "webserver", simulator.process.pid: "simulator",
-                                  os.getpid(): "benchmark"}, databases)  # fmt: skip
+            sampler = CpuSampler({daemon.pid: "daemon", webserver.pid: "webserver", **roots}, databases)
             sampler.start()
-            with _environ({"DAGSTER_HOME": str(home), "DAGSTER_PG_URL": instance_url}):
+            with _environ({"DAGSTER_HOME": str(home), "DAGSTER_PG_URL": stack_instance_url}):
                 instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
                 _wait("tenant partitions (tenants sensor)",
                       lambda: slugs <= set(instance.get_dynamic_partitions(TENANTS)), START_TIMEOUT_S, processes)  # fmt: skip
@@ -387,6 +399,7 @@ def measure_fleet(tmp: Path, new_database, n_tenants: int = 20, drain_timeout_s:
                     except TimeoutError:  # a tick left work behind: measure the next one on top of it, and say so
                         _log(f"{name}: runs of the previous tick still queued or running")
                     busy_before = not idle()
+                    sessions_before = pooler.instance_sessions(instance_db)
                     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
                     requests = _requests(schedule_name, at, env)
                     _log(f"{name}: {schedule_name} requested {len(requests)} runs; submitting")
@@ -450,6 +463,12 @@ def measure_fleet(tmp: Path, new_database, n_tenants: int = 20, drain_timeout_s:
                         if any(d["ended"] for d in derived) else None,
                         "cpu": cpu_split(sampler, derived, tick_last_end, drained, ORCHESTRATION, API_WORK),
                     }  # fmt: skip
+                    time.sleep(1.0)  # backends report their session counts within a second
+                    connections = pooler.instance_sessions(instance_db) - sessions_before
+                    summary["instance_connections"] = {
+                        "total": connections,
+                        "per_run": connections / max(1, len(tick_runs) + len(derived)),
+                    }
                     summary["drain_s"] = drained - tick_end
                     summary["drained"] = idle()
                     summary["queue_busy_at_submission"] = busy_before
@@ -464,6 +483,8 @@ def measure_fleet(tmp: Path, new_database, n_tenants: int = 20, drain_timeout_s:
                 sampler.stop()
             engine.dispose()
             processes.stop_all()
+            if bouncer_dir is not None:
+                shutil.rmtree(bouncer_dir, ignore_errors=True)
     return result
 
 
@@ -491,6 +512,8 @@ def _brief(s: dict) -> str:
         text += f"; {s['runs_per_hour']:.0f} runs/h"
     if s["derived"]["runs"]:
         text += f"; + {s['derived']['runs']} derived runs ({s['derived']['succeeded']} ok)"
+    if s.get("instance_connections"):
+        text += f"; {s['instance_connections']['per_run']:.0f} new connections to PostgreSQL per run"
     return text
 
 
@@ -514,13 +537,17 @@ def _cpu_brief(cpu: dict) -> str:
 def measure(ctx) -> dict:
     if ctx.backend != "postgres":
         return {"skipped": "the production instance config stores on PostgreSQL"}
-    return measure_fleet(ctx.tmp, ctx.new_database, n_tenants=200 if ctx.size == "large" else 20)
+    # The deployment deploy/ describes: the instance database through PgBouncer, when it is installed.
+    return measure_fleet(ctx.tmp, ctx.new_database, n_tenants=200 if ctx.size == "large" else 20,
+                         pgbouncer=pooler.pgbouncer_binary() is not None)  # fmt: skip
 
 
 def rows(backend: str, result: dict) -> list[tuple[str, str, str, str, str]]:
     if "skipped" in result:
         return []
     n = result["tenants"]
+    if result.get("instance_pooler", "none") != "none":
+        n = f"{n}, PgBouncer"
     out = []
     for name, _schedule, interval_s in TICKS:
         s = result.get(name)
@@ -543,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the whole result (every run, CPU per class) as JSON here")
     parser.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT_S,
                         help="seconds to wait for the derived runs after a tick (default %(default)s)")  # fmt: skip
+    parser.add_argument("--pgbouncer", action="store_true",
+                        help="reach the instance database through PgBouncer (benchmarks/pooler.py)")  # fmt: skip
     parser.add_argument("--_tick", help=argparse.SUPPRESS)  # child: evaluate this schedule, print its requests
     parser.add_argument("--_at", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -552,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure_on_scratch_postgres(
         "askpro-fleet-",
         lambda tmp, new_database: measure_fleet(
-            tmp, new_database, n_tenants=args.tenants, drain_timeout_s=args.drain_timeout
+            tmp, new_database, n_tenants=args.tenants, drain_timeout_s=args.drain_timeout, pgbouncer=args.pgbouncer
         ),
     )
     if args.out:

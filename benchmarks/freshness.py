@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from benchmarks import pooler
+
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_NAME = "freshness"
 TARGET_P95_S = 10.0
@@ -225,7 +227,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def measure_freshness(tmp: Path, new_database: Callable[[str], str], n_events: int = 30, seed: int = 7) -> dict:
+def measure_freshness(
+    tmp: Path, new_database: Callable[[str], str], n_events: int = 30, seed: int = 7, pgbouncer: bool = False
+) -> dict:
     """Start the deployment-shaped stack, send `n_events` signed webhooks one by one, time each to its row."""
     import httpx
     import sqlalchemy as sa
@@ -251,6 +255,7 @@ def measure_freshness(tmp: Path, new_database: Callable[[str], str], n_events: i
     port = _free_port()
     processes = _Processes(work)
     py_bin = Path(sys.executable).parent
+    bouncer_dir = None
     with SimulatorProcess(tenants_file, {}) as simulator:
         keys = {t.slug: simulator.env[t.retell.api_key_env] for t in config.tenants if t.retell}
         env = stack_environ(secret_env, home, instance_url, warehouse_url, tenants_file, work, "2026-01-01")
@@ -262,6 +267,9 @@ def measure_freshness(tmp: Path, new_database: Callable[[str], str], n_events: i
         engine = sa.create_engine(warehouse_url, pool_pre_ping=True)
         try:
             started = time.perf_counter()
+            if pgbouncer:  # the instance database through PgBouncer, as deploy/pgbouncer recommends
+                instance_url, _bouncer, bouncer_dir = pooler.start_in_front_of(instance_url, processes, _free_port)
+                env["DAGSTER_PG_URL"] = instance_url
             processes.start("daemon", [str(py_bin / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")], env)
             processes.start(
                 "receiver",
@@ -375,7 +383,9 @@ def measure_freshness(tmp: Path, new_database: Callable[[str], str], n_events: i
         finally:
             engine.dispose()
             processes.stop_all()
-    return {**_summary(measured, setup_s, schedule_runs), "runs": all_runs}
+            if bouncer_dir is not None:
+                shutil.rmtree(bouncer_dir, ignore_errors=True)
+    return {**_summary(measured, setup_s, schedule_runs), "runs": all_runs, "pgbouncer": pgbouncer}
 
 
 def _summary(measured: list[dict], setup_s: float, schedule_runs: list[str]) -> dict:
@@ -408,7 +418,9 @@ def _free_port() -> int:
 def measure(ctx) -> dict:
     if ctx.backend != "postgres":
         return {"skipped": "the production instance config stores on PostgreSQL"}
-    return measure_freshness(ctx.tmp, ctx.new_database, n_events=30 if ctx.size == "large" else 10)
+    # The deployment deploy/ describes: the instance database through PgBouncer, when it is installed.
+    pgbouncer = pooler.pgbouncer_binary() is not None
+    return measure_freshness(ctx.tmp, ctx.new_database, n_events=30 if ctx.size == "large" else 10, pgbouncer=pgbouncer)
 
 
 def rows(backend: str, result: dict) -> list[tuple[str, str, str, str, str]]:
@@ -419,7 +431,7 @@ def rows(backend: str, result: dict) -> list[tuple[str, str, str, str, str]]:
     share = ", ".join(f"{name} {result['split_share'][name]:.0%}" for name in SEGMENTS)
     return [
         (
-            f"7 webhook → row, daemon [{backend}]",
+            f"7 webhook → row, daemon{', PgBouncer' if result.get('pgbouncer') else ''} [{backend}]",
             f"p50 {result['p50_s']:.1f} s, p95 {result['p95_s']:.1f} s, max {result['max_s']:.1f} s "
             f"({result['landed']} of {result['events']} landed); split {share}",
             f"p95 ≤{TARGET_P95_S:.0f} s",
@@ -434,11 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", help="write the whole result (every sample and run) as JSON here")
+    parser.add_argument("--pgbouncer", action="store_true", help="reach the instance database through PgBouncer")
     args = parser.parse_args(argv)
     from benchmarks.figures import measure_on_scratch_postgres
 
     result = measure_on_scratch_postgres(
-        "askpro-fresh-", lambda tmp, new_database: measure_freshness(tmp, new_database, args.events, args.seed)
+        "askpro-fresh-",
+        lambda tmp, new_database: measure_freshness(tmp, new_database, args.events, args.seed, args.pgbouncer),
     )
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
