@@ -39,3 +39,18 @@ def test_helm_values_name_the_code_location_and_the_k8s_launcher():
 def test_dockerfile_serves_the_code_location():
     text = (DEPLOY / "Dockerfile").read_text()
     assert "askpro_pipelines.definitions" in text and 'pip install --no-cache-dir ".[docker,k8s]"' in text
+
+
+def test_the_instance_database_is_reached_through_pgbouncer_with_session_pooling():
+    """dagster-postgres connects anew for every storage call: the deployment puts PgBouncer in front of
+    the instance database (benchmarks/RESULTS.md, figure 8), pooling sessions and resetting them."""
+    import configparser
+
+    ini = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    ini.read(DEPLOY / "pgbouncer" / "pgbouncer.ini")
+    bouncer = ini["pgbouncer"]
+    assert bouncer["pool_mode"] == "session" and bouncer["server_reset_query"] == "DISCARD ALL"
+    assert "dagster" in ini["databases"]
+    values = yaml.safe_load((DEPLOY / "k8s" / "values.yaml").read_text())
+    assert values["postgresql"]["service"]["port"] == int(bouncer["listen_port"])
+    assert f":{bouncer['listen_port']}/" in (DEPLOY / "dagster.yaml").read_text()
