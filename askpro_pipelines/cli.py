@@ -221,7 +221,7 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
 
     load_tenants()  # a broken tenants file fails here, not on the first delivery
     print(f"webhook receiver on http://{args.host}:{args.port} -> {display_url(resolve_warehouse_url())}", flush=True)
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve_hooks = webhooks.add_parser("serve", help="run the receiver (POST /webhooks/calcom|retell/{tenant})")
     serve_hooks.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve_hooks.add_argument("--port", type=_port, default=8088, help="port to listen on (default 8088)")
+    serve_hooks.add_argument(
+        "--workers", type=_positive_int, default=1,
+        help="processes serving one port (default 1; one process uses one core, see the README)",
+    )  # fmt: skip
     serve_hooks.set_defaults(func=cmd_webhooks_serve)
     listing = webhooks.add_parser("list", help="inspect landed events (newest first)")
     listing.add_argument(

@@ -170,6 +170,7 @@ BAD_ARGUMENTS = [
     (["webhooks", "list", "--tenant", "nope"], "unknown tenant 'nope'"),
     (["webhooks", "list", "--limit", "0"], "argument --limit: 0 is not allowed"),
     (["webhooks", "serve", "--port", "70000"], "not a port number"),
+    (["webhooks", "serve", "--workers", "0"], "argument --workers: 0 is not allowed"),
     (["nonsense"], "invalid choice: 'nonsense'"),
 ]
 

@@ -341,6 +341,7 @@ def build_app(
     clock_ms: Callable[[], int] = _now_ms,
     environ: Mapping[str, str] | None = None,
     tenants_check_interval_s: float = 1.0,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> App:
     """The receiver as an ASGI app.
 
@@ -497,5 +498,6 @@ def build_app(
             Route("/webhooks/calcom/{tenant}", frozenset({"POST"}), receiver(CALCOM)),
             Route("/webhooks/retell/{tenant}", frozenset({"POST"}), receiver(RETELL)),
             Route("/healthz", frozenset({"GET"}), healthz),
-        ]
+        ],
+        on_shutdown=on_shutdown,
     )

@@ -83,9 +83,11 @@ async def _answer(
 
 class App:
     """An ASGI app over `routes`: 404 for an unknown path, 405 (with Allow) for a wrong method; a GET
-    route also answers HEAD. A handler returns (status, JSON object)."""
+    route also answers HEAD. A handler returns (status, JSON object). `on_shutdown` runs when a server
+    that speaks the lifespan protocol stops (after its requests have finished)."""
 
-    def __init__(self, routes: Iterable[Route]):
+    def __init__(self, routes: Iterable[Route], on_shutdown: Callable[[], None] | None = None):
+        self._on_shutdown = on_shutdown
         self._routes = []
         for route in routes:
             methods = route.methods | ({"HEAD"} if "GET" in route.methods else set())
@@ -95,12 +97,14 @@ class App:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1000})
             return
-        if scope["type"] == "lifespan":  # nothing to set up or tear down: say so, so servers need not guess
+        if scope["type"] == "lifespan":  # nothing to set up; `on_shutdown` to tear down
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    if self._on_shutdown is not None:
+                        self._on_shutdown()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":

@@ -1,6 +1,7 @@
 """Run the webhook receiver: `serve` for `askpro webhooks serve`, `ReceiverThread` for tests and benchmarks."""
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -14,16 +15,16 @@ from askpro_pipelines.tenants import TenantsConfig, load_tenants
 from askpro_pipelines.warehouse.engine import create_engine
 from askpro_pipelines.warehouse.store import display_url, resolve_warehouse_url
 from askpro_pipelines.webhooks.app import DEFAULT_MAX_BODY_BYTES, build_app
+from askpro_pipelines.webhooks.asgi import App
 from askpro_pipelines.webhooks.store import WebhookStore
 
 logger = logging.getLogger("askpro_pipelines.webhooks")
 
 
-def _uvicorn_config(app: Any, log_level: str, **options: Any) -> uvicorn.Config:
+def _uvicorn_options(log_level: str) -> dict[str, Any]:
     # No access log: at thousands of deliveries a second it costs more than the handler; rejections
     # are logged by the app with their reason instead.
-    return uvicorn.Config(
-        app,
+    return dict(
         lifespan="off",
         log_config=None,
         log_level=log_level,
@@ -32,28 +33,65 @@ def _uvicorn_config(app: Any, log_level: str, **options: Any) -> uvicorn.Config:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=5,
-        **options,
     )
 
 
-def serve(host: str = "127.0.0.1", port: int = 8088, warehouse_url: str | None = None) -> None:
-    """Serve the receiver until interrupted, landing events in the warehouse database."""
+def _uvicorn_config(app: Any, log_level: str, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, **_uvicorn_options(log_level), **options)
+
+
+def _log_to_stderr() -> None:
     if not logging.getLogger().handlers:
         # Rejections are logged at WARNING with their reason; ops must see them without extra setup.
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _new_store(url: str) -> WebhookStore:
+    # No ping per batch: it was 12% of the receiver's time under load (benchmarks/RESULTS.md).
+    return WebhookStore(create_engine(url, pre_ping=False))
+
+
+def serve(host: str = "127.0.0.1", port: int = 8088, warehouse_url: str | None = None, workers: int = 1) -> None:
+    """Serve the receiver until interrupted, landing events in the warehouse database.
+
+    `workers` > 1 serves from that many processes on one listening socket (uvicorn's supervisor
+    restarts one that dies). One process is bound by its interpreter lock to one core: on 2 cores it
+    took ~300 µs of CPU per event (benchmarks/RESULTS.md, figure 5). Duplicates stay duplicates
+    across processes: the landing table's unique key decides, not process memory.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    _log_to_stderr()
     # Fail at startup, not on the first delivery, when the tenants file is broken (or, in
     # production, not named explicitly).
     check_mode()
     load_tenants()
     url = resolve_warehouse_url(warehouse_url)
-    # No ping per batch: it was 12% of the receiver's time under load (benchmarks/RESULTS.md).
-    store = WebhookStore(create_engine(url, pre_ping=False))
+    logger.info(
+        "webhook receiver on http://%s:%d (%d process%s), landing in %s",
+        host, port, workers, "" if workers == 1 else "es", display_url(url),
+    )  # fmt: skip
+    if workers > 1:
+        os.environ[_WORKER_URL_ENV] = url  # the workers are spawned: they read it at import of the factory
+        options = {**_uvicorn_options("info"), "lifespan": "on"}  # each worker disposes of its store at shutdown
+        uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, **options)
+        return
+    store = _new_store(url)
     try:
         app = build_app(store=store, tenants=load_tenants)
-        logger.info("webhook receiver on http://%s:%d, landing in %s", host, port, display_url(url))
         uvicorn.Server(_uvicorn_config(app, "info", host=host, port=port)).run()
     finally:
         store.dispose()
+
+
+_WORKER_URL_ENV = "ASKPRO_WEBHOOKS_WORKER_WAREHOUSE_URL"
+
+
+def worker_app() -> App:
+    """The app of one worker process of `serve(workers=N)`: its own store, closed when uvicorn stops."""
+    _log_to_stderr()
+    store = _new_store(os.environ[_WORKER_URL_ENV])
+    return build_app(store=store, tenants=load_tenants, on_shutdown=store.dispose)
 
 
 class ReceiverThread:
@@ -75,7 +113,7 @@ class ReceiverThread:
         environ: Mapping[str, str] | None = None,
         tenants_check_interval_s: float = 1.0,
     ):
-        options = {"clock_ms": clock_ms} if clock_ms is not None else {}
+        options: dict[str, Any] = {"clock_ms": clock_ms} if clock_ms is not None else {}
         self.app = build_app(
             store=store,
             tenants=tenants,
