@@ -78,6 +78,8 @@ tenants:
         phone_numbers: ["{BRANCH_NUMBER}"]
 """
 WEBHOOK_SECRET = "whsec-bench-0123456789"
+# Receiver processes (`askpro webhooks serve --workers`): one per core of this 2-core machine.
+RECEIVER_WORKERS = int(os.environ.get("BENCH_RECEIVER_WORKERS", "2"))
 FINDINGS_HEADING = "## Findings, fixes, before/after"
 
 
@@ -478,23 +480,42 @@ async def _load(port: int, requests: list[bytes], concurrency: int):
     return time.perf_counter() - started, latencies, statuses
 
 
+def _receiver_pids(receiver_pid: int) -> list[int]:
+    """The receiver's process and its children (the worker processes of `--workers N`)."""
+    pids = [receiver_pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == receiver_pid:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def _cpu_now(receiver_pid: int) -> dict[str, float]:
-    """CPU seconds so far: the receiver process (all threads), this process (the load generator), the machine."""
+    """CPU seconds so far: the receiver's processes (all threads), this process (the load generator), the machine."""
     ticks = os.sysconf("SC_CLK_TCK")
-    fields = Path(f"/proc/{receiver_pid}/stat").read_text().rsplit(")", 1)[1].split()
-    receiver = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    receiver_sys = int(fields[12]) / ticks
+    receiver = receiver_sys = 0.0
+    threads = {}
+    for pid in _receiver_pids(receiver_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue
+        receiver += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        receiver_sys += int(fields[12]) / ticks
+        for task in tasks:
+            try:
+                name = (task / "comm").read_text().strip()
+                parts = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended meanwhile
+                continue
+            threads[f"receiver {pid} thread {task.name} {name}"] = (int(parts[11]) + int(parts[12])) / ticks
     machine = (
         sum(int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:4]) / ticks
     )  # user, nice, system
-    threads = {}
-    for task in Path(f"/proc/{receiver_pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            parts = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        threads[f"receiver thread {task.name} {name}"] = (int(parts[11]) + int(parts[12])) / ticks
     return {
         "receiver": receiver,
         "receiver_system": receiver_sys,
@@ -543,7 +564,8 @@ def webhook_figures(world, url: str, n_events: int, concurrency: int, tenants_fi
     port = _free_port()
     env = {**os.environ, "ASKPRO_WAREHOUSE_URL": url, "ASKPRO_TENANTS_FILE": str(tenants_file)}
     server = subprocess.Popen(
-        [str(Path(PY).parent / "askpro"), "webhooks", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(Path(PY).parent / "askpro"), "webhooks", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(RECEIVER_WORKERS)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
