@@ -78,8 +78,9 @@ tenants:
         phone_numbers: ["{BRANCH_NUMBER}"]
 """
 WEBHOOK_SECRET = "whsec-bench-0123456789"
-# Receiver processes (`askpro webhooks serve --workers`): one per core of this 2-core machine.
-RECEIVER_WORKERS = int(os.environ.get("BENCH_RECEIVER_WORKERS", "2"))
+# Receiver processes (`askpro webhooks serve --workers`). On 2 cores shared with PostgreSQL and the load
+# generator one process measured best (medians 2,778 vs 2,461 events/s with two, benchmarks/RESULTS.md).
+RECEIVER_WORKERS = int(os.environ.get("BENCH_RECEIVER_WORKERS", "1"))
 FINDINGS_HEADING = "## Findings, fixes, before/after"
 
 
