@@ -545,22 +545,20 @@ def measure(ctx) -> dict:
 def rows(backend: str, result: dict) -> list[tuple[str, str, str, str, str]]:
     if "skipped" in result:
         return []
-    n = result["tenants"]
+    n = f"{result['tenants']} tenants"
     if result.get("instance_pooler", "none") != "none":
-        n = f"{n}, PgBouncer"
+        n += ", PgBouncer"
     out = []
     for name, _schedule, interval_s in TICKS:
         s = result.get(name)
         if not s:
-            out.append(
-                (f"8 fleet {name} tick, {n} tenants [{backend}]", "not measured", f"≤{interval_s:.0f} s", "-", "MISS")
-            )
+            out.append((f"8 fleet {name} tick, {n} [{backend}]", "not measured", f"≤{interval_s:.0f} s", "-", "MISS"))
             continue
         ratio = f"{s['wall_s'] / interval_s:.2f}× of interval" if s["wall_s"] else "-"
-        out.append((f"8 fleet {name} tick, {n} tenants [{backend}]", _brief(s), f"≤{interval_s:.0f} s", ratio,
+        out.append((f"8 fleet {name} tick, {n} [{backend}]", _brief(s), f"≤{interval_s:.0f} s", ratio,
                     "PASS" if s["fits"] else "MISS"))  # fmt: skip
     cpu = "; ".join(f"{name}: {_cpu_brief(result[name]['cpu'])}" for name, _s, _i in TICKS if result.get(name))
-    out.append((f"8 fleet CPU, {n} tenants [{backend}]", cpu or "not measured", "-", "-", "info"))
+    out.append((f"8 fleet CPU, {n} [{backend}]", cpu or "not measured", "-", "-", "info"))
     return out
 
 
