@@ -59,6 +59,7 @@ from benchmarks.freshness import (
     _Processes,
     _wait,
     stack_environ,
+    stack_home,
 )
 from benchmarks.process_cpu import CpuSampler, cpu_split
 
@@ -318,11 +319,7 @@ def measure_fleet(
     from askpro_pipelines.partitions import TENANTS, facts_start_date
     from benchmarks.sim_server import SimulatorProcess
 
-    work = tmp / "fleet"
-    work.mkdir(parents=True, exist_ok=True)
-    home = work / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    work, home = stack_home(tmp / "fleet")
     tenants_file = work / "tenants.yaml"
     tenants = write_fleet_tenants(tenants_file, n_tenants)
     slugs = {t["slug"] for t in tenants}

@@ -104,6 +104,14 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def stack_home(work: Path) -> tuple[Path, Path]:
+    """`work` and the Dagster home in it, holding the production instance config unchanged."""
+    home = work / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    return work, home
+
+
 def stack_environ(
     extra: dict[str, str],
     home: Path,
@@ -241,11 +249,7 @@ def measure_freshness(
     from askpro_simulator.webhooks import retell_signature
     from benchmarks.sim_server import SimulatorProcess, build_world
 
-    work = tmp / "freshness"
-    work.mkdir(parents=True, exist_ok=True)
-    home = work / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    work, home = stack_home(tmp / "freshness")
     tenants_file = work / "tenants.yaml"
     shutil.copy(DEMO_TENANTS, tenants_file)
     config = load_tenants(str(tenants_file))

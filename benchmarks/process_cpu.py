@@ -20,11 +20,33 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _machine_busy_s() -> float:
+def machine_busy_s() -> float:
+    """CPU seconds the machine has been busy (all cores, /proc/stat)."""
     fields = [int(v) for v in (_read("/proc/stat") or "cpu 0").splitlines()[0].split()[1:]]
     fields += [0] * (8 - len(fields))
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
     return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def process_table() -> dict[int, dict]:
+    """Every process now: pid -> comm, ppid, own CPU s, reaped children's CPU s, start tick."""
+    procs = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        text = _read(f"/proc/{name}/stat")
+        if not text:
+            continue
+        close = text.rindex(")")
+        comm, rest = text[text.index("(") + 1 : close], text[close + 2 :].split()
+        procs[int(name)] = {
+            "comm": comm,
+            "ppid": int(rest[1]),
+            "own": (int(rest[11]) + int(rest[12])) / _TICK,
+            "ch": (int(rest[13]) + int(rest[14])) / _TICK,
+            "start": int(rest[19]),
+        }
+    return procs
 
 
 class CpuSampler(threading.Thread):
@@ -72,23 +94,7 @@ class CpuSampler(threading.Thread):
         return text
 
     def _scan(self) -> dict[tuple[int, int], dict]:
-        procs = {}
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            text = _read(f"/proc/{name}/stat")
-            if not text:
-                continue
-            close = text.rindex(")")
-            comm, rest = text[text.index("(") + 1 : close], text[close + 2 :].split()
-            procs[int(name)] = {
-                "comm": comm,
-                "ppid": int(rest[1]),
-                "own": (int(rest[11]) + int(rest[12])) / _TICK,
-                "ch": (int(rest[13]) + int(rest[14])) / _TICK,
-                "start": int(rest[19]),
-            }
-        return {(pid, p["start"]): {**p, "pid": pid} for pid, p in procs.items()}
+        return {(pid, p["start"]): {**p, "pid": pid} for pid, p in process_table().items()}
 
     def _classify(self, procs: dict[tuple[int, int], dict]) -> None:
         """Set `cls` (whose CPU a process's own time is) and `child_cls` (whose its reaped children's is)."""
@@ -127,7 +133,7 @@ class CpuSampler(threading.Thread):
 
     def _sample(self) -> None:
         now = time.time()
-        busy = _machine_busy_s()
+        busy = machine_busy_s()
         procs = self._scan()
         self._classify(procs)
         first = not self.last

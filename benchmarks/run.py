@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Self
 
 from benchmarks.figures import FigureContext, figure_modules, figure_rows
+from benchmarks.process_cpu import machine_busy_s, process_table
 from benchmarks.volume import VOLUME_CALLS_PER_DAY, volume_in_child, volume_rows
 
 warnings.filterwarnings("ignore")  # Dagster preview/beta warnings; the figures are what this prints
@@ -481,47 +482,25 @@ async def _load(port: int, requests: list[bytes], concurrency: int):
     return time.perf_counter() - started, latencies, statuses
 
 
-def _receiver_pids(receiver_pid: int) -> list[int]:
-    """The receiver's process and its children (the worker processes of `--workers N`)."""
-    pids = [receiver_pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == receiver_pid:
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
 def _cpu_now(receiver_pid: int) -> dict[str, float]:
-    """CPU seconds so far: the receiver's processes (all threads), this process (the load generator), the machine."""
+    """CPU seconds so far: the receiver's processes (all threads; its children are the workers of
+    `--workers N`), this process (the load generator), the machine."""
     ticks = os.sysconf("SC_CLK_TCK")
-    receiver = receiver_sys = 0.0
+    table = process_table()
+    pids = [pid for pid, p in table.items() if pid == receiver_pid or p["ppid"] == receiver_pid]
     threads = {}
-    for pid in _receiver_pids(receiver_pid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        except OSError:
-            continue
-        receiver += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        receiver_sys += int(fields[12]) / ticks
-        for task in tasks:
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
             try:
                 name = (task / "comm").read_text().strip()
                 parts = (task / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # the thread ended meanwhile
                 continue
             threads[f"receiver {pid} thread {task.name} {name}"] = (int(parts[11]) + int(parts[12])) / ticks
-    machine = (
-        sum(int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:4]) / ticks
-    )  # user, nice, system
     return {
-        "receiver": receiver,
-        "receiver_system": receiver_sys,
+        "receiver": sum(table[pid]["own"] for pid in pids),
         "load_generator": time.process_time(),
-        "machine": machine,
+        "machine": machine_busy_s(),
         **threads,
     }
 

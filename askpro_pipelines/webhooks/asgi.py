@@ -5,11 +5,12 @@ of what the receiver may spend per event at 3,000 events/s on two cores (benchma
 figure 5). uvicorn still does all of HTTP itself; this only maps its ASGI messages to handlers.
 """
 
-import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from askpro_pipelines.json_codec import dumps_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,10 +70,6 @@ class Route:
         return re.compile("".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)))
 
 
-def _json_body(content: dict[str, Any]) -> bytes:
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-
-
 async def _answer(
     send: Send, status: int, body: bytes, content_type: bytes, extra: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
@@ -119,7 +116,7 @@ class App:
                 allowed |= methods
                 continue
             status, content = await handler(Request(scope, receive, match.groupdict()))
-            await _answer(send, status, _json_body(content), b"application/json")  # uvicorn sends no body to HEAD
+            await _answer(send, status, dumps_json(content), b"application/json")  # uvicorn sends no body to HEAD
             return
         if allowed:
             allow = ", ".join(sorted(allowed)).encode("ascii")

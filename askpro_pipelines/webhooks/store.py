@@ -29,18 +29,6 @@ DEAD = "dead"
 STATUSES = (PENDING, QUEUED, PROCESSED, DEAD)
 _CHUNK = 500
 _T = webhook_events
-_INSERT_COLUMNS = (
-    "tenant",
-    "provider",
-    "event_type",
-    "dedup_key",
-    "entity_id",
-    "event_day",
-    "received_at",
-    "payload",
-    "status",
-    "attempts",
-)
 
 
 class UnstorableEvent(ValueError):
@@ -146,7 +134,7 @@ class WebhookStore:
         self.engine = engine
         metadata.create_all(engine, tables=[_T])
         self._dialect = engine.dialect.name
-        # psycopg2 (and other format-style PostgreSQL drivers) take the plain statement of `_insert_new_postgresql`.
+        # psycopg2 (and other format-style PostgreSQL drivers) take `_insert_new_postgresql`'s plain statement.
         self._one_statement_insert = self._dialect == "postgresql" and engine.dialect.paramstyle in (
             "format",
             "pyformat",
@@ -209,19 +197,13 @@ class WebhookStore:
             }
             for _, e in sorted(first_of.items())
         ]
-        if self._one_statement_insert:
-            # One multi-row statement is atomic by itself: in autocommit it costs one round trip
-            # instead of three (BEGIN, INSERT, COMMIT), each of which the receiver's writer thread
-            # waits for and then waits again for the GIL.
-            with self._autocommit.connect() as conn:
-                new_ids = self._insert_new_postgresql(conn, rows)
-                missing = [key for key in first_of if key not in new_ids]
-                old_ids = self._existing_ids(conn, missing) if missing else {}
-        else:
-            with self.engine.begin() as conn:
-                new_ids = self._insert_new(conn, rows)
-                missing = [key for key in first_of if key not in new_ids]
-                old_ids = self._existing_ids(conn, missing) if missing else {}
+        # On PostgreSQL the insert is one statement, atomic by itself: autocommit spares the BEGIN and
+        # COMMIT round trips, each of which the receiver's writer thread waits for and then waits again
+        # for the interpreter lock.
+        with self._autocommit.connect() if self._one_statement_insert else self.engine.begin() as conn:
+            new_ids = self._insert_new(conn, rows)
+            missing = [key for key in first_of if key not in new_ids]
+            old_ids = self._existing_ids(conn, missing) if missing else {}
         results = []
         seen: set[tuple[str, str, str]] = set()
         for event in events:
@@ -235,6 +217,8 @@ class WebhookStore:
 
     def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
         """Insert rows whose key is not stored yet; {key: new id} for those actually inserted."""
+        if self._one_statement_insert:
+            return self._insert_new_postgresql(conn, rows)
         returned = (_T.c.provider, _T.c.tenant, _T.c.dedup_key, _T.c.id)
         if self._dialect in ("postgresql", "sqlite"):
             dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -266,15 +250,16 @@ class WebhookStore:
         aware datetime, integer), so the stored values are the same. `exec_driver_sql` keeps
         SQLAlchemy's error wrapping and disconnect handling.
         """
+        names = list(rows[0])  # every row has the same columns (`land_many` builds them)
         preparer = conn.dialect.identifier_preparer
-        columns = ", ".join(preparer.quote(name) for name in _INSERT_COLUMNS)
+        columns = ", ".join(preparer.quote(name) for name in names)
         key = ", ".join(preparer.quote(name) for name in ("provider", "tenant", "dedup_key"))
-        one_row = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+        one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
         statement = (
             f"INSERT INTO {preparer.format_table(_T)} ({columns}) VALUES {', '.join([one_row] * len(rows))} "
             f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}, {preparer.quote('id')}"
         )
-        parameters = tuple(row[name] for row in rows for name in _INSERT_COLUMNS)
+        parameters = tuple(row[name] for row in rows for name in names)
         return {(p, t, k): i for p, t, k, i in conn.exec_driver_sql(statement, parameters)}
 
     @staticmethod
