@@ -6,19 +6,23 @@ booking_outcomes (and booking_success) up to date for each of those days, not on
 """
 
 import datetime as dt
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import sqlalchemy as sa
-from dagster import AssetKey, AssetRecordsFilter, evaluate_automation_conditions
+from dagster import AssetKey, AssetRecordsFilter, evaluate_automation_conditions, instance_for_test
 
 from askpro_pipelines.definitions import defs
 from askpro_pipelines.partitions import tenant_day_key
+from askpro_pipelines.tenants import load_tenants
 
 TENANT = "praxis-v2"
 BOOKINGS, OUTCOMES = AssetKey("calcom_bookings"), AssetKey("booking_outcomes")
 CALL_ANALYSIS = AssetKey("call_analysis")  # follows bookings the same way (their match to calls)
 SUCCESS = AssetKey("booking_success")  # reads the bookings and the call analysis
+ASSIGNMENTS = AssetKey("phone_assignments")  # a dimension: one partition per tenant, rewritten hourly
 
 
 def _latest_storage_id(instance, key: AssetKey, partition: str) -> int:
@@ -90,3 +94,77 @@ def test_the_automation_tags_its_runs_so_the_instance_runs_one_at_a_time():
     deploy = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
     limits = yaml.safe_load(deploy.read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": DERIVED_RUN_TAG, "limit": 1} in limits
+
+
+def _scheduled_run(instance, schedule_name: str):
+    """Evaluate the schedule now and execute its one request as the daemon launches it: the job, the
+    request's partition or range tags (only praxis-v2 has a partition)."""
+    from dagster import build_schedule_context
+
+    from askpro_pipelines.resources.tenants import TenantsResource
+    from tests.conftest import FAST_RETRIES
+
+    schedule = defs.resolve_schedule_def(schedule_name)
+    now = dt.datetime.now(dt.UTC)
+    with build_schedule_context(
+        instance=instance, scheduled_execution_time=now, resources={"tenants": TenantsResource()}
+    ) as ctx:
+        [request] = schedule(ctx)
+    result = defs.resolve_job_def(schedule.job_name).execute_in_process(
+        instance=instance,
+        asset_selection=request.asset_selection,
+        partition_key=request.partition_key,
+        tags=request.tags,
+        run_config=FAST_RETRIES,
+        raise_on_error=False,
+    )
+    assert result.success
+    return result
+
+
+def test_only_changed_phone_assignments_redo_the_call_analysis(simulator, warehouse_env):
+    """What a fleet showed: every hourly dimensions run rewrites the phone assignments, a dependency of
+    every day's call analysis, and the automation then re-derived each tenant's whole history (93 days
+    per tenant, every hour). Now only new assignments do; a scheduled facts run leaves nothing to redo."""
+    with instance_for_test() as instance:
+        _scheduled_runs_and_assignments(instance, simulator)
+
+
+def _scheduled_runs_and_assignments(instance, simulator) -> None:
+    from askpro_pipelines.partitions import tenant_day_partitions
+
+    instance.add_dynamic_partitions("tenants", [TENANT])
+    days = {
+        str(key)
+        for key in tenant_day_partitions.get_partition_keys(dynamic_partitions_store=instance)
+        if key.keys_by_dimension["tenant"] == TENANT
+    }
+    cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor
+
+    _scheduled_run(instance, "facts_every_15_minutes")
+    after_facts = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert after_facts.total_requested == 0
+
+    _scheduled_run(instance, "dimensions_hourly")  # the first assignments of the tenant: every day follows
+    first = evaluate_automation_conditions(defs=defs, instance=instance, cursor=after_facts.cursor)
+    assert {str(k) for k in first.get_requested_partitions(CALL_ANALYSIS)} == days
+    assert first.get_num_requested(ASSIGNMENTS) == 0  # written by the run itself
+
+    written = _latest_storage_id(instance, ASSIGNMENTS, TENANT)
+    _scheduled_run(instance, "dimensions_hourly")  # the same assignments, rewritten an hour later
+    assert _latest_storage_id(instance, ASSIGNMENTS, TENANT) > written
+    unchanged = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert unchanged.total_requested == 0
+
+    number = simulator.world.tenants[TENANT].phone_numbers[0].phone_number
+    key = os.environ[load_tenants().get(TENANT).retell.api_key_env]
+    unassigned = httpx.patch(
+        f"{simulator.retell_base_url}/update-phone-number/{number}",
+        json={"inbound_agents": []},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert unassigned.status_code == 200, unassigned.text
+    _scheduled_run(instance, "dimensions_hourly")  # a number unassigned: the days follow again
+    moved = evaluate_automation_conditions(defs=defs, instance=instance, cursor=unchanged.cursor)
+    assert {str(k) for k in moved.get_requested_partitions(CALL_ANALYSIS)} == days

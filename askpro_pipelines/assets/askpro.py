@@ -1,11 +1,15 @@
 """The linked `askpro` tables: where Retell and Cal.com meet."""
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from dagster import (
     AssetExecutionContext,
+    AssetSelection,
     AutomationCondition,
     BackfillPolicy,
+    DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -14,6 +18,7 @@ from dagster import (
 from askpro_pipelines.assets.calcom import calcom_event_types, staff_event_types
 from askpro_pipelines.assets.facts import fact_metadata, tenant_days
 from askpro_pipelines.assets.table_metadata import markdown_link, markdown_table, table_metadata
+from askpro_pipelines.json_codec import dumps_json
 from askpro_pipelines.models.links import DashboardLinks
 from askpro_pipelines.outcomes import LINK_WINDOW, outcome_rows
 from askpro_pipelines.partitions import (
@@ -107,6 +112,7 @@ def phone_assignments(
     rows = assignment_rows(tenant, warehouse.warehouse)
     stats = warehouse.warehouse.replace_slice("phone_assignments", tenant.slug, rows)
     return MaterializeResult(
+        data_version=rows_version(rows),
         metadata=table_metadata(
             stats,
             warehouse.display_url,
@@ -121,11 +127,18 @@ def phone_assignments(
                 "hosting_staff_count": [("staff_event_types", "staff_id")],
             },
             extra={"phone_chain": chain_table(rows, tenant.dashboard_links())},
-        )
+        ),
     )
 
 
-def follows_every_updated_day() -> AutomationCondition[Any]:
+def rows_version(rows: list[dict[str, Any]]) -> DataVersion:
+    """A digest of the rows as written: the same assignments give the same version, so what follows
+    them can tell an hourly rewrite from a change (`follows_every_updated_day`)."""
+    canonical = dumps_json(sorted(rows, key=lambda r: dumps_json(r, sort_keys=True)), sort_keys=True)
+    return DataVersion(hashlib.sha256(canonical).hexdigest()[:32])
+
+
+def follows_every_updated_day(changed_only: Sequence[str] = ()) -> AutomationCondition[Any]:
     """eager() without its latest-time-window clause: a backfill of bookings or calls over past
     days refreshes the outcomes of each of those days, not only of the newest day.
 
@@ -133,11 +146,19 @@ def follows_every_updated_day() -> AutomationCondition[Any]:
     materialized (a run that also wrote the outcomes does not count), never while it or a
     dependency is being materialized. Missing dependencies do not block: a day whose calls were
     never synced counts zero calls until they are, and that sync requests the day again.
+
+    `changed_only` names per-tenant dependencies that count only when their data version changed:
+    each is a dependency of every day of the tenant and is rewritten every hour, so counting each
+    rewrite would redo the tenant's whole history hourly.
     """
+    updated: AutomationCondition[Any] = AutomationCondition.any_deps_updated()
+    if changed_only:
+        hourly = AssetSelection.assets(*changed_only)
+        changed = AutomationCondition.any_deps_match(AutomationCondition.data_version_changed()).allow(hourly)
+        others = AutomationCondition.any_deps_updated().ignore(hourly)
+        updated = (others | changed).with_label("any_deps_updated_or_changed")
     return (
-        AutomationCondition.any_deps_updated().since_last_handled()
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
+        updated.since_last_handled() & ~AutomationCondition.any_deps_in_progress() & ~AutomationCondition.in_progress()
     ).with_label("eager_every_day")
 
 

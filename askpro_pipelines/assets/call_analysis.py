@@ -40,7 +40,8 @@ AGREEMENT_CHECK = "call_analysis_bookings_confirmed"
     group_name=GROUP,
     kinds={"sql"},
     deps=["retell_calls", "retell_call_transcripts", "calcom_bookings", "phone_assignments"],
-    automation_condition=follows_every_updated_day(),
+    # the branch of each call comes from today's phone assignments: a new assignment re-derives the days
+    automation_condition=follows_every_updated_day(changed_only=["phone_assignments"]),
     backfill_policy=BackfillPolicy.single_run(),
     check_specs=[
         AssetCheckSpec(
