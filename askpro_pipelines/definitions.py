@@ -4,7 +4,7 @@ import os
 
 from dagster import Definitions, EnvVar, in_process_executor
 
-from askpro_pipelines.assets.api_health import api_health
+from askpro_pipelines.assets.api_health import API_STATS_HOOKS, api_health
 from askpro_pipelines.assets.availability import (
     availability_every_30_minutes,
     branch_availability,
@@ -58,7 +58,14 @@ check_mode()
 # One Definitions object at module scope, so `dagster ... -m askpro_pipelines.definitions` finds it
 # without `-a`. Freshness, owners, tags and column docs hold for every table: applied here once.
 defs = Definitions(
-    assets=[webhook_events, *SYNCED_ASSETS, api_health, branch_availability, tenant_report],
+    # Every asset that calls an API flushes its request figures after its step (assets/api_health.py).
+    assets=[
+        webhook_events,
+        *SYNCED_ASSETS,
+        api_health,
+        branch_availability.with_hooks(API_STATS_HOOKS),
+        tenant_report,
+    ],
     asset_checks=[*all_checks, branch_availability_is_consistent, booking_success_rate_steady],
     jobs=[sync_dimensions_job, sync_facts_job, refresh_availability_job, push_agent_prompt, tenant_reports_job],
     schedules=[*schedules, availability_every_30_minutes, tenant_reports_weekly],
