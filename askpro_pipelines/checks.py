@@ -1,7 +1,8 @@
-"""Asset checks on the Cal.com tables, per tenant partition.
+"""The rules of the asset checks, as plain functions over rows (easy to test on their own), and how a
+check reports: pass, or fail naming the tenant and the offending rows by key.
 
-The rules are plain functions over rows (easy to test on their own); the check definitions read
-one tenant's slice from the warehouse and report the offending rows by key.
+The checks on the mirror tables are defined in table_checks.py; the history, call-analysis and
+booking-success assets report theirs from their own steps.
 """
 
 from collections import defaultdict
@@ -9,28 +10,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetKey,
     MetadataValue,
-    asset_check,
 )
 
-from askpro_pipelines.drift import describe
 from askpro_pipelines.partitions import (
-    fact_partitions,
-    tenant_day_partitions,
     tenant_partitions,
 )
-from askpro_pipelines.resources.tenants import TenantsResource
-from askpro_pipelines.resources.warehouse import WarehouseResource
-from askpro_pipelines.warehouse.quarantine import ENTITIES_BY_TABLE
-from askpro_pipelines.warehouse.quarantine import listed as quarantined
-from askpro_pipelines.warehouse.shapes import read_shapes
-from askpro_pipelines.warehouse.tables import CONTRACTS
 
 MAX_LISTED = 50
 
@@ -230,235 +218,3 @@ def check_result(
         description=f"tenant {tenant}: {len(problems)} {what}: {listed}{' …' if len(problems) > 5 else ''}",
         **identity,
     )
-
-
-# ---- definitions ----------------------------------------------------------------------------
-
-
-@asset_check(
-    asset="calcom_event_types",
-    partitions_def=tenant_partitions,
-    description="Every event type has at least one owner, host or user who can be booked.",
-)
-def event_types_have_hosts(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> AssetCheckResult:
-    tenant = tenants.get(context.partition_key).slug
-    rows = warehouse.warehouse.read_slice("calcom_event_types", tenant, ["event_type_id", "title", "hosts"])
-    return check_result(tenant, "event types without a host", event_types_without_hosts(rows), len(rows))
-
-
-@asset_check(
-    asset="staff_event_types",
-    partitions_def=tenant_partitions,
-    additional_deps=["staff", "calcom_event_types"],
-    description="Every staff ↔ event type link points at a synced staff member and event type.",
-)
-def staff_event_types_resolve(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> AssetCheckResult:
-    tenant = tenants.get(context.partition_key).slug
-    wh = warehouse.warehouse
-    links = wh.read_slice("staff_event_types", tenant, ["staff_id", "event_type_id"])
-    staff_ids = {r["staff_id"] for r in wh.read_slice("staff", tenant, ["staff_id"])}
-    event_type_ids = {r["event_type_id"] for r in wh.read_slice("calcom_event_types", tenant, ["event_type_id"])}
-    return check_result(tenant, "dangling links", dangling_links(links, staff_ids, event_type_ids), len(links))
-
-
-@asset_check(
-    asset="working_hours",
-    partitions_def=tenant_partitions,
-    description="Working-hour intervals end after they start and do not overlap within a day.",
-)
-def working_hours_are_valid(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> AssetCheckResult:
-    tenant = tenants.get(context.partition_key).slug
-    rows = warehouse.warehouse.read_slice(
-        "working_hours", tenant, ["staff_id", "schedule_id", "weekday", "start_time", "end_time"]
-    )
-    return check_result(tenant, "invalid working-hour intervals", invalid_working_hours(rows), len(rows))
-
-
-ASSIGNMENT_CHECKS = {
-    "phone_numbers_have_agent": ("no agent", "Every number is bound to a Retell agent."),
-    "agent_versions_are_published": (
-        "agent version not published",
-        "The agent version a number reaches is published (a draft answering calls is a mistake).",
-    ),
-    "phone_numbers_mapped_to_branch": ("no branch", "Every Retell number belongs to a branch in the tenants file."),
-    "branch_event_types_exist": ("event type missing in Cal.com", "Each branch's event type exists in Cal.com."),
-}
-ASSIGNMENT_COLUMNS = [
-    "phone_number",
-    "agent_id",
-    "agent_version",
-    "agent_version_published",
-    "branch_id",
-    "event_type_id",
-    "event_type_title",
-]
-
-
-def build_assignment_check(name: str) -> AssetChecksDefinition:
-    """One broken-link check on phone_assignments."""
-    problem, description = ASSIGNMENT_CHECKS[name]
-
-    @asset_check(asset="phone_assignments", name=name, partitions_def=tenant_partitions, description=description)
-    def _check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-    ) -> AssetCheckResult:
-        tenant = tenants.get(context.partition_key).slug
-        rows = warehouse.warehouse.read_slice("phone_assignments", tenant, ASSIGNMENT_COLUMNS)
-        return check_result(tenant, f"numbers with {problem}", assignment_problems(rows, problem), len(rows))
-
-    return _check
-
-
-@asset_check(
-    asset="phone_assignments",
-    partitions_def=tenant_partitions,
-    description="No number is mapped to two branches (in this tenant or across tenants).",
-)
-def phone_numbers_on_one_branch(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-) -> AssetCheckResult:
-    tenant = tenants.get(context.partition_key).slug
-    wh = warehouse.warehouse
-    own = {r["phone_number"] for r in wh.read_slice("phone_assignments", tenant, ["phone_number"])}
-    rows = [
-        r for r in wh.read_all("phone_assignments", ["tenant", "phone_number", "branch_id"]) if r["phone_number"] in own
-    ]
-    return check_result(tenant, "numbers on several branches", numbers_on_several_branches(rows), len(own))
-
-
-def build_unique_key_check(table: str) -> AssetChecksDefinition:
-    """A `<table>_unique_keys` check: the natural key occurs once per tenant (and day, for facts)."""
-    contract = CONTRACTS[table]
-    key = contract.row_key
-
-    @asset_check(
-        asset=AssetKey(table),
-        name=f"{table}_unique_keys",
-        partitions_def=tenant_day_partitions if contract.by_day else tenant_partitions,
-        description=f"No duplicate ({', '.join(key)}) within a tenant{' and day' if contract.by_day else ''}.",
-    )
-    def _check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-    ) -> AssetCheckResult:
-        if contract.by_day:  # one key, or every day of a single-run range
-            pairs = fact_partitions(context.partition_keys)
-            days_by_tenant: dict[str, list[Any]] = defaultdict(list[Any])
-            for slug, day in pairs:
-                days_by_tenant[tenants.get(slug).slug].append(day)
-            rows, problems = 0, []
-            for tenant, days in days_by_tenant.items():
-                found, duplicates = warehouse.warehouse.duplicate_keys(table, tenant, days=days)
-                rows += found
-                problems += [{**p, "day": str(p["day"])} for p in duplicates]
-            days = sorted({str(day) for _, day in pairs})
-            label = f"{pairs[0][0]} {days[0]}" + (f"…{days[-1]}" if len(days) > 1 else "")
-            return check_result(label, "duplicate keys", problems, rows)
-        tenant = tenants.get(context.partition_key).slug
-        rows, problems = warehouse.warehouse.duplicate_keys(table, tenant)
-        return check_result(tenant, "duplicate keys", problems, rows)
-
-    return _check
-
-
-# Assets whose sync notes the response shapes it read (askpro_pipelines/drift.py), with their partitions.
-DRIFT_CHECKED = {
-    "calcom_event_types": tenant_partitions,
-    "staff": tenant_partitions,
-    "working_hours": tenant_partitions,
-    "retell_agents": tenant_partitions,
-    "retell_phone_numbers": tenant_partitions,
-    "retell_calls": tenant_day_partitions,
-    "calcom_bookings": tenant_day_partitions,
-}
-DRIFT_COLUMNS = ["api", "endpoint", "kind", "field", "value", "records", "example_record_id"]
-
-
-def drift_result(tenants: list[str], shapes: list[dict[str, Any]]) -> AssetCheckResult:
-    """Pass, or warn naming each endpoint, field (or value) and an example record the models do not know."""
-    drift = [{c: row[c] for c in DRIFT_COLUMNS} for row in shapes if not row["known"]]
-    return check_result(
-        ", ".join(tenants),
-        "response drift(s) the models do not know",
-        drift,
-        len(shapes),
-        severity=AssetCheckSeverity.WARN,
-        describe_problem=describe,
-        separator="; ",
-    )
-
-
-def build_drift_check(asset: str) -> AssetChecksDefinition:
-    """`api_responses_match_models` on one syncing asset: warns on keys or enum values the models
-    do not know, and on expected keys a response lacked (new fields stay in raw payloads meanwhile)."""
-    partitions_def = DRIFT_CHECKED[asset]
-
-    @asset_check(
-        asset=asset,
-        name="api_responses_match_models",
-        partitions_def=partitions_def,
-        description="The API responses this asset read carry only keys and enum values the models know.",
-    )
-    def _check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-    ) -> AssetCheckResult:
-        if partitions_def == tenant_day_partitions:
-            slugs = sorted({slug for slug, _ in fact_partitions(context.partition_keys)})
-        else:
-            slugs = [context.partition_key]
-        names = [tenants.get(slug).slug for slug in slugs]
-        shapes = [row for name in names for row in read_shapes(warehouse.warehouse, name, asset)]
-        return drift_result(names, shapes)
-
-    return _check
-
-
-def build_quarantine_check(table: str) -> AssetChecksDefinition:
-    """`<table>_no_quarantined_records`: warns (does not fail) while records feeding the table are quarantined."""
-    entities = ENTITIES_BY_TABLE[table]
-    by_day = CONTRACTS[table].by_day
-
-    @asset_check(
-        asset=AssetKey(table),
-        name=f"{table}_no_quarantined_records",
-        partitions_def=tenant_day_partitions if by_day else tenant_partitions,
-        description=f"No {' or '.join(entities)} record is quarantined (malformed at the source); warns when one is, "
-        "while the rest of the table lands. `askpro quarantine list` shows them.",
-    )
-    def _check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource, tenants: TenantsResource
-    ) -> AssetCheckResult:
-        if by_day:
-            pairs = fact_partitions(context.partition_keys)
-            tenant = tenants.get(pairs[0][0]).slug
-            scopes = sorted({str(day) for _, day in pairs})
-        else:
-            tenant, scopes = tenants.get(context.partition_key).slug, [""]
-        found = quarantined(warehouse.warehouse, tenant, entities, scopes)
-        problems = [
-            {"entity": r["entity"], "record_id": r["record_id"], "day": r["scope"] or "-", "error": r["error"][:200]}
-            for r in found
-        ]
-        return check_result(tenant, "quarantined records", problems, len(found), severity=AssetCheckSeverity.WARN)
-
-    return _check
-
-
-drift_checks = [build_drift_check(asset) for asset in DRIFT_CHECKED]
-
-askpro_checks = [*[build_assignment_check(name) for name in ASSIGNMENT_CHECKS], phone_numbers_on_one_branch]
-
-calcom_checks = [
-    event_types_have_hosts,
-    staff_event_types_resolve,
-    working_hours_are_valid,
-    *[build_unique_key_check(table) for table in CONTRACTS],
-    *[build_quarantine_check(table) for table in ENTITIES_BY_TABLE],
-]
-
-all_checks = [*calcom_checks, *askpro_checks, *drift_checks]

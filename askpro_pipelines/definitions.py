@@ -15,7 +15,6 @@ from askpro_pipelines.assets.booking_success import booking_success_rate_steady
 from askpro_pipelines.assets.catalog import with_catalog
 from askpro_pipelines.assets.landing import webhook_events
 from askpro_pipelines.assets.tenant_report import tenant_report, tenant_reports_job, tenant_reports_weekly
-from askpro_pipelines.checks import all_checks
 from askpro_pipelines.deployment import check_mode
 from askpro_pipelines.jobs import SYNCED_ASSETS, sync_dimensions_job, sync_facts_job
 from askpro_pipelines.policies import derived_assets_automation, with_freshness
@@ -35,6 +34,7 @@ from askpro_pipelines.sensors.webhooks import (
     calcom_webhook_sensor,
     retell_webhook_sensor,
 )
+from askpro_pipelines.table_checks import all_checks
 from askpro_pipelines.tenants import TENANTS_FILE_ENV
 from askpro_pipelines.warehouse.store import WAREHOUSE_URL_ENV
 

@@ -4,9 +4,9 @@ import os
 
 from dagster import AssetKey, build_op_context
 
-from askpro_pipelines.checks import calcom_checks
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.table_checks import calcom_checks
 from askpro_pipelines.warehouse import Warehouse
 from askpro_pipelines.warehouse.quarantine import listed
 from askpro_pipelines.warehouse.tables import CONTRACTS
@@ -181,11 +181,11 @@ def test_checks_fail_on_purpose_and_name_the_rows(sync, warehouse_env):
     resources = {"warehouse": WarehouseResource(url=warehouse_env), "tenants": TenantsResource()}
     evaluations = {}
     for check in calcom_checks:
-        (key,) = check.check_keys
+        key = check.spec.key
         if CONTRACTS[key.asset_key.to_user_string()].by_day:
             continue  # fact checks run per tenant-day; tested with the facts
-        with build_op_context(partition_key=slug, resources=resources) as context:
-            evaluations[key.name] = check(context)
+        with build_op_context(partition_key=slug) as context:
+            evaluations[key.name] = check.evaluate(context, **resources)
     failed = {name for name, e in evaluations.items() if not e.passed}
     assert failed == {
         "event_types_have_hosts",

@@ -4,11 +4,11 @@ import os
 
 from dagster import AssetKey, build_op_context
 
-from askpro_pipelines.checks import askpro_checks
 from askpro_pipelines.phone_chain import Assignment, NotFound, resolve_phone_number
 from askpro_pipelines.resources.retell import RetellResource
 from askpro_pipelines.resources.tenants import TenantsResource
 from askpro_pipelines.resources.warehouse import WarehouseResource
+from askpro_pipelines.table_checks import askpro_checks
 from askpro_pipelines.tenants import load_tenants
 from askpro_pipelines.warehouse import Warehouse
 from askpro_simulator.server import Fault
@@ -124,9 +124,8 @@ def test_assignment_checks_fail_on_purpose(sync, warehouse_env):
     resources = {"warehouse": WarehouseResource(url=warehouse_env), "tenants": TenantsResource()}
     results = {}
     for check in askpro_checks:
-        (key,) = check.check_keys
-        with build_op_context(partition_key=slug, resources=resources) as context:
-            results[key.name] = check(context)
+        with build_op_context(partition_key=slug) as context:
+            results[check.spec.name] = check.evaluate(context, **resources)
     assert {name for name, r in results.items() if not r.passed} == set(results)
     assert "+4930999000001" in results["phone_numbers_have_agent"].description
     assert "+4930999000002" in results["agent_versions_are_published"].description
