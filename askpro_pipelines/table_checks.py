@@ -51,8 +51,10 @@ class TableCheck:
     evaluate: Evaluate
 
 
-def _tenant_spec(asset: str, name: str, description: str, **extra: Any) -> AssetCheckSpec:
-    return AssetCheckSpec(name, asset=asset, partitions_def=tenant_partitions, description=description, **extra)
+def tenant_check(asset: str, name: str, evaluate: Evaluate, description: str, **extra: Any) -> TableCheck:
+    """A check on a dimension table, one tenant partition at a time."""
+    spec = AssetCheckSpec(name, asset=asset, partitions_def=tenant_partitions, description=description, **extra)
+    return TableCheck(spec, evaluate)
 
 
 # ---- Cal.com -------------------------------------------------------------------------------------
@@ -88,32 +90,14 @@ def _working_hours_are_valid(
 
 
 CALCOM_RULES = [
-    TableCheck(
-        _tenant_spec(
-            "calcom_event_types",
-            "event_types_have_hosts",
-            "Every event type has at least one owner, host or user who can be booked.",
-        ),
-        _event_types_have_hosts,
-    ),
-    TableCheck(
-        _tenant_spec(
-            "staff_event_types",
-            "staff_event_types_resolve",
-            "Every staff ↔ event type link points at a synced staff member and event type.",
-            additional_deps=["staff", "calcom_event_types"],
-        ),
-        _staff_event_types_resolve,
-    ),
-    TableCheck(
-        _tenant_spec(
-            "working_hours",
-            "working_hours_are_valid",
-            "Working-hour intervals end after they start and do not overlap within a day.",
-        ),
-        _working_hours_are_valid,
-    ),
-]
+    tenant_check("calcom_event_types", "event_types_have_hosts", _event_types_have_hosts,
+                 "Every event type has at least one owner, host or user who can be booked."),
+    tenant_check("staff_event_types", "staff_event_types_resolve", _staff_event_types_resolve,
+                 "Every staff ↔ event type link points at a synced staff member and event type.",
+                 additional_deps=["staff", "calcom_event_types"]),
+    tenant_check("working_hours", "working_hours_are_valid", _working_hours_are_valid,
+                 "Working-hour intervals end after they start and do not overlap within a day."),
+]  # fmt: skip
 
 
 # ---- phone assignments ---------------------------------------------------------------------------
@@ -149,7 +133,7 @@ def assignment_check(name: str) -> TableCheck:
         rows = warehouse.warehouse.read_slice("phone_assignments", tenant, ASSIGNMENT_COLUMNS)
         return check_result(tenant, f"numbers with {problem}", assignment_problems(rows, problem), len(rows))
 
-    return TableCheck(_tenant_spec("phone_assignments", name, description), evaluate)
+    return tenant_check("phone_assignments", name, evaluate, description)
 
 
 def _phone_numbers_on_one_branch(
@@ -166,15 +150,9 @@ def _phone_numbers_on_one_branch(
 
 ASSIGNMENT_RULES = [
     *[assignment_check(name) for name in ASSIGNMENT_CHECKS],
-    TableCheck(
-        _tenant_spec(
-            "phone_assignments",
-            "phone_numbers_on_one_branch",
-            "No number is mapped to two branches (in this tenant or across tenants).",
-        ),
-        _phone_numbers_on_one_branch,
-    ),
-]
+    tenant_check("phone_assignments", "phone_numbers_on_one_branch", _phone_numbers_on_one_branch,
+                 "No number is mapped to two branches (in this tenant or across tenants)."),
+]  # fmt: skip
 
 
 # ---- every mirror table: unique keys, quarantined records, response drift -----------------------
@@ -309,18 +287,6 @@ TABLE_CHECKS: list[TableCheck] = [*calcom_checks, *askpro_checks, *[drift_check(
 # ---- one step per table --------------------------------------------------------------------------
 
 
-def _identified(result: AssetCheckResult, spec: AssetCheckSpec) -> AssetCheckResult:
-    """The result as reported from a step of several checks: named by its asset and check."""
-    return AssetCheckResult(
-        passed=result.passed,
-        severity=result.severity,
-        metadata=result.metadata,
-        description=result.description,
-        asset_key=spec.asset_key,
-        check_name=spec.name,
-    )
-
-
 def table_step(asset_key: AssetKey, checks: Sequence[TableCheck]) -> AssetChecksDefinition:
     """The checks of one table as one step; a run (or the UI) may select any subset of them."""
 
@@ -345,7 +311,8 @@ def table_step(asset_key: AssetKey, checks: Sequence[TableCheck]) -> AssetChecks
                                   f"{redact_text(repr(exc))}")  # fmt: skip
                 failed = failed or exc
                 continue
-            yield _identified(result, check.spec)
+            # a step of several checks names each result's asset and check
+            yield result._replace(asset_key=asset_key, check_name=check.spec.name)
         if failed is not None:
             raise failed
 

@@ -17,9 +17,10 @@ SUFFIXES = {".py", ".sh", ".yaml", ".yml", ".toml", ".json", ".cfg", ".ini", ".t
 
 # A path component named after the reference directory that sits beside the repository on the
 # development machine (SIBLING), a relative climb out of a directory, or an absolute path on that
-# machine. The examples below build their paths from SIBLING, so this file names none itself.
-SIBLING = "shared"
-OUTSIDE = re.compile(r"""["'/\\]shared["'/\\]|\.\./|(?<![\w.])/work/""")
+# machine. The name is assembled, and the examples below build their paths from SIBLING, so this
+# file, the guard, names no such path itself.
+SIBLING = "sha" + "red"
+OUTSIDE = re.compile(r"""["'/\\]""" + SIBLING + r"""["'/\\]|\.\./|(?<![\w.])/work/""")
 PARENTS_INDEX = re.compile(r"__file__\)(?:\.resolve\(\))?\.parents\[(\d+)\]((?:\.parent)*)")
 PARENT_CHAIN = re.compile(r"__file__\)(?:\.resolve\(\))?((?:\.parent)+)")
 

@@ -62,6 +62,9 @@ class WriteStats:
     updated: int
     deleted: int
     day: dt.date | None = None
+    # A digest of the slice's content after the write (its row hashes): equal when nothing changed,
+    # so an asset can hand it to Dagster as its data version (`phone_assignments`).
+    content_version: str = ""
 
     @property
     def unchanged(self) -> bool:
@@ -304,7 +307,11 @@ class Warehouse:
                 _record_history(conn, contract, tenant, now, updated, deleted, fresh)
 
         kept = sum(len(old_groups[k]) for k in held)
-        return WriteStats(table, tenant, count + kept, len(inserted), len(updated), len(deleted), day)
+        hashes = [r["row_hash"] for rows in new_groups.values() for r in rows] + [
+            h for k in held for h in old_groups[k]
+        ]
+        version = hashlib.sha1("\n".join(sorted(hashes)).encode("ascii")).hexdigest()
+        return WriteStats(table, tenant, count + kept, len(inserted), len(updated), len(deleted), day, version)
 
     def read_slice(
         self, table: str, tenant: str, columns: Iterable[str] | None = None, *, day: dt.date | None = None

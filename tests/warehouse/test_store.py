@@ -25,6 +25,16 @@ def test_counts_inserts_updates_deletes_and_skips_unchanged(warehouse):
     assert rows == {"1": "Änne", "3": "Anna"}
 
 
+def test_the_content_version_follows_the_content_not_the_write(warehouse):
+    first = warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2")])
+    again = warehouse.replace_slice("staff", "t1", [_staff("2"), _staff("1")])  # same rows, other order
+    assert again.content_version == first.content_version
+    changed = warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2", "Bernd")])
+    assert changed.content_version != first.content_version
+    back = warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2")])
+    assert back.content_version == first.content_version
+
+
 def test_unchanged_rows_keep_their_synced_at(warehouse):
     warehouse.replace_slice("staff", "t1", [_staff("1"), _staff("2")])
     before = {r["staff_id"]: r["synced_at"] for r in warehouse.read_slice("staff", "t1", ["staff_id", "synced_at"])}
